@@ -1,0 +1,264 @@
+package backend
+
+import (
+	"fmt"
+	"strings"
+)
+
+// URI is a parsed backend URI in the grammar of RFC 7512 (PKCS #11 URIs),
+// which every cryptoplug backend shares:
+//
+//	scheme ":" [ path-attr *( ";" path-attr ) ] [ "?" query-attr *( "&" query-attr ) ]
+//	path-attr  = name [ "=" value ]
+//	query-attr = name [ "=" value ]
+//
+// Values are percent-decoded. An attribute without "=" is a flag (as in
+// "tpm:simulator;dir=/tmp/k"). An attribute name appearing twice in the path,
+// or twice in the query, is an error, as RFC 7512 requires.
+//
+// Secrets never travel in a URI's text except through the RFC 7512
+// pin-value attribute, which [URI.Redacted] removes; prefer pin-source.
+type URI struct {
+	Scheme string
+	Path   []Attr
+	Query  []Attr
+}
+
+// Attr is one URI attribute.
+type Attr struct {
+	Name     string
+	Value    string
+	HasValue bool // false for a flag such as "simulator"
+}
+
+// maxURILen bounds what ParseURI reads; real URIs are a few hundred bytes.
+const maxURILen = 8192
+
+// ParseURI parses s. Errors wrap [ErrInvalidInput] and quote at most the
+// scheme and the offending attribute name, never the value, since a value
+// may be a PIN.
+func ParseURI(s string) (*URI, error) {
+	if len(s) > maxURILen {
+		return nil, fmt.Errorf("parse URI: longer than %d bytes: %w", maxURILen, ErrInvalidInput)
+	}
+	scheme, rest, ok := strings.Cut(s, ":")
+	if !ok || !validScheme(scheme) {
+		return nil, fmt.Errorf("parse URI: want scheme:attributes, such as software: or pkcs11:token=…: %w", ErrInvalidInput)
+	}
+	u := &URI{Scheme: strings.ToLower(scheme)}
+	path, query, hasQuery := strings.Cut(rest, "?")
+	var err error
+	if u.Path, err = parseAttrs(u.Scheme, path, ";", "path"); err != nil {
+		return nil, err
+	}
+	if hasQuery {
+		if u.Query, err = parseAttrs(u.Scheme, query, "&", "query"); err != nil {
+			return nil, err
+		}
+	}
+	return u, nil
+}
+
+func validScheme(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, c := range s {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
+		case i > 0 && (c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.'):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func parseAttrs(scheme, s, sep, part string) ([]Attr, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []Attr
+	for _, field := range strings.Split(s, sep) {
+		if field == "" {
+			continue // tolerate "a=1;;b=2" and a trailing separator
+		}
+		rawName, rawValue, hasValue := strings.Cut(field, "=")
+		name, err := unescape(rawName)
+		if err != nil || name == "" {
+			return nil, fmt.Errorf("parse %s URI: %s attribute with a malformed name: %w", scheme, part, ErrInvalidInput)
+		}
+		value, err := unescape(rawValue)
+		if err != nil {
+			return nil, fmt.Errorf("parse %s URI: %s attribute %q: %v: %w", scheme, part, name, err, ErrInvalidInput)
+		}
+		for _, a := range out {
+			if a.Name == name {
+				return nil, fmt.Errorf("parse %s URI: %s attribute %q appears twice: %w", scheme, part, name, ErrInvalidInput)
+			}
+		}
+		out = append(out, Attr{Name: name, Value: value, HasValue: hasValue})
+	}
+	return out, nil
+}
+
+// unescape percent-decodes s, refusing control characters (encoded or not)
+// so that a URI cannot smuggle newlines into logs or file names.
+func unescape(s string) (string, error) {
+	if !strings.ContainsAny(s, "%") {
+		for i := 0; i < len(s); i++ {
+			if s[i] < 0x20 || s[i] == 0x7f {
+				return "", fmt.Errorf("control character")
+			}
+		}
+		return s, nil
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '%' {
+			if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+				return "", fmt.Errorf("bad percent-encoding")
+			}
+			c = unhex(s[i+1])<<4 | unhex(s[i+2])
+			i += 2
+		}
+		if c < 0x20 || c == 0x7f {
+			return "", fmt.Errorf("control character")
+		}
+		b = append(b, c)
+	}
+	return string(b), nil
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0'
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10
+	default:
+		return c - 'A' + 10
+	}
+}
+
+// Get returns the value of the attribute named name, looking in the path
+// first and then in the query. ok is false when it is absent.
+func (u *URI) Get(name string) (value string, ok bool) {
+	if a, ok := u.attr(name); ok {
+		return a.Value, true
+	}
+	return "", false
+}
+
+// Has reports whether the attribute (or flag) name is present.
+func (u *URI) Has(name string) bool {
+	_, ok := u.attr(name)
+	return ok
+}
+
+func (u *URI) attr(name string) (Attr, bool) {
+	for _, a := range u.Path {
+		if a.Name == name {
+			return a, true
+		}
+	}
+	for _, a := range u.Query {
+		if a.Name == name {
+			return a, true
+		}
+	}
+	return Attr{}, false
+}
+
+// CheckAttrs fails with [ErrInvalidInput] naming the first attribute that is
+// not in known. Backends call it so a typo ("pin-sorce") is an error rather
+// than silently ignored.
+func (u *URI) CheckAttrs(known ...string) error {
+	for _, list := range [][]Attr{u.Path, u.Query} {
+	next:
+		for _, a := range list {
+			for _, k := range known {
+				if a.Name == k {
+					continue next
+				}
+			}
+			return fmt.Errorf("%s URI: unknown attribute %q (known: %s): %w", u.Scheme, a.Name, strings.Join(known, ", "), ErrInvalidInput)
+		}
+	}
+	return nil
+}
+
+// secretAttrs are attributes whose value is a secret. Redacted drops them.
+var secretAttrs = map[string]bool{"pin-value": true, "passphrase": true, "api-key": true}
+
+// Redacted returns the URI re-encoded with secret attributes (pin-value)
+// replaced by "REDACTED". It is safe to log and to put in errors.
+func (u *URI) Redacted() string {
+	var b strings.Builder
+	b.WriteString(u.Scheme)
+	b.WriteByte(':')
+	writeAttrs(&b, u.Path, ";")
+	if len(u.Query) > 0 {
+		b.WriteByte('?')
+		writeAttrs(&b, u.Query, "&")
+	}
+	return b.String()
+}
+
+// String is [URI.Redacted]: a URI is never printed with its secrets.
+func (u *URI) String() string { return u.Redacted() }
+
+func writeAttrs(b *strings.Builder, attrs []Attr, sep string) {
+	for i, a := range attrs {
+		if i > 0 {
+			b.WriteString(sep)
+		}
+		b.WriteString(escape(a.Name))
+		if !a.HasValue {
+			continue
+		}
+		b.WriteByte('=')
+		if secretAttrs[a.Name] {
+			b.WriteString("REDACTED")
+		} else {
+			b.WriteString(escape(a.Value))
+		}
+	}
+}
+
+// escape percent-encodes the bytes that would change the parse: separators,
+// '%', '=' and anything outside printable ASCII.
+func escape(s string) string {
+	const hexDigits = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c <= ' ' || c >= 0x7f || strings.IndexByte(";?&=%#", c) >= 0:
+			b.WriteByte('%')
+			b.WriteByte(hexDigits[c>>4])
+			b.WriteByte(hexDigits[c&15])
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// RedactURI parses s and returns its redacted form, or, when s does not
+// parse, just its scheme followed by ":…". Use it to name a URI in an error.
+func RedactURI(s string) string {
+	if u, err := ParseURI(s); err == nil {
+		return u.Redacted()
+	}
+	scheme, _, _ := strings.Cut(s, ":")
+	if !validScheme(scheme) {
+		return "(malformed URI)"
+	}
+	return scheme + ":…"
+}

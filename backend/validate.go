@@ -1,0 +1,143 @@
+package backend
+
+import (
+	"crypto"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"fmt"
+)
+
+// signatureHashes is the allow-list of hashes a digest may be made with for
+// RSA and ECDSA signatures. SHA-1 and MD5 are out: their collisions make
+// signatures over them forgeable. SHA-3 is in for the standard library's
+// sake; a store that cannot do it reports ErrUnsupported.
+var signatureHashes = map[crypto.Hash]bool{
+	crypto.SHA224:   true,
+	crypto.SHA256:   true,
+	crypto.SHA384:   true,
+	crypto.SHA512:   true,
+	crypto.SHA3_256: true,
+	crypto.SHA3_384: true,
+	crypto.SHA3_512: true,
+}
+
+// oaepHashes is the allow-list for OAEP's label hash and MGF1 hash. SHA-1
+// stays: OAEP does not rely on collision resistance, and many HSMs offer
+// nothing else.
+var oaepHashes = map[crypto.Hash]bool{
+	crypto.SHA1:   true,
+	crypto.SHA224: true,
+	crypto.SHA256: true,
+	crypto.SHA384: true,
+	crypto.SHA512: true,
+}
+
+// SignatureHashAllowed reports whether h may be used to make a digest for an
+// RSA or ECDSA signature.
+func SignatureHashAllowed(h crypto.Hash) bool { return signatureHashes[h] }
+
+// OAEPHashAllowed reports whether h may be used as OAEP's hash or MGF1 hash.
+func OAEPHashAllowed(h crypto.Hash) bool { return oaepHashes[h] }
+
+// CheckDigest validates a pre-hashed signing request for an RSA or ECDSA key:
+// opts.HashFunc() must be on the allow-list ([ErrUnsupported] otherwise;
+// zero, "sign the raw bytes", is [ErrInvalidInput]) and len(digest) must equal
+// its size ([ErrInvalidInput]). Unlike crypto/ecdsa, which truncates any
+// digest, every backend checks the length, so a caller's mistake fails the
+// same way on every store.
+func CheckDigest(digest []byte, opts crypto.SignerOpts) error {
+	if opts == nil {
+		return fmt.Errorf("nil signer options; pass a crypto.Hash: %w", ErrInvalidInput)
+	}
+	h := opts.HashFunc()
+	if h == 0 {
+		return fmt.Errorf("signing without a hash is not allowed for this key: %w", ErrInvalidInput)
+	}
+	if !signatureHashes[h] {
+		return fmt.Errorf("hash %v is not allowed for signatures: %w", h, ErrUnsupported)
+	}
+	if len(digest) != h.Size() {
+		return fmt.Errorf("digest is %d bytes, %v needs %d: %w", len(digest), h, h.Size(), ErrInvalidInput)
+	}
+	return nil
+}
+
+// PSSSaltLength validates PSS options for a key with public key pub and
+// returns the salt length to sign with:
+//
+//   - [rsa.PSSSaltLengthEqualsHash]: the hash's size, what TLS 1.3 and X.509
+//     require;
+//   - [rsa.PSSSaltLengthAuto] (or 0): the largest salt that fits, as
+//     crypto/rsa signs; a store with a fixed salt length may use its own,
+//     since verifiers given Auto accept any;
+//   - n > 0: exactly n, which must fit.
+//
+// Other values and salts that do not fit fail with [ErrInvalidInput].
+// CheckDigest must also pass for the digest.
+func PSSSaltLength(pub *rsa.PublicKey, opts *rsa.PSSOptions) (int, error) {
+	h := opts.HashFunc()
+	maxSalt := PSSMaxSaltLength(pub, h)
+	if maxSalt < 0 {
+		return 0, fmt.Errorf("RSA-%d key is too small for PSS with %v: %w", pub.N.BitLen(), h, ErrInvalidInput)
+	}
+	switch s := opts.SaltLength; {
+	case s == rsa.PSSSaltLengthEqualsHash:
+		if h.Size() > maxSalt {
+			return 0, fmt.Errorf("salt of %d bytes does not fit RSA-%d: %w", h.Size(), pub.N.BitLen(), ErrInvalidInput)
+		}
+		return h.Size(), nil
+	case s == rsa.PSSSaltLengthAuto:
+		return maxSalt, nil
+	case s > 0 && s <= maxSalt:
+		return s, nil
+	default:
+		return 0, fmt.Errorf("PSS salt length %d is out of range (0 to %d, or a PSSSaltLength constant): %w", s, maxSalt, ErrInvalidInput)
+	}
+}
+
+// PSSMaxSaltLength returns the largest PSS salt for pub and hash h, or a
+// negative number when even an empty salt does not fit.
+func PSSMaxSaltLength(pub *rsa.PublicKey, h crypto.Hash) int {
+	emLen := (pub.N.BitLen() - 1 + 7) / 8
+	return emLen - h.Size() - 2
+}
+
+// CheckOAEP validates OAEP options: both the hash and the MGF1 hash (zero
+// meaning "same as Hash", as crypto/rsa treats it) must be on the allow-list.
+// It returns the effective MGF1 hash. Errors wrap [ErrUnsupported].
+func CheckOAEP(opts *rsa.OAEPOptions) (mgf crypto.Hash, err error) {
+	if !oaepHashes[opts.Hash] {
+		return 0, fmt.Errorf("OAEP hash %v is not allowed: %w", opts.Hash, ErrUnsupported)
+	}
+	mgf = opts.MGFHash
+	if mgf == 0 {
+		mgf = opts.Hash
+	}
+	if !oaepHashes[mgf] {
+		return 0, fmt.Errorf("OAEP MGF1 hash %v is not allowed: %w", mgf, ErrUnsupported)
+	}
+	return mgf, nil
+}
+
+// CheckEd25519Options validates Ed25519 options the way crypto/ed25519 does
+// for a message (pre-hashed or not) and reports whether the request is
+// Ed25519ph. Errors wrap [ErrInvalidInput].
+func CheckEd25519Options(msg []byte, opts crypto.SignerOpts) (prehash bool, err error) {
+	if opts == nil {
+		return false, fmt.Errorf("nil signer options; pass crypto.Hash(0) or *ed25519.Options: %w", ErrInvalidInput)
+	}
+	switch h := opts.HashFunc(); h {
+	case 0:
+	case crypto.SHA512:
+		if len(msg) != crypto.SHA512.Size() {
+			return false, fmt.Errorf("Ed25519ph digest is %d bytes, need 64: %w", len(msg), ErrInvalidInput)
+		}
+		prehash = true
+	default:
+		return false, fmt.Errorf("Ed25519 with hash %v: only SHA-512 (Ed25519ph) or none: %w", h, ErrInvalidInput)
+	}
+	if o, ok := opts.(*ed25519.Options); ok && len(o.Context) > 255 {
+		return false, fmt.Errorf("Ed25519 context longer than 255 bytes: %w", ErrInvalidInput)
+	}
+	return prehash, nil
+}
