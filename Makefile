@@ -1,0 +1,68 @@
+# cryptoplug — the two commands a newcomer needs are `make conformance` and
+# `make test`; both install what they need first (`make deps`).
+
+SHELL := /bin/bash
+GO    ?= go
+
+# Debian packages the tests start for real: SoftHSM2 and OpenSC's pkcs11-tool
+# (PKCS#11), swtpm and libssl-dev (TPM daemon and the in-process simulator),
+# PostgreSQL (the shared authn store).
+DEB_PACKAGES := softhsm2 opensc swtpm swtpm-tools libssl-dev postgresql gcc
+
+BACKEND ?=
+REPORT  ?=
+COUNT   ?= 6
+FUZZTIME ?= 30s
+
+.PHONY: all deps build test conformance bench bench-report lint fuzz clean
+
+all: build
+
+## deps: install the Debian packages the tests need, when missing.
+deps:
+	@missing=""; \
+	for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "deps: all present ($(DEB_PACKAGES))"; exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  echo "deps: installing$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	else \
+	  echo "deps: missing$$missing; run:"; \
+	  echo "  sudo apt-get update && sudo apt-get install -y$$missing"; exit 1; \
+	fi
+
+## build: compile everything, with and without cgo.
+build:
+	$(GO) build ./...
+	CGO_ENABLED=0 $(GO) build ./...
+
+## test: every test with the race detector, on real SoftHSM2, TPM simulator,
+## swtpm, SQLite and PostgreSQL.
+test: deps
+	CGO_ENABLED=0 $(GO) build ./...
+	$(GO) test -race -count=1 -timeout 25m ./...
+
+## conformance: the conformance suite on every built-in backend's embedded
+## default, or on BACKEND='<uri>'; prints the matrix, writes REPORT if set.
+conformance: deps
+	cd conformance && $(GO) test -count=1 -timeout 30m -run 'TestConformance' . \
+	  -args -backend '$(BACKEND)' $(if $(REPORT),-report '$(abspath $(REPORT))')
+
+## lint: go vet and staticcheck (pinned by a tool directive in go.mod).
+lint:
+	$(GO) vet ./...
+	CGO_ENABLED=0 $(GO) vet ./backends/...
+	$(GO) tool staticcheck ./...
+
+## fuzz: a short run of every fuzz target (FUZZTIME each).
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+clean:
+	$(GO) clean -testcache
