@@ -1,0 +1,88 @@
+package tpm
+
+import (
+	"crypto"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/go-tpm/tpm2"
+
+	"github.com/cryptoplug/cryptoplug/backend"
+)
+
+// keyObject is one key file as read from dir: what the TPM needs to load
+// the key and what cryptoplug reports about it. Everything but deleted is
+// immutable.
+type keyObject struct {
+	id     backend.KeyID
+	label  string
+	alg    backend.Algorithm
+	usage  backend.Usage
+	public crypto.PublicKey
+	pub    tpm2.TPM2BPublic
+	priv   tpm2.TPM2BPrivate
+
+	path    string
+	modTime time.Time // with size, notices a file replaced behind our back
+	size    int64
+
+	deleted atomic.Bool
+}
+
+// key is the [backend.Key] for a keyObject of backend b.
+type key struct {
+	b   *Backend
+	obj *keyObject
+}
+
+var _ backend.Key = (*key)(nil)
+
+// ID returns the key's identifier, the stem of its file name.
+func (k *key) ID() backend.KeyID { return k.obj.id }
+
+// Label returns the key's label, stored as the key file's description.
+func (k *key) Label() string { return k.obj.label }
+
+// Algorithm returns the key's algorithm.
+func (k *key) Algorithm() backend.Algorithm { return k.obj.alg }
+
+// Public returns *rsa.PublicKey or *ecdsa.PublicKey, the same value on
+// every call.
+func (k *key) Public() crypto.PublicKey { return k.obj.public }
+
+// Signer returns the key as a [backend.Signer]; it fails with
+// [backend.ErrUnsupported] for an RSA key created for decryption only.
+func (k *key) Signer() (backend.Signer, error) {
+	if k.obj.usage&backend.UsageSign == 0 {
+		return nil, k.b.errorf("signer", k.obj, fmt.Errorf("key was not created for signing: %w", backend.ErrUnsupported))
+	}
+	return &signer{k: k}, nil
+}
+
+// Decrypter returns the key as a [backend.Decrypter]; it fails with
+// [backend.ErrUnsupported] for ECDSA keys and RSA keys created for signing
+// only.
+func (k *key) Decrypter() (backend.Decrypter, error) {
+	if k.obj.usage&backend.UsageDecrypt == 0 {
+		return nil, k.b.errorf("decrypter", k.obj, fmt.Errorf("key was not created for decryption: %w", backend.ErrUnsupported))
+	}
+	return &decrypter{k: k}, nil
+}
+
+// Decapsulator always fails with [backend.ErrUnsupported]: TPMs have no
+// ML-KEM.
+func (k *key) Decapsulator() (backend.Decapsulator, error) {
+	return nil, k.b.errorf("decapsulator", k.obj, fmt.Errorf("TPM keys do not decapsulate: %w", backend.ErrUnsupported))
+}
+
+// keyName names a key in errors: its label, or its hex ID.
+func keyName(obj *keyObject) string {
+	if obj == nil {
+		return ""
+	}
+	if obj.label != "" {
+		return obj.label
+	}
+	return obj.id.String()
+}

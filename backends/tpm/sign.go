@@ -1,0 +1,211 @@
+package tpm
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"fmt"
+	"io"
+
+	"github.com/google/go-tpm/tpm2"
+	"github.com/google/go-tpm/tpm2/transport"
+
+	"github.com/cryptoplug/cryptoplug/backend"
+)
+
+// signer is a key's [backend.Signer].
+type signer struct{ k *key }
+
+var _ backend.Signer = (*signer)(nil)
+
+// Public returns the key's public key.
+func (s *signer) Public() crypto.PublicKey { return s.k.obj.public }
+
+// Sign signs digest like [signer.SignContext], bounded by
+// [backend.DefaultTimeout].
+func (s *signer) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), backend.DefaultTimeout)
+	defer cancel()
+	return s.SignContext(ctx, rand, digest, opts)
+}
+
+// SignContext signs digest with the key in the TPM; rand is not used.
+// opts is a [crypto.Hash] (PKCS #1 v1.5 for RSA, ECDSA) or
+// [*rsa.PSSOptions]. The digest is validated with [backend.CheckDigest].
+//
+// ECDSA signatures are DER. A digest longer than the curve is truncated
+// to it as FIPS 186 prescribes, so any allowed hash works with any curve
+// and the signature verifies with [ecdsa.VerifyASN1] over the whole digest.
+//
+// RSA: the hash must be one the TPM implements, else
+// [backend.ErrUnsupported] (SHA-224 and SHA-3 usually are not). PSS with
+// [rsa.PSSSaltLengthEqualsHash] (or an explicit salt length equal to the
+// hash size) is checked after signing and fails with
+// [backend.ErrUnsupported] if the TPM used another salt length; other
+// explicit salt lengths fail with [backend.ErrUnsupported] at once.
+// [rsa.PSSSaltLengthAuto] accepts the TPM's choice.
+func (s *signer) SignContext(ctx context.Context, _ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	const op = "sign"
+	b, obj := s.k.b, s.k.obj
+	if err := b.check(ctx, op, keyName(obj)); err != nil {
+		return nil, err
+	}
+	if err := backend.CheckDigest(digest, opts); err != nil {
+		return nil, b.errorf(op, obj, err)
+	}
+	var sig []byte
+	var err error
+	switch pub := obj.public.(type) {
+	case *ecdsa.PublicKey:
+		sig, err = s.signECDSA(ctx, pub, digest)
+	case *rsa.PublicKey:
+		if pss, ok := opts.(*rsa.PSSOptions); ok {
+			sig, err = s.signPSS(ctx, pub, digest, pss)
+		} else {
+			sig, err = s.signPKCS1v15(ctx, digest, opts.HashFunc())
+		}
+	default:
+		err = fmt.Errorf("unexpected public key %T: %w", pub, backend.ErrUnsupported)
+	}
+	if err != nil {
+		return nil, b.errorf(op, obj, err)
+	}
+	return sig, nil
+}
+
+// tpmSign runs TPM2_Sign with an explicit scheme (the key's is null).
+func (s *signer) tpmSign(ctx context.Context, digest []byte, scheme, hash tpm2.TPMAlgID) (*tpm2.TPMTSignature, error) {
+	var sig *tpm2.TPMTSignature
+	err := s.k.b.withKey(ctx, s.k.obj, func(t transport.TPM, h tpm2.AuthHandle) error {
+		rsp, err := tpm2.Sign{
+			KeyHandle:  h,
+			Digest:     tpm2.TPM2BDigest{Buffer: digest},
+			InScheme:   tpm2.TPMTSigScheme{Scheme: scheme, Details: tpm2.NewTPMUSigScheme(scheme, &tpm2.TPMSSchemeHash{HashAlg: hash})},
+			Validation: tpm2.TPMTTKHashCheck{Tag: tpm2.TPMSTHashCheck, Hierarchy: tpm2.TPMRHNull},
+		}.Execute(t)
+		if err != nil {
+			return err
+		}
+		sig = &rsp.Signature
+		return nil
+	})
+	return sig, err
+}
+
+// signECDSA signs e, the digest reduced to the curve as FIPS 186-5 and SEC
+// 1 do: truncated to the order's length when longer. The TPM does not hash
+// for ECDSA, the scheme's hash only tells it the digest size, so e is sent
+// left-padded with zeros (which keeps its value) to the size of the
+// smallest hash the TPM implements that holds it without exceeding the
+// order, and the TPM never truncates further.
+func (s *signer) signECDSA(ctx context.Context, pub *ecdsa.PublicKey, digest []byte) ([]byte, error) {
+	params := pub.Curve.Params()
+	orderBytes := (params.N.BitLen() + 7) / 8
+	e := digest
+	if len(e) > orderBytes {
+		e = e[:orderBytes] // P-256 and P-384 orders are whole bytes
+	}
+	var label crypto.Hash
+	for _, h := range []crypto.Hash{crypto.SHA256, crypto.SHA384, crypto.SHA512} {
+		if h.Size() >= len(e) && h.Size()*8 <= params.N.BitLen() && s.k.b.dev.caps.hasHash(h) {
+			label = h
+			break
+		}
+	}
+	if label == 0 {
+		return nil, fmt.Errorf("no hash in this TPM fits a %d-byte digest on %s: %w", len(e), params.Name, backend.ErrUnsupported)
+	}
+	if len(e) < label.Size() {
+		padded := make([]byte, label.Size())
+		copy(padded[label.Size()-len(e):], e)
+		e = padded
+	}
+	sig, err := s.tpmSign(ctx, e, tpm2.TPMAlgECDSA, hashAlg(label))
+	if err != nil {
+		return nil, err
+	}
+	ecc, err := sig.Signature.ECDSA()
+	if err != nil {
+		return nil, fmt.Errorf("TPM returned a %v signature for ECDSA: %w", sig.SigAlg, err)
+	}
+	size := (params.BitSize + 7) / 8
+	if len(ecc.SignatureR.Buffer) > size || len(ecc.SignatureS.Buffer) > size {
+		return nil, fmt.Errorf("TPM returned an oversized ECDSA signature")
+	}
+	raw := make([]byte, 2*size)
+	copy(raw[size-len(ecc.SignatureR.Buffer):size], ecc.SignatureR.Buffer)
+	copy(raw[2*size-len(ecc.SignatureS.Buffer):], ecc.SignatureS.Buffer)
+	return backend.ECDSARawToDER(pub.Curve, raw)
+}
+
+// rsaHash returns the TPM's ID for h, failing with ErrUnsupported when the
+// TPM does not implement it (its DigestInfo or PSS encoding needs it).
+func (s *signer) rsaHash(h crypto.Hash) (tpm2.TPMAlgID, error) {
+	if !s.k.b.dev.caps.hasHash(h) {
+		return 0, fmt.Errorf("this TPM does not implement %v: %w", h, backend.ErrUnsupported)
+	}
+	return hashAlg(h), nil
+}
+
+func (s *signer) signPKCS1v15(ctx context.Context, digest []byte, h crypto.Hash) ([]byte, error) {
+	if !s.k.b.dev.caps.algs[tpm2.TPMAlgRSASSA] {
+		return nil, fmt.Errorf("this TPM does not do PKCS #1 v1.5 signatures: %w", backend.ErrUnsupported)
+	}
+	alg, err := s.rsaHash(h)
+	if err != nil {
+		return nil, err
+	}
+	sig, err := s.tpmSign(ctx, digest, tpm2.TPMAlgRSASSA, alg)
+	if err != nil {
+		return nil, err
+	}
+	r, err := sig.Signature.RSASSA()
+	if err != nil {
+		return nil, fmt.Errorf("TPM returned a %v signature for RSASSA: %w", sig.SigAlg, err)
+	}
+	return r.Sig.Buffer, nil
+}
+
+// signPSS signs with the TPM's PSS, whose salt length the caller cannot
+// choose: the TCG spec lets a TPM use the hash size (what TLS 1.3 and X.509
+// need, and what emulators do) or the largest salt that fits. So the
+// signature is verified with the salt length asked for, which costs far
+// less than the TPM operation and keeps a signature verifiers would reject
+// from ever leaving.
+func (s *signer) signPSS(ctx context.Context, pub *rsa.PublicKey, digest []byte, opts *rsa.PSSOptions) ([]byte, error) {
+	if _, err := backend.PSSSaltLength(pub, opts); err != nil {
+		return nil, err
+	}
+	h := opts.HashFunc()
+	verifySalt := rsa.PSSSaltLengthAuto
+	switch opts.SaltLength {
+	case rsa.PSSSaltLengthAuto:
+	case rsa.PSSSaltLengthEqualsHash, h.Size():
+		verifySalt = rsa.PSSSaltLengthEqualsHash
+	default:
+		return nil, fmt.Errorf("TPMs choose the PSS salt length; ask for PSSSaltLengthEqualsHash or PSSSaltLengthAuto, not %d: %w", opts.SaltLength, backend.ErrUnsupported)
+	}
+	if !s.k.b.dev.caps.algs[tpm2.TPMAlgRSAPSS] {
+		return nil, fmt.Errorf("this TPM does not do PSS: %w", backend.ErrUnsupported)
+	}
+	alg, err := s.rsaHash(h)
+	if err != nil {
+		return nil, err
+	}
+	sig, err := s.tpmSign(ctx, digest, tpm2.TPMAlgRSAPSS, alg)
+	if err != nil {
+		return nil, err
+	}
+	r, err := sig.Signature.RSAPSS()
+	if err != nil {
+		return nil, fmt.Errorf("TPM returned a %v signature for RSAPSS: %w", sig.SigAlg, err)
+	}
+	if err := rsa.VerifyPSS(pub, h, digest, r.Sig.Buffer, &rsa.PSSOptions{SaltLength: verifySalt}); err != nil {
+		if verifySalt == rsa.PSSSaltLengthEqualsHash {
+			return nil, fmt.Errorf("this TPM's PSS salt is not the hash length: %w", backend.ErrUnsupported)
+		}
+		return nil, fmt.Errorf("TPM produced a PSS signature that does not verify: %w", err)
+	}
+	return r.Sig.Buffer, nil
+}

@@ -1,0 +1,250 @@
+package tpm
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/google/go-tpm/tpm2"
+	"github.com/google/go-tpm/tpm2/transport"
+	"github.com/google/go-tpm/tpm2/transport/linuxtpm"
+	"github.com/google/go-tpm/tpm2/transport/linuxudstpm"
+
+	"github.com/cryptoplug/cryptoplug/backend"
+)
+
+// device is one TPM as seen from this process. Backends opened on the same
+// TPM (the same device node, socket or the simulator) share one device, for
+// three reasons: a TPM runs one command at a time; its few transient object
+// slots must be budgeted in one place; and the leaked-object cleanup done
+// when a device is first connected would otherwise flush the objects of
+// another backend in this process.
+//
+// Every field below sem is guarded by it: a goroutine holds sem for the
+// duration of one TPM command (or a short command sequence such as
+// load-then-sign) and never while doing Go-side work.
+type device struct {
+	key  string // registry key
+	kind transportKind
+	path string
+
+	refs int // guarded by devices.mu
+
+	caps tpmCaps // set at connect, read-only afterwards
+
+	sem chan struct{}
+
+	tpm       transport.TPMCloser
+	srk       tpm2.AuthHandle // the storage root key, loaded
+	ownerAuth []byte          // last owner auth that created the SRK
+	lru       *lru
+	stale     bool // the TPM lost our objects or the connection: reconnect before the next command
+	closed    bool
+}
+
+// devices is the process-wide table of connected TPMs. It is global
+// because the TPM itself is: two backends on one TPM must cooperate.
+var devices = struct {
+	sync.Mutex
+	m map[string]*device
+}{m: map[string]*device{}}
+
+func deviceKey(c config) string {
+	if c.kind == kindSimulator {
+		return "simulator"
+	}
+	return c.kind.String() + ":" + c.path
+}
+
+// acquireDevice returns the shared device for c, connecting to it if this
+// is its first user, and checks ownerAuth by deriving the SRK with it.
+func acquireDevice(ctx context.Context, c config, ownerAuth []byte) (*device, error) {
+	devices.Lock()
+	defer devices.Unlock()
+	if d, ok := devices.m[deviceKey(c)]; ok {
+		if err := d.checkOwnerAuth(ctx, ownerAuth); err != nil {
+			return nil, err
+		}
+		d.refs++
+		return d, nil
+	}
+	d := &device{key: deviceKey(c), kind: c.kind, path: c.path, sem: make(chan struct{}, 1)}
+	if err := d.connect(ownerAuth); err != nil {
+		return nil, err
+	}
+	d.refs = 1
+	devices.m[d.key] = d
+	return d, nil
+}
+
+// release drops one reference; the last one flushes every object this
+// process loaded and closes the connection.
+func (d *device) release() error {
+	devices.Lock()
+	defer devices.Unlock()
+	d.refs--
+	if d.refs > 0 {
+		return nil
+	}
+	delete(devices.m, d.key)
+	d.sem <- struct{}{}
+	defer func() { <-d.sem }()
+	d.closed = true
+	if !d.stale {
+		for _, h := range d.lru.drain() {
+			flush(d.tpm, h.Handle)
+		}
+		flush(d.tpm, d.srk.Handle)
+	}
+	return d.tpm.Close()
+}
+
+// openTransport dials the TPM named by d.kind and d.path.
+func (d *device) openTransport() (transport.TPMCloser, error) {
+	switch d.kind {
+	case kindDevice:
+		t, err := linuxtpm.Open(d.path)
+		if err != nil {
+			return nil, fmt.Errorf("open TPM device %s: %w", d.path, err)
+		}
+		return t, nil
+	case kindSwtpm:
+		t, err := linuxudstpm.Open(d.path)
+		if err != nil {
+			return nil, fmt.Errorf("open swtpm socket %s (is swtpm running?): %w", d.path, err)
+		}
+		return t, nil
+	case kindSimulator:
+		return openSimulator()
+	}
+	return nil, fmt.Errorf("unknown TPM transport: %w", backend.ErrInvalidInput)
+}
+
+// hasResourceManager reports whether something outside this process
+// isolates our transient objects (the kernel's /dev/tpmrmN). Where nothing
+// does, objects leaked by an earlier crash stay loaded and are flushed at
+// connect.
+func (d *device) hasResourceManager() bool {
+	return d.kind == kindDevice && strings.HasPrefix(filepath.Base(d.path), "tpmrm")
+}
+
+// connect opens the transport, starts the TPM if needed, flushes leaked
+// transient objects where no resource manager does it, reads the TPM's
+// capabilities and creates the SRK.
+func (d *device) connect(ownerAuth []byte) error {
+	t, err := d.openTransport()
+	if err != nil {
+		return err
+	}
+	d.tpm = t
+	caps, err := readCaps(t)
+	if isRC(err, tpm2.TPMRCInitialize) {
+		if err = startup(t); err == nil {
+			caps, err = readCaps(t)
+		}
+	}
+	if err != nil {
+		t.Close()
+		return err
+	}
+	d.caps = caps
+	if !d.hasResourceManager() {
+		if err := flushTransients(t); err != nil {
+			t.Close()
+			return err
+		}
+	}
+	d.lru = newLRU(caps.keySlots())
+	srk, err := createSRK(t, ownerAuth)
+	if err != nil {
+		t.Close()
+		return err
+	}
+	d.srk, d.ownerAuth = srk, ownerAuth
+	return nil
+}
+
+// lock takes exclusive use of the TPM, giving up when ctx is done first.
+func (d *device) lock(ctx context.Context) error {
+	select {
+	case d.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (d *device) unlock() { <-d.sem }
+
+// checkOwnerAuth derives the SRK with ownerAuth, which the TPM refuses
+// when the auth is wrong, and flushes the copy: the device keeps one SRK.
+func (d *device) checkOwnerAuth(ctx context.Context, ownerAuth []byte) error {
+	if err := d.lock(ctx); err != nil {
+		return err
+	}
+	defer d.unlock()
+	if d.closed {
+		return backend.ErrClosed
+	}
+	if err := d.reconnectIfStale(); err != nil {
+		return err
+	}
+	srk, err := createSRK(d.tpm, ownerAuth)
+	if err != nil {
+		if isTransportErr(err) || isLostObjectErr(err) {
+			d.stale = true
+		}
+		return err
+	}
+	flush(d.tpm, srk.Handle)
+	d.ownerAuth = ownerAuth
+	return nil
+}
+
+// flush evicts a transient object, ignoring errors: the object may already
+// be gone, which is what flushing wants.
+func flush(t transport.TPM, h tpm2.TPMHandle) {
+	_, _ = tpm2.FlushContext{FlushHandle: h}.Execute(t)
+}
+
+// flushTransients flushes every transient object loaded in the TPM: on a
+// TPM without a resource manager these are leftovers of a process that
+// died before flushing its objects.
+func flushTransients(t transport.TPM) error {
+	for {
+		rsp, err := tpm2.GetCapability{
+			Capability:    tpm2.TPMCapHandles,
+			Property:      uint32(tpm2.TPMHTTransient) << 24,
+			PropertyCount: 64,
+		}.Execute(t)
+		if err != nil {
+			return fmt.Errorf("list transient objects: %w", err)
+		}
+		hs, err := rsp.CapabilityData.Data.Handles()
+		if err != nil {
+			return fmt.Errorf("list transient objects: %w", err)
+		}
+		if len(hs.Handle) == 0 {
+			return nil
+		}
+		for _, h := range hs.Handle {
+			if _, err := (tpm2.FlushContext{FlushHandle: h}).Execute(t); err != nil {
+				return fmt.Errorf("flush leaked transient object %#x: %w", uint32(h), err)
+			}
+		}
+	}
+}
+
+// startup sends TPM2_Startup(CLEAR) to a TPM that answered a command with
+// TPM_RC_INITIALIZE: a swtpm run without --flags startup-clear, or one that
+// was just power-cycled. If something else started it meanwhile, the TPM
+// answers TPM_RC_INITIALIZE again, which is fine.
+func startup(t transport.TPM) error {
+	_, err := tpm2.Startup{StartupType: tpm2.TPMSUClear}.Execute(t)
+	if err == nil || isRC(err, tpm2.TPMRCInitialize) {
+		return nil
+	}
+	return fmt.Errorf("TPM2_Startup: %w", err)
+}
