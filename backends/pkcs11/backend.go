@@ -1,0 +1,224 @@
+//go:build cgo
+
+package pkcs11
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cryptoplug/cryptoplug/backend"
+	"github.com/cryptoplug/cryptoplug/backends/pkcs11/internal/module"
+	"github.com/miekg/pkcs11"
+)
+
+// Backend is a PKCS #11 token as a [backend.Backend]. It also implements
+// [backend.Importer]. It is safe for concurrent use; obtain one with
+// [Open] or [backend.Open].
+type Backend struct {
+	cfg  *Config
+	name string // "pkcs11:token=LABEL", for errors
+	mod  *module.Module
+	p11  *pkcs11.Ctx
+	pool *pool
+
+	info  backend.Info
+	caps  backend.Capabilities
+	mechs map[uint]pkcs11.MechanismInfo
+
+	// edParamsIgnored is set once the token returned a pure EdDSA
+	// signature for a request with CK_EDDSA_PARAMS.
+	edParamsIgnored atomic.Bool
+	// quirks are known deviations of this token (see quirks.go).
+	quirks quirks
+
+	recoverMu sync.Mutex // serialises recover
+	createMu  sync.Mutex // serialises the label check and creation of keys
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var (
+	_ backend.Backend  = (*Backend)(nil)
+	_ backend.Importer = (*Backend)(nil)
+)
+
+func open(ctx context.Context, uri string) (backend.Backend, error) { return Open(ctx, uri) }
+
+// Open loads the module named by uri (see [ParseConfig] for the format),
+// finds the token, logs in with the URI's PIN and returns the backend. The
+// module is shared with every other user in the process and finalised only
+// when the last backend using it closes.
+//
+// Errors are [*backend.Error]s naming the redacted URI, the module and the
+// token, never the PIN: [ErrModuleLoad] when the library cannot be loaded,
+// [ErrTokenNotFound] when no single token matches, [backend.ErrAuth] when
+// the token refuses the PIN, [backend.ErrInvalidInput] for a malformed URI.
+func Open(ctx context.Context, uri string) (*Backend, error) {
+	fail := func(name string, err error) (*Backend, error) {
+		return nil, &backend.Error{Op: "open", Backend: name, Err: err}
+	}
+	cfg, err := ParseConfig(uri)
+	if err != nil {
+		return fail(backend.RedactURI(uri), err)
+	}
+	name := cfg.Redacted()
+	if err := ctx.Err(); err != nil {
+		return fail(name, err)
+	}
+	pin, hasPIN, err := cfg.PIN()
+	if err != nil {
+		return fail(name, err)
+	}
+	if !hasPIN {
+		pin = nil
+	}
+	mod, err := module.Open(cfg.ModulePath)
+	if err != nil {
+		return fail(name, fmt.Errorf("%w (%s): %w", ErrModuleLoad, err, backend.ErrInvalidInput))
+	}
+	b := &Backend{cfg: cfg, name: name, mod: mod, p11: mod.Ctx}
+	if err := b.init(pin); err != nil {
+		_ = mod.Release()
+		return fail(name, fmt.Errorf("module %s, %s: %w", cfg.ModulePath, cfg.TokenName(), err))
+	}
+	return b, nil
+}
+
+func (b *Backend) init(pin backend.Secret) error {
+	slot, ti, err := findSlot(b.p11, b.cfg)
+	if err != nil {
+		return err
+	}
+	// Operation errors name the token, shorter than the whole URI.
+	b.name = Scheme + ":token=" + strings.TrimRight(ti.Label, " ")
+	b.info = backend.Info{
+		Name:         Scheme,
+		Kind:         "hsm",
+		URI:          b.cfg.Redacted(),
+		Manufacturer: ti.ManufacturerID,
+		Model:        ti.Model,
+		Firmware:     fmt.Sprintf("%d.%d", ti.FirmwareVersion.Major, ti.FirmwareVersion.Minor),
+		Persistent:   true,
+	}
+	b.quirks = quirksFor(ti)
+	if b.caps, b.mechs, err = readCapabilities(b.p11, slot); err != nil {
+		return err
+	}
+	b.pool = newPool(b.p11, slot, pin, poolSize(b.cfg.MaxSessions, ti), b.cfg.Timeout)
+	// Open and log in the first session now, so a wrong PIN fails Open.
+	s, err := b.pool.get(context.Background())
+	if err != nil {
+		b.pool.close()
+		return err
+	}
+	b.pool.put(s)
+	return nil
+}
+
+// poolSize bounds the configured size by what the token allows.
+func poolSize(want int, ti pkcs11.TokenInfo) int {
+	for _, limit := range []uint{ti.MaxSessionCount, ti.MaxRwSessionCount} {
+		if limit != pkcs11.CK_EFFECTIVELY_INFINITE && limit != pkcs11.CK_UNAVAILABLE_INFORMATION && limit < uint(want) {
+			want = max(int(limit), 1)
+		}
+	}
+	return want
+}
+
+// findSlot returns the one slot whose token matches cfg.
+func findSlot(p11 *pkcs11.Ctx, cfg *Config) (uint, pkcs11.TokenInfo, error) {
+	slots, err := p11.GetSlotList(true)
+	if err != nil {
+		return 0, pkcs11.TokenInfo{}, fmt.Errorf("C_GetSlotList: %w", err)
+	}
+	var (
+		found []uint
+		info  pkcs11.TokenInfo
+		seen  []string
+	)
+	for _, slot := range slots {
+		ti, err := p11.GetTokenInfo(slot)
+		if err != nil {
+			continue // a slot whose token went away between the calls
+		}
+		if ti.Flags&pkcs11.CKF_TOKEN_INITIALIZED != 0 {
+			seen = append(seen, fmt.Sprintf("%q", strings.TrimRight(ti.Label, " ")))
+		}
+		if cfg.HasSlotID && slot != cfg.SlotID ||
+			cfg.Token != "" && strings.TrimRight(ti.Label, " ") != cfg.Token ||
+			cfg.Serial != "" && strings.TrimRight(ti.SerialNumber, " ") != cfg.Serial ||
+			cfg.Manufacturer != "" && strings.TrimRight(ti.ManufacturerID, " ") != cfg.Manufacturer ||
+			cfg.Model != "" && strings.TrimRight(ti.Model, " ") != cfg.Model {
+			continue
+		}
+		found = append(found, slot)
+		info = ti
+	}
+	switch len(found) {
+	case 1:
+		return found[0], info, nil
+	case 0:
+		return 0, info, fmt.Errorf("%w: no token matches (tokens present: %s): %w", ErrTokenNotFound, listOrNone(seen), backend.ErrInvalidInput)
+	default:
+		return 0, info, fmt.Errorf("%w: %d tokens match; add serial= or slot-id= to choose one: %w", ErrTokenNotFound, len(found), backend.ErrInvalidInput)
+	}
+}
+
+func listOrNone(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, ", ")
+}
+
+// Info describes the token: Manufacturer, Model and Firmware come from
+// C_GetTokenInfo. It never fails, also after Close.
+func (b *Backend) Info() backend.Info { return b.info }
+
+// Capabilities reports what the token's mechanism list allows (see the
+// package documentation). The map is a fresh copy.
+func (b *Backend) Capabilities() backend.Capabilities {
+	out := make(backend.Capabilities, len(b.caps))
+	for a, o := range b.caps {
+		out[a] = o
+	}
+	return out
+}
+
+// Close closes the backend's sessions, waiting for operations in flight,
+// and drops its reference to the module (finalising it if no other user in
+// the process holds one). It never logs the user out, since login state is
+// shared with other users of the same token in the process. It is
+// idempotent.
+func (b *Backend) Close() error {
+	first := false
+	b.closeOnce.Do(func() {
+		first = true
+		b.pool.close()
+		if err := b.mod.Release(); err != nil {
+			b.closeErr = &backend.Error{Op: "close", Backend: b.name, Err: err}
+		}
+	})
+	if !first {
+		return nil
+	}
+	return b.closeErr
+}
+
+// checkOpen fails with ErrClosed after Close and with the context's error.
+func (b *Backend) checkOpen(ctx context.Context, op, key string) error {
+	if b.pool.closed.Load() {
+		return backend.Errorf(op, b.name, key, backend.ErrClosed)
+	}
+	if ctx != nil {
+		return backend.ContextErr(ctx, op, b.name, key)
+	}
+	return nil
+}
+
+// openSessions reports how many sessions the backend holds open. For tests.
+func (b *Backend) openSessions() int { return int(b.pool.open.Load()) }

@@ -1,0 +1,49 @@
+// Package pkcs11 is the cryptoplug backend for PKCS #11 tokens: hardware
+// security modules, smart cards and SoftHSM2. Private keys stay on the token;
+// the package hands out [backend.Key] values whose signing and decryption
+// run on the token through a small, self-healing pool of PKCS #11 sessions.
+//
+// Start with [backend.Open] and a PKCS #11 URI (RFC 7512), after importing
+// this package for its side effect:
+//
+//	import _ "github.com/cryptoplug/cryptoplug/backends/pkcs11"
+//
+//	b, err := backend.Open(ctx, "pkcs11:token=signing?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/etc/cryptoplug/pin")
+//
+// The URI names the module (the vendor's PKCS #11 shared library), the token
+// and where the user PIN comes from; [ParseConfig] lists every attribute.
+// To use a real HSM, point module-path at the vendor's library (for example
+// /opt/cloudhsm/lib/libcloudhsm_pkcs11.so or /usr/lib/x86_64-linux-gnu/opensc-pkcs11.so),
+// select the token by token=, serial= or slot-id=, and keep the PIN in a
+// file readable only by the service (pin-source=file:…) or in the
+// environment (pin-source=env:NAME). Size the session pool with
+// max-sessions= to the concurrency you need and the HSM's licence allows.
+//
+// Keys are found by CKA_LABEL or CKA_ID ([backend.KeyRef]); [KeyRefFromURI]
+// turns a key URI such as "pkcs11:token=signing;object=web;id=%01%02" into
+// one. Keys generated here are token objects that are sensitive, not
+// extractable and private, carry a random CKA_ID and the label on both
+// halves, and are restricted to the usage asked for (CKA_SIGN or
+// CKA_DECRYPT). Keys made by other tools (pkcs11-tool, softhsm2-util) are
+// found and used the same way.
+//
+// What the token can do is read from the token itself
+// (C_GetMechanismList, C_GetMechanismInfo) and reported by
+// [backend.Backend.Capabilities]; a parameter combination the token refuses
+// (SoftHSM2 does OAEP only with SHA-1) fails with [backend.ErrUnsupported].
+// Every input is validated before the token sees it, with the same rules as
+// every other cryptoplug backend.
+//
+// A session that the token dropped (closed sessions, a logged-out user, a
+// removed or reset device, a module finalised by another user in the
+// process) is discarded; the backend reopens sessions, logs in again and
+// retries the operation once before failing.
+//
+// The package needs cgo, because PKCS #11 modules are C shared libraries.
+// A binary built with CGO_ENABLED=0 still compiles and links, but Open fails
+// with an error wrapping [backend.ErrUnsupported] that says so.
+//
+// This package never reads the PIN into an error or log line, never
+// exports private key material, and never calls C_Finalize on a module that
+// another user in the process still uses.
+package pkcs11

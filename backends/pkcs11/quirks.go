@@ -1,0 +1,24 @@
+//go:build cgo
+
+package pkcs11
+
+import (
+	"strings"
+
+	"github.com/miekg/pkcs11"
+)
+
+// quirks are deviations from PKCS #11 that cannot be detected by asking the
+// token, only known. Each one turns a silently wrong result into
+// ErrUnsupported.
+type quirks struct {
+	// oaepIgnoresLabel: the token accepts CK_RSA_PKCS_OAEP_PARAMS with
+	// source data and decrypts as if the label were empty, so every
+	// ciphertext made with a label fails as a padding error. SoftHSM2 2.6.
+	oaepIgnoresLabel bool
+}
+
+func quirksFor(ti pkcs11.TokenInfo) quirks {
+	softhsm := strings.HasPrefix(strings.TrimSpace(ti.ManufacturerID), "SoftHSM")
+	return quirks{oaepIgnoresLabel: softhsm}
+}

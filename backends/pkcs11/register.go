@@ -1,0 +1,5 @@
+package pkcs11
+
+import "github.com/cryptoplug/cryptoplug/backend"
+
+func init() { backend.Register(Scheme, open) }

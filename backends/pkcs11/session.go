@@ -1,0 +1,102 @@
+//go:build cgo
+
+package pkcs11
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/cryptoplug/cryptoplug/backend"
+	"github.com/miekg/pkcs11"
+)
+
+// session is one open PKCS #11 session, used by one goroutine at a time
+// between pool.get and pool.put.
+type session struct {
+	h   pkcs11.SessionHandle
+	gen uint64 // pool generation it was opened in; older ones are discarded
+}
+
+// openSession opens a read-write session on the pool's token and logs the
+// user in. Login state in PKCS #11 belongs to the application and token,
+// not the session, so CKR_USER_ALREADY_LOGGED_IN (another session or
+// another backend on the same token did it) is success.
+func (p *pool) openSession() (*session, error) {
+	gen := p.gen.Load()
+	h, err := p.p11.OpenSession(p.slot(), pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
+	if err != nil {
+		return nil, fmt.Errorf("C_OpenSession: %w", err)
+	}
+	if p.pin != nil {
+		err := p.p11.Login(h, pkcs11.CKU_USER, string(p.pin))
+		if err != nil && !errors.Is(err, pkcs11.Error(pkcs11.CKR_USER_ALREADY_LOGGED_IN)) {
+			_ = p.p11.CloseSession(h)
+			if isAuthError(err) {
+				return nil, fmt.Errorf("C_Login: %w: %w", err, backend.ErrAuth)
+			}
+			return nil, fmt.Errorf("C_Login: %w", err)
+		}
+	}
+	p.open.Add(1)
+	return &session{h: h, gen: gen}, nil
+}
+
+// withSession runs fn on a pooled session. When fn fails because the
+// token lost the session (see isSessionLost), the session is discarded, the
+// backend recovers (reinitialising the module or finding the token again
+// where needed), and fn runs once more on a fresh, logged-in session.
+//
+// ctx bounds only the wait for a free session: a PKCS #11 call cannot be
+// interrupted. A nil ctx waits at most the backend's timeout, and creates no
+// timer when a session is free at once.
+func (b *Backend) withSession(ctx context.Context, fn func(s *session) error) error {
+	for attempt := 0; ; attempt++ {
+		s, err := b.pool.get(ctx)
+		if err != nil {
+			return err
+		}
+		err = fn(s)
+		if err == nil || !isSessionLost(err) {
+			b.pool.put(s)
+			return err
+		}
+		b.pool.discard(s)
+		if attempt > 0 {
+			return fmt.Errorf("token failed again after reopening its sessions: %w", err)
+		}
+		if rerr := b.recover(s.gen, err); rerr != nil {
+			return fmt.Errorf("%w; recovering: %w", err, rerr)
+		}
+	}
+}
+
+// recover makes the pool start over after the token lost a session opened
+// in generation gen: sessions from that generation are discarded as they
+// come back, and new ones are opened and logged in. If the module was
+// finalised under us it is initialised again; if the token went away its
+// slot is looked up again. Concurrent callers recover once.
+func (b *Backend) recover(gen uint64, cause error) error {
+	b.recoverMu.Lock()
+	defer b.recoverMu.Unlock()
+	if b.pool.gen.Load() != gen {
+		return nil // someone already recovered from this generation
+	}
+	c, _ := ckr(cause)
+	if c == pkcs11.CKR_CRYPTOKI_NOT_INITIALIZED {
+		if err := b.mod.Reinitialize(); err != nil {
+			return err
+		}
+	}
+	switch c {
+	case pkcs11.CKR_CRYPTOKI_NOT_INITIALIZED, pkcs11.CKR_DEVICE_REMOVED, pkcs11.CKR_TOKEN_NOT_PRESENT,
+		pkcs11.CKR_TOKEN_NOT_RECOGNIZED, pkcs11.CKR_SLOT_ID_INVALID, pkcs11.CKR_DEVICE_ERROR:
+		slot, _, err := findSlot(b.p11, b.cfg)
+		if err != nil {
+			return err
+		}
+		b.pool.slotID.Store(uint64(slot))
+	}
+	b.pool.gen.Add(1)
+	return nil
+}
