@@ -28,3 +28,5 @@ func rawTPM(t testing.TB, b *Backend, k backend.Key) (tpm transport.TPM, h tpm2.
 
 // keySlots is the LRU's capacity.
 func keySlots(b *Backend) int { return b.dev.lru.capacity }
+
+type tpm2Transport = transport.TPM
