@@ -41,6 +41,12 @@ func readCapabilities(p11 *pkcs11.Ctx, slot uint) (backend.Capabilities, map[uin
 		}
 		mechs[m.Mechanism] = mi
 	}
+	return capabilitiesFrom(mechs), mechs, nil
+}
+
+// capabilitiesFrom applies the rules of readCapabilities to a mechanism
+// table.
+func capabilitiesFrom(mechs map[uint]pkcs11.MechanismInfo) backend.Capabilities {
 	has := func(mech, flag uint) (pkcs11.MechanismInfo, bool) {
 		mi, ok := mechs[mech]
 		return mi, ok && mi.Flags&flag == flag
@@ -106,5 +112,5 @@ func readCapabilities(p11 *pkcs11.Ctx, slot uint) (backend.Capabilities, map[uin
 			delete(caps, a)
 		}
 	}
-	return caps, mechs, nil
+	return caps
 }

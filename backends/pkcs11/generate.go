@@ -109,6 +109,9 @@ func templates(spec backend.KeySpec, id []byte) (pub, priv []*pkcs11.Attribute) 
 	}
 	usage := spec.Usage.Resolve(spec.Algorithm)
 	sign := usage&backend.UsageSign != 0
+	decrypt := usage&backend.UsageDecrypt != 0
+	// Every usage attribute is set explicitly: token defaults differ
+	// (SoftHSM2 makes EC keys decryption keys unless told otherwise).
 	pub = []*pkcs11.Attribute{
 		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_PUBLIC_KEY),
 		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, keyType),
@@ -117,6 +120,9 @@ func templates(spec backend.KeySpec, id []byte) (pub, priv []*pkcs11.Attribute) 
 		pkcs11.NewAttribute(pkcs11.CKA_LABEL, spec.Label),
 		pkcs11.NewAttribute(pkcs11.CKA_ID, id),
 		pkcs11.NewAttribute(pkcs11.CKA_VERIFY, sign),
+		pkcs11.NewAttribute(pkcs11.CKA_ENCRYPT, decrypt),
+		pkcs11.NewAttribute(pkcs11.CKA_WRAP, false),
+		pkcs11.NewAttribute(pkcs11.CKA_DERIVE, false),
 	}
 	priv = []*pkcs11.Attribute{
 		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_PRIVATE_KEY),
@@ -128,11 +134,9 @@ func templates(spec backend.KeySpec, id []byte) (pub, priv []*pkcs11.Attribute) 
 		pkcs11.NewAttribute(pkcs11.CKA_LABEL, spec.Label),
 		pkcs11.NewAttribute(pkcs11.CKA_ID, id),
 		pkcs11.NewAttribute(pkcs11.CKA_SIGN, sign),
-	}
-	if spec.Algorithm.Family() == backend.FamilyRSA {
-		decrypt := usage&backend.UsageDecrypt != 0
-		pub = append(pub, pkcs11.NewAttribute(pkcs11.CKA_ENCRYPT, decrypt))
-		priv = append(priv, pkcs11.NewAttribute(pkcs11.CKA_DECRYPT, decrypt))
+		pkcs11.NewAttribute(pkcs11.CKA_DECRYPT, decrypt),
+		pkcs11.NewAttribute(pkcs11.CKA_UNWRAP, false),
+		pkcs11.NewAttribute(pkcs11.CKA_DERIVE, false),
 	}
 	return pub, priv
 }
