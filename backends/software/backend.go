@@ -1,0 +1,369 @@
+package software
+
+import (
+	"cmp"
+	"context"
+	"crypto"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cryptoplug/cryptoplug/backend"
+)
+
+// Scheme is the URI scheme this package registers with [backend.Register].
+const Scheme = "software"
+
+func init() { backend.Register(Scheme, open) }
+
+// open is the [backend.OpenFunc] for "software:" URIs: a directory store when
+// the URI names a dir, an in-memory store otherwise.
+func open(ctx context.Context, uri string) (backend.Backend, error) {
+	u, err := backend.ParseURI(uri)
+	if err != nil {
+		return nil, backend.Errorf("open", backend.RedactURI(uri), "", err)
+	}
+	if u.Scheme != Scheme {
+		return nil, backend.Errorf("open", u.Redacted(), "", fmt.Errorf("scheme %q is not %q: %w", u.Scheme, Scheme, backend.ErrInvalidInput))
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, backend.Errorf("open", u.Redacted(), "", err)
+	}
+	if u.Has("dir") {
+		return openDir(ctx, u)
+	}
+	return openMemory(u)
+}
+
+// store is a [backend.Backend] and [backend.Importer] whose keys live in
+// memory, optionally mirrored to files by a persister.
+type store struct {
+	name    string // the store in errors: "software" or the redacted URI
+	info    backend.Info
+	persist persister // nil for the in-memory store
+
+	closed atomic.Bool
+
+	mu      sync.RWMutex
+	byID    map[string]*key // by hex ID
+	byLabel map[string]*key
+	// unreadable holds, by file stem (the hex ID the file name claims), the
+	// error for each key file that could not be read. Those IDs stay taken.
+	unreadable map[string]error
+}
+
+// persister stores key files. Its methods are called with store.mu held.
+type persister interface {
+	// save writes a new key file for stem (the key's hex ID).
+	save(stem string, plaintext []byte) error
+	// remove deletes the key file for stem.
+	remove(stem string) error
+	// close releases the persister's resources.
+	close() error
+}
+
+var (
+	_ backend.Backend  = (*store)(nil)
+	_ backend.Importer = (*store)(nil)
+)
+
+func newStore(name string, info backend.Info, p persister) *store {
+	return &store{
+		name:       name,
+		info:       info,
+		persist:    p,
+		byID:       map[string]*key{},
+		byLabel:    map[string]*key{},
+		unreadable: map[string]error{},
+	}
+}
+
+// Info describes the store. It never fails.
+func (s *store) Info() backend.Info { return s.info }
+
+// Capabilities reports every algorithm: RSA generates, signs, decrypts and
+// imports; ECDSA, EdDSA and ML-DSA generate, sign and import; ML-KEM
+// generates, decapsulates and imports. The map is new on every call.
+func (s *store) Capabilities() backend.Capabilities {
+	c := backend.Capabilities{}
+	for _, a := range backend.Algorithms() {
+		c[a] = capabilities(a)
+	}
+	return c
+}
+
+func capabilities(a backend.Algorithm) backend.Ops {
+	ops := backend.OpGenerate | backend.OpImport
+	if a.Signs() {
+		ops |= backend.OpSign
+	}
+	if a.Decrypts() {
+		ops |= backend.OpDecrypt
+	}
+	if a.Decapsulates() {
+		ops |= backend.OpDecapsulate
+	}
+	return ops
+}
+
+// check fails when the store is closed or ctx is done.
+func (s *store) check(ctx context.Context, op, label string) error {
+	if s.closed.Load() {
+		return backend.Errorf(op, s.name, label, backend.ErrClosed)
+	}
+	return backend.ContextErr(ctx, op, s.name, label)
+}
+
+// prepare validates spec, resolves its usage, picks an ID when it has none
+// and checks that label and ID are free.
+func (s *store) prepare(op string, spec backend.KeySpec) (backend.KeySpec, error) {
+	if err := spec.Validate(); err != nil {
+		return spec, backend.Errorf(op, s.name, spec.Label, err)
+	}
+	spec.Usage = spec.Usage.Resolve(spec.Algorithm)
+	if len(spec.ID) == 0 {
+		spec.ID = make(backend.KeyID, 16)
+		_, _ = rand.Read(spec.ID) // crypto/rand.Read never fails
+	} else {
+		spec.ID = slices.Clone(spec.ID)
+	}
+	s.mu.RLock()
+	err := s.taken(spec)
+	s.mu.RUnlock()
+	if err != nil {
+		return spec, backend.Errorf(op, s.name, spec.Label, err)
+	}
+	return spec, nil
+}
+
+// taken reports whether spec's label or ID is in use. s.mu must be held.
+func (s *store) taken(spec backend.KeySpec) error {
+	if _, ok := s.byLabel[spec.Label]; ok {
+		return fmt.Errorf("label is in use: %w", backend.ErrKeyExists)
+	}
+	id := spec.ID.String()
+	if _, ok := s.byID[id]; ok {
+		return fmt.Errorf("ID %s is in use: %w", id, backend.ErrKeyExists)
+	}
+	if _, ok := s.unreadable[id]; ok {
+		return fmt.Errorf("ID %s belongs to an unreadable key file: %w", id, backend.ErrKeyExists)
+	}
+	return nil
+}
+
+// add encodes priv, reads the encoding back into the key the store will use
+// (so the store never holds a key it could not load again, nor the caller's
+// own value), persists it and indexes it.
+func (s *store) add(op string, spec backend.KeySpec, priv crypto.PrivateKey) (backend.Key, error) {
+	enc, err := encodePrivateKey(spec.Algorithm, priv)
+	if err != nil {
+		return nil, backend.Errorf(op, s.name, spec.Label, err)
+	}
+	defer clear(enc)
+	own, err := parsePrivateKey(spec.Algorithm, enc)
+	if err != nil {
+		return nil, backend.Errorf(op, s.name, spec.Label, fmt.Errorf("%w: %w", err, backend.ErrInvalidInput))
+	}
+	rec := &keyFile{Algorithm: spec.Algorithm, Usage: spec.Usage, Label: spec.Label, ID: spec.ID, Private: enc}
+	k, err := s.newKey(rec, own)
+	if err == nil && !samePublic(priv, k.pub) {
+		k.retire()
+		err = fmt.Errorf("%s key's public half does not match its private key: %w", spec.Algorithm, backend.ErrInvalidInput)
+	}
+	if err != nil {
+		return nil, backend.Errorf(op, s.name, spec.Label, err)
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err = s.taken(spec)
+	if err == nil && s.closed.Load() {
+		err = backend.ErrClosed
+	}
+	if err == nil && s.persist != nil {
+		plaintext := rec.marshal()
+		err = s.persist.save(spec.ID.String(), plaintext)
+		clear(plaintext)
+	}
+	if err != nil {
+		k.retire()
+		return nil, backend.Errorf(op, s.name, spec.Label, err)
+	}
+	s.byID[spec.ID.String()] = k
+	s.byLabel[spec.Label] = k
+	return k, nil
+}
+
+// Key finds the key ref names. It fails with [backend.ErrKeyNotFound] when no
+// key matches, and with an error wrapping [backend.ErrCorrupt] when ref's ID
+// names a key file that could not be read.
+func (s *store) Key(ctx context.Context, ref backend.KeyRef) (backend.Key, error) {
+	const op = "find key"
+	if err := s.check(ctx, op, ref.String()); err != nil {
+		return nil, err
+	}
+	if err := ref.Validate(); err != nil {
+		return nil, backend.Errorf(op, s.name, "", err)
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if k := s.lookup(ref); k != nil {
+		return k, nil
+	}
+	if len(ref.ID) > 0 {
+		if err, ok := s.unreadable[ref.ID.String()]; ok {
+			return nil, err
+		}
+	}
+	err := backend.ErrKeyNotFound
+	if n := len(s.unreadable); n > 0 {
+		err = fmt.Errorf("%w (%d key files could not be read; Keys lists them)", err, n)
+	}
+	return nil, backend.Errorf(op, s.name, ref.String(), err)
+}
+
+// lookup returns the key ref names, or nil. s.mu must be held.
+func (s *store) lookup(ref backend.KeyRef) *key {
+	var k *key
+	if len(ref.ID) > 0 {
+		k = s.byID[ref.ID.String()]
+	} else {
+		k = s.byLabel[ref.Label]
+	}
+	if k == nil || !ref.Matches(k.id, k.label) {
+		return nil
+	}
+	return k
+}
+
+// Keys returns every readable key, sorted by label. When some key files
+// could not be read, it returns those keys together with a non-nil error
+// joining one [*backend.Error] per file, each naming the file and wrapping
+// [backend.ErrCorrupt]; the returned keys are usable all the same.
+func (s *store) Keys(ctx context.Context) ([]backend.Key, error) {
+	const op = "list keys"
+	if err := s.check(ctx, op, ""); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	keys := make([]backend.Key, 0, len(s.byID))
+	for _, k := range s.byID {
+		keys = append(keys, k)
+	}
+	errs := make([]error, 0, len(s.unreadable))
+	stems := make([]string, 0, len(s.unreadable))
+	for stem := range s.unreadable {
+		stems = append(stems, stem)
+	}
+	slices.Sort(stems)
+	for _, stem := range stems {
+		errs = append(errs, s.unreadable[stem])
+	}
+	s.mu.RUnlock()
+	slices.SortFunc(keys, func(a, b backend.Key) int { return cmp.Compare(a.Label(), b.Label()) })
+	return keys, errors.Join(errs...)
+}
+
+// DeleteKey removes the key ref names from the store (and its file from a
+// directory store), waits for operations in flight on it to finish and wipes
+// it. Key, Signer, Decrypter and Decapsulator values obtained earlier then
+// fail with [backend.ErrKeyNotFound]. A ref by ID that names an unreadable
+// key file removes that file.
+func (s *store) DeleteKey(ctx context.Context, ref backend.KeyRef) error {
+	const op = "delete key"
+	if err := s.check(ctx, op, ref.String()); err != nil {
+		return err
+	}
+	if err := ref.Validate(); err != nil {
+		return backend.Errorf(op, s.name, "", err)
+	}
+	s.mu.Lock()
+	if s.closed.Load() {
+		s.mu.Unlock()
+		return backend.Errorf(op, s.name, ref.String(), backend.ErrClosed)
+	}
+	k := s.lookup(ref)
+	if k == nil {
+		err := s.deleteUnreadable(ref)
+		s.mu.Unlock()
+		if err != nil {
+			return backend.Errorf(op, s.name, ref.String(), err)
+		}
+		return nil
+	}
+	stem := k.id.String()
+	if s.persist != nil {
+		if err := s.persist.remove(stem); err != nil {
+			s.mu.Unlock()
+			return backend.Errorf(op, s.name, k.label, err)
+		}
+	}
+	delete(s.byID, stem)
+	delete(s.byLabel, k.label)
+	s.mu.Unlock()
+	k.retire()
+	return nil
+}
+
+// deleteUnreadable removes the unreadable key file ref's ID names, or
+// returns ErrKeyNotFound. s.mu must be held.
+func (s *store) deleteUnreadable(ref backend.KeyRef) error {
+	if len(ref.ID) == 0 || ref.Label != "" {
+		return backend.ErrKeyNotFound
+	}
+	stem := ref.ID.String()
+	if _, ok := s.unreadable[stem]; !ok || s.persist == nil {
+		return backend.ErrKeyNotFound
+	}
+	if err := s.persist.remove(stem); err != nil {
+		return err
+	}
+	delete(s.unreadable, stem)
+	return nil
+}
+
+// Close wipes every key after its in-flight operations finish and releases
+// the directory lock. Later calls return nil. Every operation afterwards,
+// including those of Signer and other values obtained earlier, fails with
+// [backend.ErrClosed].
+func (s *store) Close() error {
+	if !s.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range s.byID {
+		k.retire()
+	}
+	clear(s.byID)
+	clear(s.byLabel)
+	clear(s.unreadable)
+	if s.persist != nil {
+		return backend.Errorf("close", s.name, "", s.persist.close())
+	}
+	return nil
+}
+
+// getOnce returns the value of attribute name, refusing it when it is given
+// in both the path and the query, which would leave its meaning ambiguous.
+func getOnce(u *backend.URI, name string) (string, bool, error) {
+	n := 0
+	for _, list := range [][]backend.Attr{u.Path, u.Query} {
+		for _, a := range list {
+			if a.Name == name {
+				n++
+				if !a.HasValue {
+					return "", false, fmt.Errorf("%s URI: attribute %q needs a value: %w", u.Scheme, name, backend.ErrInvalidInput)
+				}
+			}
+		}
+	}
+	if n > 1 {
+		return "", false, fmt.Errorf("%s URI: attribute %q given twice: %w", u.Scheme, name, backend.ErrInvalidInput)
+	}
+	v, ok := u.Get(name)
+	return v, ok, nil
+}

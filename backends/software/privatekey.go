@@ -1,0 +1,247 @@
+package software
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/mlkem"
+	"crypto/rsa"
+	"crypto/x509"
+	"errors"
+	"fmt"
+
+	"github.com/cloudflare/circl/sign"
+	"github.com/cloudflare/circl/sign/ed448"
+	"github.com/cloudflare/circl/sign/mldsa/mldsa44"
+	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
+	"github.com/cloudflare/circl/sign/mldsa/mldsa87"
+
+	"github.com/cryptoplug/cryptoplug/backend"
+)
+
+// The stored encoding of a private key, per algorithm:
+//
+//	RSA, ECDSA, Ed25519  PKCS #8 DER, as x509.MarshalPKCS8PrivateKey writes it
+//	Ed448                the 57-byte RFC 8032 seed
+//	ML-DSA               the 32-byte seed, or circl's packed private key for
+//	                     an imported key that no longer knows its seed
+//	ML-KEM               the 64-byte "d || z" seed
+
+// encodePrivateKey checks that priv is a usable key of algorithm alg and
+// returns its stored encoding. It reads priv and never modifies it. Errors
+// wrap [backend.ErrInvalidInput]; a value that makes its own methods panic
+// (a zero mlkem.DecapsulationKey768, say) is an error too.
+func encodePrivateKey(alg backend.Algorithm, priv crypto.PrivateKey) (enc []byte, err error) {
+	defer func() {
+		if recover() != nil {
+			enc, err = nil, fmt.Errorf("%s private key of type %T is malformed: %w", alg, priv, backend.ErrInvalidInput)
+		}
+	}()
+	enc, err = encode(alg, priv)
+	if err != nil {
+		return nil, fmt.Errorf("%s private key: %w: %w", alg, err, backend.ErrInvalidInput)
+	}
+	return enc, nil
+}
+
+func encode(alg backend.Algorithm, priv crypto.PrivateKey) ([]byte, error) {
+	wrongType := fmt.Errorf("%T is not a %s key", priv, alg.Family())
+	switch alg.Family() {
+	case backend.FamilyRSA:
+		p, ok := priv.(*rsa.PrivateKey)
+		if !ok || p == nil || p.N == nil {
+			return nil, wrongType
+		}
+		if p.N.BitLen() != alg.Bits() {
+			return nil, fmt.Errorf("modulus is %d bits, want %d", p.N.BitLen(), alg.Bits())
+		}
+		if len(p.Primes) != 2 {
+			return nil, errors.New("only two-prime RSA keys are supported")
+		}
+		// Precompute writes to the key, and priv may be the caller's.
+		cp := &rsa.PrivateKey{PublicKey: rsa.PublicKey{N: p.N, E: p.E}, D: p.D, Primes: p.Primes}
+		cp.Precompute()
+		if err := cp.Validate(); err != nil {
+			return nil, err
+		}
+		return x509.MarshalPKCS8PrivateKey(cp)
+	case backend.FamilyECDSA:
+		p, ok := priv.(*ecdsa.PrivateKey)
+		if !ok || p == nil || p.Curve == nil || p.D == nil {
+			return nil, wrongType
+		}
+		if p.Curve != alg.Curve() {
+			return nil, fmt.Errorf("curve %s, want %s", p.Curve.Params().Name, alg.Curve().Params().Name)
+		}
+		return x509.MarshalPKCS8PrivateKey(p)
+	}
+	switch alg {
+	case backend.Ed25519:
+		p, ok := priv.(ed25519.PrivateKey)
+		if !ok {
+			return nil, wrongType
+		}
+		if len(p) != ed25519.PrivateKeySize {
+			return nil, fmt.Errorf("key is %d bytes, want %d", len(p), ed25519.PrivateKeySize)
+		}
+		return x509.MarshalPKCS8PrivateKey(p)
+	case backend.Ed448:
+		p, ok := priv.(ed448.PrivateKey)
+		if !ok {
+			return nil, wrongType
+		}
+		if len(p) != ed448.PrivateKeySize {
+			return nil, fmt.Errorf("key is %d bytes, want %d", len(p), ed448.PrivateKeySize)
+		}
+		return p.Seed(), nil
+	case backend.MLDSA44, backend.MLDSA65, backend.MLDSA87:
+		var p interface {
+			Seed() []byte
+			MarshalBinary() ([]byte, error)
+		}
+		switch k := priv.(type) {
+		case *mldsa44.PrivateKey:
+			if alg == backend.MLDSA44 && k != nil {
+				p = k
+			}
+		case *mldsa65.PrivateKey:
+			if alg == backend.MLDSA65 && k != nil {
+				p = k
+			}
+		case *mldsa87.PrivateKey:
+			if alg == backend.MLDSA87 && k != nil {
+				p = k
+			}
+		}
+		if p == nil {
+			return nil, wrongType
+		}
+		if seed := p.Seed(); seed != nil {
+			return seed, nil
+		}
+		return p.MarshalBinary()
+	case backend.MLKEM768:
+		p, ok := priv.(*mlkem.DecapsulationKey768)
+		if !ok || p == nil {
+			return nil, wrongType
+		}
+		return p.Bytes(), nil
+	case backend.MLKEM1024:
+		p, ok := priv.(*mlkem.DecapsulationKey1024)
+		if !ok || p == nil {
+			return nil, wrongType
+		}
+		return p.Bytes(), nil
+	}
+	return nil, fmt.Errorf("unknown algorithm %q", alg)
+}
+
+// parsePrivateKey decodes enc, the stored encoding of an alg key, into a new
+// private key. It accepts only the canonical encoding (the one
+// encodePrivateKey returns for the result) and never panics. Errors name the
+// defect, not the data, and wrap no sentinel: the caller decides whether
+// this is corrupt storage or bad input.
+func parsePrivateKey(alg backend.Algorithm, enc []byte) (priv crypto.PrivateKey, err error) {
+	defer func() {
+		if recover() != nil {
+			priv, err = nil, fmt.Errorf("%s private key is malformed", alg)
+		}
+	}()
+	priv, err = decode(alg, enc)
+	if err != nil {
+		return nil, fmt.Errorf("%s private key: %w", alg, err)
+	}
+	canon, err := encode(alg, priv)
+	if err != nil {
+		wipePrivateKey(priv)
+		return nil, fmt.Errorf("%s private key: %w", alg, err)
+	}
+	defer clear(canon)
+	if !bytes.Equal(canon, enc) {
+		wipePrivateKey(priv)
+		return nil, fmt.Errorf("%s private key is not in canonical form", alg)
+	}
+	return priv, nil
+}
+
+// maxPKCS8Size bounds an RSA key's PKCS #8 encoding before it is parsed, so a
+// damaged length cannot make the loader validate a huge modulus. A two-prime
+// key is about 4.5 times the modulus size.
+func maxPKCS8Size(bits int) int { return bits/8*5 + 256 }
+
+func decode(alg backend.Algorithm, enc []byte) (crypto.PrivateKey, error) {
+	switch alg.Family() {
+	case backend.FamilyRSA, backend.FamilyECDSA:
+		if alg.Family() == backend.FamilyRSA && len(enc) > maxPKCS8Size(alg.Bits()) {
+			return nil, fmt.Errorf("%d bytes is too long", len(enc))
+		}
+		return x509.ParsePKCS8PrivateKey(enc)
+	}
+	switch alg {
+	case backend.Ed25519:
+		return x509.ParsePKCS8PrivateKey(enc)
+	case backend.Ed448:
+		if len(enc) != ed448.SeedSize {
+			return nil, fmt.Errorf("seed is %d bytes, want %d", len(enc), ed448.SeedSize)
+		}
+		return ed448.NewKeyFromSeed(enc), nil
+	case backend.MLDSA44, backend.MLDSA65, backend.MLDSA87:
+		return decodeMLDSA(mldsaScheme(alg), enc)
+	case backend.MLKEM768:
+		return mlkem.NewDecapsulationKey768(enc)
+	case backend.MLKEM1024:
+		return mlkem.NewDecapsulationKey1024(enc)
+	}
+	return nil, fmt.Errorf("unknown algorithm %q", alg)
+}
+
+func mldsaScheme(alg backend.Algorithm) sign.Scheme {
+	switch alg {
+	case backend.MLDSA44:
+		return mldsa44.Scheme()
+	case backend.MLDSA65:
+		return mldsa65.Scheme()
+	default:
+		return mldsa87.Scheme()
+	}
+}
+
+// decodeMLDSA reads a seed or a packed private key. A packed key carries a
+// hash of its public key that nothing else checks, so it must pass a
+// pairwise sign-and-verify test before it is used.
+func decodeMLDSA(sch sign.Scheme, enc []byte) (crypto.PrivateKey, error) {
+	switch len(enc) {
+	case sch.SeedSize():
+		_, sk := sch.DeriveKey(enc)
+		return sk, nil
+	case sch.PrivateKeySize():
+		sk, err := sch.UnmarshalBinaryPrivateKey(enc)
+		if err != nil {
+			return nil, err
+		}
+		msg := []byte("cryptoplug pairwise consistency test")
+		sig := sch.Sign(sk, msg, nil)
+		pk, ok := sk.Public().(sign.PublicKey)
+		if !ok || !sch.Verify(pk, msg, sig, nil) {
+			return nil, errors.New("packed key fails its pairwise consistency test")
+		}
+		return sk, nil
+	}
+	return nil, fmt.Errorf("%d bytes is neither a seed (%d) nor a packed key (%d)", len(enc), sch.SeedSize(), sch.PrivateKeySize())
+}
+
+// samePublic reports whether the caller's private key claims the public key
+// the store derived. It catches keys whose public half disagrees with their
+// secret (an Ed25519 key with a foreign public half, an ECDSA key with
+// mismatched X, Y), which would otherwise be stored under a public key the
+// caller never sees. Keys without a Public method (ML-KEM) are fully
+// determined by their seed.
+func samePublic(priv crypto.PrivateKey, pub crypto.PublicKey) bool {
+	p, ok := priv.(interface{ Public() crypto.PublicKey })
+	if !ok {
+		return true
+	}
+	theirs, ok := p.Public().(interface{ Equal(crypto.PublicKey) bool })
+	return ok && theirs.Equal(pub)
+}
