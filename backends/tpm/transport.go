@@ -181,26 +181,15 @@ func (d *device) unlock() { <-d.sem }
 // checkOwnerAuth derives the SRK with ownerAuth, which the TPM refuses
 // when the auth is wrong, and flushes the copy: the device keeps one SRK.
 func (d *device) checkOwnerAuth(ctx context.Context, ownerAuth []byte) error {
-	if err := d.lock(ctx); err != nil {
-		return err
-	}
-	defer d.unlock()
-	if d.closed {
-		return backend.ErrClosed
-	}
-	if err := d.reconnectIfStale(); err != nil {
-		return err
-	}
-	srk, err := createSRK(d.tpm, ownerAuth)
-	if err != nil {
-		if isTransportErr(err) || isLostObjectErr(err) {
-			d.stale = true
+	return d.do(ctx, func(t transport.TPM) error {
+		srk, err := createSRK(t, ownerAuth)
+		if err != nil {
+			return err
 		}
-		return err
-	}
-	flush(d.tpm, srk.Handle)
-	d.ownerAuth = ownerAuth
-	return nil
+		flush(t, srk.Handle)
+		d.ownerAuth = ownerAuth
+		return nil
+	})
 }
 
 // flush evicts a transient object, ignoring errors: the object may already
