@@ -139,8 +139,17 @@ func TestLRUEviction(t *testing.T) {
 func TestSharedSimulator(t *testing.T) {
 	ctx := testContext(t)
 	b1 := openSim(t, "")
-	b2 := openSim(t, "")
 	k1 := generate(t, b1, backend.ECDSAP256, "a", 0)
+	// Fill every key slot, so that the second open's owner-auth check
+	// (a CreatePrimary) must make room.
+	for i := range keySlots(b1) + 1 {
+		k := generate(t, b1, backend.ECDSAP256, fmt.Sprintf("fill-%d", i), 0)
+		s, err := k.Signer()
+		require.NoError(t, err)
+		_, err = s.Sign(rand.Reader, digestOf(crypto.SHA256), crypto.SHA256)
+		require.NoError(t, err)
+	}
+	b2 := openSim(t, "")
 	k2 := generate(t, b2, backend.ECDSAP256, "a", 0) // another dir: same label is fine
 	require.NoError(t, b1.Close())
 	s2, err := k2.Signer()
