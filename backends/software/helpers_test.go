@@ -1,6 +1,7 @@
 package software_test
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -83,6 +84,16 @@ func rawPublic(priv crypto.PrivateKey) crypto.PublicKey {
 		return k.EncapsulationKey()
 	}
 	return priv.(crypto.Signer).Public()
+}
+
+// publicEqual compares public keys; ML-KEM keys have no Equal method.
+func publicEqual(a, b crypto.PublicKey) bool {
+	if ea, ok := a.(crypto.Encapsulator); ok {
+		eb, ok := b.(crypto.Encapsulator)
+		return ok && bytes.Equal(ea.Bytes(), eb.Bytes())
+	}
+	eq, ok := a.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && eq.Equal(b)
 }
 
 // usageFor gives RSA keys both usages, so one key serves sign and decrypt tests.
