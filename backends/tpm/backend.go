@@ -265,6 +265,12 @@ func (b *Backend) load(name string, id backend.KeyID) (*keyObject, error) {
 	}
 	b.mu.Lock()
 	old := b.keys[name]
+	if old != nil && old.modTime.Equal(fresh.modTime) && old.size == fresh.size {
+		// Another goroutine read the same file first: keep its object, so
+		// that Key values handed out for it stay valid.
+		b.mu.Unlock()
+		return old, nil
+	}
 	b.keys[name] = fresh
 	b.mu.Unlock()
 	if old != nil {

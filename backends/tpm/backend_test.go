@@ -159,3 +159,36 @@ func TestSharedSimulator(t *testing.T) {
 	_, err = b1.Key(ctx, backend.ByID(k1.ID()))
 	require.ErrorIs(t, err, backend.ErrClosed)
 }
+
+// TestConcurrentLookups has many goroutines find the same keys at once in
+// a backend that has not read them yet; every Key value must stay usable.
+func TestConcurrentLookups(t *testing.T) {
+	dir := t.TempDir()
+	ctx := testContext(t)
+	b1 := openSim(t, dir)
+	for i := range 3 {
+		generate(t, b1, backend.ECDSAP256, fmt.Sprintf("k%d", i), 0)
+	}
+	b2 := openSim(t, dir)
+	var wg sync.WaitGroup
+	errs := make(chan error, 30)
+	for i := range 30 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			k, err := b2.Key(ctx, backend.ByLabel(fmt.Sprintf("k%d", i%3)))
+			if err == nil {
+				var s backend.Signer
+				if s, err = k.Signer(); err == nil {
+					_, err = s.Sign(rand.Reader, digestOf(crypto.SHA256), crypto.SHA256)
+				}
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+}
