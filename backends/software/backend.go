@@ -50,8 +50,9 @@ type store struct {
 	mu      sync.RWMutex
 	byID    map[string]*key // by hex ID
 	byLabel map[string]*key
-	// unreadable holds, by file stem (the hex ID the file name claims), the
-	// error for each key file that could not be read. Those IDs stay taken.
+	// unreadable holds, by file stem (the hex ID the file name claims), why
+	// each key file that could not be read was refused: an error naming the
+	// file and wrapping ErrCorrupt. Those IDs stay taken.
 	unreadable map[string]error
 }
 
@@ -215,7 +216,7 @@ func (s *store) Key(ctx context.Context, ref backend.KeyRef) (backend.Key, error
 	}
 	if len(ref.ID) > 0 {
 		if err, ok := s.unreadable[ref.ID.String()]; ok {
-			return nil, err
+			return nil, backend.Errorf(op, s.name, ref.String(), err)
 		}
 	}
 	err := backend.ErrKeyNotFound
@@ -241,8 +242,8 @@ func (s *store) lookup(ref backend.KeyRef) *key {
 
 // Keys returns every readable key, sorted by label. When some key files
 // could not be read, it returns those keys together with a non-nil error
-// joining one [*backend.Error] per file, each naming the file and wrapping
-// [backend.ErrCorrupt]; the returned keys are usable all the same.
+// (a [*backend.Error]) joining one error per file, each naming the file and
+// wrapping [backend.ErrCorrupt]; the returned keys are usable all the same.
 func (s *store) Keys(ctx context.Context) ([]backend.Key, error) {
 	const op = "list keys"
 	if err := s.check(ctx, op, ""); err != nil {
@@ -264,7 +265,10 @@ func (s *store) Keys(ctx context.Context) ([]backend.Key, error) {
 	}
 	s.mu.RUnlock()
 	slices.SortFunc(keys, func(a, b backend.Key) int { return cmp.Compare(a.Label(), b.Label()) })
-	return keys, errors.Join(errs...)
+	if len(errs) > 0 {
+		return keys, backend.Errorf(op, s.name, "", errors.Join(errs...))
+	}
+	return keys, nil
 }
 
 // DeleteKey removes the key ref names from the store (and its file from a

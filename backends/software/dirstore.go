@@ -286,7 +286,7 @@ func (d *dirStore) load(s *store) error {
 		stem := strings.TrimSuffix(name, keyFileSuffix)
 		k, err := d.loadKey(s, e, stem)
 		if err != nil {
-			s.unreadable[stem] = backend.Errorf("load key", s.name, "", d.corrupt(name, err))
+			s.unreadable[stem] = d.corrupt(name, err)
 			continue
 		}
 		s.byID[stem] = k
