@@ -1,0 +1,530 @@
+package conformance
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
+	"fmt"
+	"math/big"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+
+	"github.com/cryptoplug/cryptoplug/backend"
+)
+
+// signPKCS1v15Check returns the check of RSA PKCS #1 v1.5 signatures with
+// hash h: through Sign and SignContext (and SignMessage when the Signer
+// offers it), each of modulus length and verified by crypto/rsa. SHA-256 is
+// the baseline.
+func signPKCS1v15Check(h crypto.Hash) func(*runner, *cell, backend.Algorithm) {
+	return func(r *runner, c *cell, a backend.Algorithm) {
+		k, s := r.signer(c, a)
+		pub := k.Public().(*rsa.PublicKey)
+		v := &variants{c: c}
+		v.run(fmt.Sprintf("PKCS#1 v1.5 with %v", h), h == crypto.SHA256, func() error {
+			for _, withCtx := range []bool{false, true} {
+				digest := randomDigest(h)
+				sig, err := sign(c, s, digest, h, withCtx)
+				if err != nil {
+					return err
+				}
+				checkRSASignature(c, pub, digest, sig, h, "")
+			}
+			return nil
+		})
+		signMessageHashed(c, v, s, pub, h, h, h == crypto.SHA256)
+		v.finish()
+	}
+}
+
+// signPSSCheck returns the check of RSA-PSS signatures with hash h, for each
+// salt-length rule: PSSSaltLengthEqualsHash (verified with exactly that, as
+// TLS 1.3 and X.509 verify), PSSSaltLengthAuto and 0 (verified with Auto),
+// and an explicit 20-byte salt. SHA-256 with EqualsHash and Auto is the
+// baseline.
+func signPSSCheck(h crypto.Hash) func(*runner, *cell, backend.Algorithm) {
+	return func(r *runner, c *cell, a backend.Algorithm) {
+		k, s := r.signer(c, a)
+		pub := k.Public().(*rsa.PublicKey)
+		v := &variants{c: c}
+		cases := []struct {
+			name     string
+			salt     int
+			verify   int
+			baseline bool
+		}{
+			{"PSSSaltLengthEqualsHash", rsa.PSSSaltLengthEqualsHash, rsa.PSSSaltLengthEqualsHash, true},
+			{"PSSSaltLengthAuto", rsa.PSSSaltLengthAuto, rsa.PSSSaltLengthAuto, true},
+			{"salt length 0 (Auto)", 0, rsa.PSSSaltLengthAuto, true},
+			{"salt length 20", 20, 20, false},
+		}
+		for i, tc := range cases {
+			v.run(fmt.Sprintf("PSS %v %s", h, tc.name), tc.baseline && h == crypto.SHA256, func() error {
+				opts := &rsa.PSSOptions{SaltLength: tc.salt, Hash: h}
+				digest := randomDigest(h)
+				sig, err := sign(c, s, digest, opts, i%2 == 1)
+				if err != nil {
+					return err
+				}
+				checkRSASignature(c, pub, digest, sig, &rsa.PSSOptions{SaltLength: tc.verify, Hash: h}, tc.name)
+				return nil
+			})
+		}
+		signMessageHashed(c, v, s, pub, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: h},
+			&rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: h}, h == crypto.SHA256)
+		v.finish()
+	}
+}
+
+// checkRSASignature checks an RSA signature's length and verifies it.
+func checkRSASignature(c *cell, pub *rsa.PublicKey, digest, sig []byte, verifyOpts crypto.SignerOpts, what string) {
+	c.t.Helper()
+	if len(sig) != pub.Size() {
+		c.Errorf("%s signature is %d bytes, want the modulus size %d", what, len(sig), pub.Size())
+		return
+	}
+	if err := verify(pub, digest, sig, verifyOpts); err != nil {
+		c.Errorf("%s signature: %v (verified as %s)", what, err, describeOpts(verifyOpts))
+	}
+}
+
+func describeOpts(o crypto.SignerOpts) string {
+	if p, ok := o.(*rsa.PSSOptions); ok {
+		switch p.SaltLength {
+		case rsa.PSSSaltLengthEqualsHash:
+			return fmt.Sprintf("PSS %v with PSSSaltLengthEqualsHash", p.Hash)
+		case rsa.PSSSaltLengthAuto:
+			return fmt.Sprintf("PSS %v with any salt length", p.Hash)
+		}
+		return fmt.Sprintf("PSS %v with salt length %d", p.Hash, p.SaltLength)
+	}
+	if o == nil {
+		return "nil options"
+	}
+	return o.HashFunc().String()
+}
+
+// signMessageHashed checks SignMessage on an RSA or ECDSA Signer that
+// offers crypto.MessageSigner: crypto/x509 and crypto/tls call it instead of
+// Sign when it is there, so it must hash the message with opts' hash.
+func signMessageHashed(c *cell, v *variants, s backend.Signer, pub crypto.PublicKey, opts, verifyOpts crypto.SignerOpts, baseline bool) {
+	c.t.Helper()
+	ms, ok := s.(crypto.MessageSigner)
+	if !ok {
+		return
+	}
+	v.run("SignMessage with "+describeOpts(opts), baseline, func() error {
+		msg := randomBytes(100)
+		sig, err := ms.SignMessage(rand.Reader, msg, opts)
+		if err != nil {
+			return err
+		}
+		if err := verify(pub, hashOf(opts.HashFunc(), msg), sig, verifyOpts); err != nil {
+			c.Errorf("SignMessage signature over the message's %v hash: %v", opts.HashFunc(), err)
+		}
+		return nil
+	})
+}
+
+// signECDSACheck returns the check of ECDSA signatures with hash h on any
+// curve, the hash/curve mismatches (P-256 with SHA-512, P-521 with SHA-256)
+// included: verified by ecdsa.VerifyASN1, which truncates the digest as the
+// standard says. The curve's own hash is the baseline.
+func signECDSACheck(h crypto.Hash) func(*runner, *cell, backend.Algorithm) {
+	return func(r *runner, c *cell, a backend.Algorithm) {
+		k, s := r.signer(c, a)
+		pub := k.Public().(*ecdsa.PublicKey)
+		v := &variants{c: c}
+		v.run(fmt.Sprintf("ECDSA %s with %v", a, h), h == a.CurveHash(), func() error {
+			for _, withCtx := range []bool{false, true} {
+				digest := randomDigest(h)
+				sig, err := sign(c, s, digest, h, withCtx)
+				if err != nil {
+					return err
+				}
+				if err := checkECDSAEncoding(pub, sig); err != nil {
+					c.Errorf("signature encoding: %v", err)
+				} else if err := verify(pub, digest, sig, h); err != nil {
+					c.Errorf("signature: %v", err)
+				}
+			}
+			return nil
+		})
+		signMessageHashed(c, v, s, pub, h, h, h == a.CurveHash())
+		v.finish()
+	}
+}
+
+// checkECDSAEncoding checks that sig is the canonical ASN.1 DER
+// SEQUENCE { r, s } crypto/ecdsa produces, with r and s in [1, N-1].
+func checkECDSAEncoding(pub *ecdsa.PublicKey, sig []byte) error {
+	var r, s big.Int
+	var inner cryptobyte.String
+	in := cryptobyte.String(sig)
+	if !in.ReadASN1(&inner, cbasn1.SEQUENCE) || !in.Empty() ||
+		!inner.ReadASN1Integer(&r) || !inner.ReadASN1Integer(&s) || !inner.Empty() {
+		return fmt.Errorf("not an ASN.1 DER SEQUENCE of two INTEGERs (%d bytes; raw r||s would be %d)",
+			len(sig), 2*((pub.Curve.Params().BitSize+7)/8))
+	}
+	n := pub.Curve.Params().N
+	if r.Sign() <= 0 || r.Cmp(n) >= 0 || s.Sign() <= 0 || s.Cmp(n) >= 0 {
+		return fmt.Errorf("r or s outside [1, N-1]")
+	}
+	var b cryptobyte.Builder
+	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddASN1BigInt(&r)
+		b.AddASN1BigInt(&s)
+	})
+	canonical, err := b.Bytes()
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(canonical, sig) {
+		return fmt.Errorf("DER is not canonical: re-encoding r and s gives different bytes")
+	}
+	return nil
+}
+
+// checkSignMessage checks pure signatures (Ed25519, Ed448, ML-DSA): empty,
+// short and long messages through SignMessage, SignMessageContext,
+// crypto.SignMessage and Sign with crypto.Hash(0), each verified by the
+// standard library or circl. Every path is baseline: pure signing is what
+// these keys are for.
+func checkSignMessage(r *runner, c *cell, a backend.Algorithm) {
+	k, ms := r.messageSigner(c, a)
+	pub := k.Public()
+	for i, msg := range [][]byte{{}, randomBytes(33), randomBytes(4096)} {
+		sig, err := signMessage(c, ms, msg, crypto.Hash(0), i%2 == 1)
+		if err != nil {
+			c.Errorf("SignMessage of a %d-byte message: %v", len(msg), err)
+		} else if err := verify(pub, msg, sig, crypto.Hash(0)); err != nil {
+			c.Errorf("SignMessage of a %d-byte message: %v", len(msg), err)
+		}
+	}
+	msg := randomBytes(200)
+	if sig, err := crypto.SignMessage(ms, rand.Reader, msg, crypto.Hash(0)); err != nil {
+		c.Errorf("crypto.SignMessage: %v", err)
+	} else if err := verify(pub, msg, sig, crypto.Hash(0)); err != nil {
+		c.Errorf("crypto.SignMessage: %v", err)
+	}
+	// The standard library's keys sign the message passed to Sign when the
+	// hash is zero; crypto/x509 relies on it for Ed25519.
+	if sig, err := sign(c, ms, msg, crypto.Hash(0), false); err != nil {
+		c.Errorf("Sign with crypto.Hash(0) (a pure signature of the message, as the standard library's key makes): %v", err)
+	} else if err := verify(pub, msg, sig, crypto.Hash(0)); err != nil {
+		c.Errorf("Sign with crypto.Hash(0): %v", err)
+	}
+}
+
+// checkSignEd25519Options checks the Ed25519 variants chosen with
+// *ed25519.Options: Ed25519ctx (a context string), Ed25519ph (a SHA-512
+// digest, through *ed25519.Options or a bare crypto.SHA512) and Ed25519ph
+// with a context. None is baseline; a store that refuses them with
+// ErrUnsupported is noted.
+func checkSignEd25519Options(r *runner, c *cell, a backend.Algorithm) {
+	k, ms := r.messageSigner(c, a)
+	pub := k.Public()
+	v := &variants{c: c}
+	msg := randomBytes(77)
+	digest := hashOf(crypto.SHA512, msg)
+	type variant struct {
+		name    string
+		opts    crypto.SignerOpts
+		input   []byte
+		message bool // through SignMessage rather than Sign
+	}
+	for _, tc := range []variant{
+		{"Ed25519ctx via Sign", &ed25519.Options{Context: "cryptoplug conformance"}, msg, false},
+		{"Ed25519ctx via SignMessage", &ed25519.Options{Context: "cryptoplug conformance"}, msg, true},
+		{"Ed25519ph via Sign with *ed25519.Options", &ed25519.Options{Hash: crypto.SHA512}, digest, false},
+		{"Ed25519ph via Sign with crypto.SHA512", crypto.SHA512, digest, false},
+		{"Ed25519ph with a context", &ed25519.Options{Hash: crypto.SHA512, Context: "cryptoplug conformance"}, digest, false},
+	} {
+		v.run(tc.name, false, func() error {
+			var sig []byte
+			var err error
+			if tc.message {
+				sig, err = signMessage(c, ms, tc.input, tc.opts, true)
+			} else {
+				sig, err = sign(c, ms, tc.input, tc.opts, false)
+			}
+			if err != nil {
+				return err
+			}
+			if err := verify(pub, tc.input, sig, tc.opts); err != nil {
+				c.Errorf("%s: %v", tc.name, err)
+			}
+			return nil
+		})
+	}
+	v.finish()
+}
+
+// checkRSASignatureLength makes PKCS #1 v1.5 SHA-256 signatures over
+// distinct digests until one whose integer has a leading zero byte appears
+// (about one in 256), within the signature budget: every signature must be
+// exactly the modulus size, which a store that strips leading zeros (or a
+// conversion from a big integer) gets wrong.
+func checkRSASignatureLength(r *runner, c *cell, a backend.Algorithm) {
+	k, s := r.signer(c, a)
+	pub := k.Public().(*rsa.PublicKey)
+	budget := r.cfg.sigBudget
+	var (
+		made, seenAt atomic.Int64
+		stop         atomic.Bool
+		wg           sync.WaitGroup
+		errOnce      sync.Once
+		firstErr     error
+	)
+	workers := min(runtime.GOMAXPROCS(0), 4)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !stop.Load() && c.ctx.Err() == nil {
+				n := made.Add(1)
+				if n > int64(budget) {
+					return
+				}
+				digest := randomDigest(crypto.SHA256)
+				sig, err := s.SignContext(c.ctx, rand.Reader, digest, crypto.SHA256)
+				if err == nil && len(sig) != pub.Size() {
+					err = fmt.Errorf("signature %d is %d bytes, want the modulus size %d", n, len(sig), pub.Size())
+				}
+				if err == nil {
+					err = verify(pub, digest, sig, crypto.SHA256)
+				}
+				if err != nil {
+					errOnce.Do(func() { firstErr = err })
+					stop.Store(true)
+					return
+				}
+				if sig[0] == 0 {
+					seenAt.CompareAndSwap(0, n)
+					stop.Store(true)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		c.Fatalf("PKCS#1 v1.5 SHA-256: %v", firstErr)
+	}
+	if at := seenAt.Load(); at > 0 {
+		c.Notef("a signature with a leading zero byte came at signature %d and was %d bytes", at, pub.Size())
+		return
+	}
+	if err := c.ctx.Err(); err != nil {
+		c.Fatalf("stopped before finding a signature with a leading zero byte: %v", err)
+	}
+	c.Notef("no signature with a leading zero byte within the budget of %d (probability about %.1f%%); all were %d bytes",
+		budget, 100*pow(255.0/256.0, budget), pub.Size())
+}
+
+func pow(x float64, n int) float64 {
+	p := 1.0
+	for range n {
+		p *= x
+	}
+	return p
+}
+
+// checkECDSADER makes 32 ECDSA signatures with the curve's hash and checks
+// each is canonical DER with r and s in range, and verifies.
+func checkECDSADER(r *runner, c *cell, a backend.Algorithm) {
+	k, s := r.signer(c, a)
+	pub := k.Public().(*ecdsa.PublicKey)
+	h := a.CurveHash()
+	minLen, maxLen := 1<<30, 0
+	for i := range 32 {
+		digest := randomDigest(h)
+		sig, err := sign(c, s, digest, h, i%2 == 0)
+		if err != nil {
+			c.Fatalf("ECDSA with %v: %v", h, err)
+		}
+		if err := checkECDSAEncoding(pub, sig); err != nil {
+			c.Fatalf("signature %d: %v", i, err)
+		}
+		if err := verify(pub, digest, sig, h); err != nil {
+			c.Fatalf("signature %d: %v", i, err)
+		}
+		minLen, maxLen = min(minLen, len(sig)), max(maxLen, len(sig))
+	}
+	c.Notef("32 canonical DER signatures, %d to %d bytes", minLen, maxLen)
+}
+
+// checkSignRepeat signs the same input twice: PKCS #1 v1.5, Ed25519 and
+// Ed448 must give the same signature (they are deterministic); PSS and ECDSA
+// must not (a repeated nonce or salt is a broken random source, and for
+// ECDSA a leaked key). ML-DSA may be either, as FIPS 204 allows hedged and
+// deterministic signing; the detail says which.
+func checkSignRepeat(r *runner, c *cell, a backend.Algorithm) {
+	k, s := r.signer(c, a)
+	pub := k.Public()
+	twice := func(input []byte, opts crypto.SignerOpts, message bool) ([]byte, []byte) {
+		var sigs [2][]byte
+		for i := range sigs {
+			var err error
+			if message {
+				sigs[i], err = signMessage(c, s.(backend.MessageSigner), input, opts, i == 1)
+			} else {
+				sigs[i], err = sign(c, s, input, opts, i == 1)
+			}
+			if err != nil {
+				c.Fatalf("%s: %v", describeOpts(opts), err)
+			}
+			verifyOpts := opts
+			if p, ok := opts.(*rsa.PSSOptions); ok {
+				verifyOpts = &rsa.PSSOptions{Hash: p.Hash, SaltLength: rsa.PSSSaltLengthEqualsHash}
+			}
+			if err := verify(pub, input, sigs[i], verifyOpts); err != nil {
+				c.Fatalf("%s: %v", describeOpts(opts), err)
+			}
+		}
+		return sigs[0], sigs[1]
+	}
+	switch a.Family() {
+	case backend.FamilyRSA:
+		d := randomDigest(crypto.SHA256)
+		if x, y := twice(d, crypto.SHA256, false); !bytes.Equal(x, y) {
+			c.Errorf("PKCS#1 v1.5 signatures of the same digest differ; the scheme is deterministic")
+		}
+		if x, y := twice(d, &rsa.PSSOptions{Hash: crypto.SHA256, SaltLength: rsa.PSSSaltLengthEqualsHash}, false); bytes.Equal(x, y) {
+			c.Errorf("two PSS signatures of the same digest are identical: the salt is not random")
+		}
+	case backend.FamilyECDSA:
+		d := randomDigest(a.CurveHash())
+		if x, y := twice(d, a.CurveHash(), false); bytes.Equal(x, y) {
+			c.Errorf("two ECDSA signatures of the same digest are identical: the nonce repeats, which leaks the private key")
+		}
+	case backend.FamilyEdDSA:
+		m := randomBytes(50)
+		if x, y := twice(m, crypto.Hash(0), true); !bytes.Equal(x, y) {
+			c.Errorf("two %s signatures of the same message differ; EdDSA is deterministic", a)
+		}
+	case backend.FamilyMLDSA:
+		m := randomBytes(50)
+		if x, y := twice(m, crypto.Hash(0), true); bytes.Equal(x, y) {
+			c.Notef("deterministic: the same message gave the same signature twice")
+		} else {
+			c.Notef("hedged: the same message gave two different valid signatures")
+		}
+	}
+}
+
+// checkSignInvalid sends malformed requests and checks each fails with the
+// contract's error: a digest that does not match the hash, nil or zero
+// options, hashes off the allow-list (ErrUnsupported), PSS salts that do not
+// fit; for pure schemes, a hash where none belongs and an overlong Ed25519
+// context. After every refused call, a valid one on the same key must
+// succeed, and no call may modify its input.
+func checkSignInvalid(r *runner, c *cell, a backend.Algorithm) {
+	k, s := r.signer(c, a)
+	pub := k.Public()
+	type tc struct {
+		name  string
+		input []byte
+		opts  crypto.SignerOpts
+		msg   bool // SignMessage rather than Sign
+		want  []error
+	}
+	inv := []error{backend.ErrInvalidInput}
+	d256 := randomDigest(crypto.SHA256)
+	var cases []tc
+	switch a.Family() {
+	case backend.FamilyRSA, backend.FamilyECDSA:
+		cases = []tc{
+			{"nil options", d256, nil, false, inv},
+			{"crypto.Hash(0) (sign raw bytes)", d256, crypto.Hash(0), false, inv},
+			{"SHA-256 digest with crypto.SHA384", d256, crypto.SHA384, false, inv},
+			{"33-byte digest with crypto.SHA256", append(bytes.Clone(d256), 1), crypto.SHA256, false, inv},
+			{"empty digest with crypto.SHA256", []byte{}, crypto.SHA256, false, inv},
+			{"SHA-1 (not on the allow-list)", randomDigest(crypto.SHA1), crypto.SHA1, false, []error{backend.ErrUnsupported}},
+			{"MD5 (not on the allow-list)", randomDigest(crypto.MD5), crypto.MD5, false, []error{backend.ErrUnsupported}},
+		}
+		if p, ok := pub.(*rsa.PublicKey); ok {
+			maxSalt := backend.PSSMaxSaltLength(p, crypto.SHA256)
+			cases = append(cases,
+				tc{"PSS salt one byte longer than fits", d256, &rsa.PSSOptions{Hash: crypto.SHA256, SaltLength: maxSalt + 1}, false, inv},
+				tc{"PSS salt length -3", d256, &rsa.PSSOptions{Hash: crypto.SHA256, SaltLength: -3}, false, inv},
+				tc{"PSS options without a hash", d256, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}, false, inv},
+				tc{"PSS with SHA-384 and a SHA-256 digest", d256, &rsa.PSSOptions{Hash: crypto.SHA384, SaltLength: rsa.PSSSaltLengthEqualsHash}, false, inv},
+			)
+		}
+	case backend.FamilyEdDSA, backend.FamilyMLDSA:
+		if _, ok := s.(backend.MessageSigner); !ok {
+			c.Fatalf("the Signer of a %s key does not implement backend.MessageSigner", a)
+		}
+		either := []error{backend.ErrInvalidInput, backend.ErrUnsupported}
+		hashed := inv
+		if a != backend.Ed25519 {
+			hashed = either // pre-hashed variants are outside the contract for Ed448 and ML-DSA
+		}
+		msg := randomBytes(40)
+		cases = []tc{
+			{"SignMessage with crypto.SHA256", msg, crypto.SHA256, true, hashed},
+			{"Sign with crypto.SHA256 and a SHA-256 digest", d256, crypto.SHA256, false, hashed},
+		}
+		if a == backend.Ed25519 {
+			cases = append(cases,
+				tc{"nil options", msg, nil, false, inv},
+				tc{"Ed25519ph with a 32-byte digest", d256, crypto.SHA512, false, inv},
+				tc{"Ed25519 context of 256 bytes", msg, &ed25519.Options{Context: string(bytes.Repeat([]byte{'c'}, 256))}, true, inv},
+			)
+		} else {
+			cases = append(cases, tc{"Sign with crypto.SHA512 and a SHA-512 digest", randomDigest(crypto.SHA512), crypto.SHA512, false, either})
+		}
+	}
+	for _, tc := range cases {
+		for _, withCtx := range []bool{false, true} {
+			var err error
+			name := tc.name
+			if withCtx {
+				name += " (context variant)"
+			}
+			if tc.msg {
+				_, err = signMessage(c, s.(backend.MessageSigner), tc.input, tc.opts, withCtx)
+			} else {
+				_, err = sign(c, s, tc.input, tc.opts, withCtx)
+			}
+			wantErr(c, name, err, tc.want...)
+			signValid(c, a, s, pub, "after "+name)
+		}
+	}
+	c.Notef("%d malformed requests refused", 2*len(cases))
+}
+
+// signValid makes and verifies one valid signature with s; checks call it
+// after a refused request to show the key still works.
+func signValid(c *cell, a backend.Algorithm, s backend.Signer, pub crypto.PublicKey, when string) {
+	c.t.Helper()
+	var (
+		sig, input []byte
+		opts       crypto.SignerOpts
+		err        error
+	)
+	switch a.Family() {
+	case backend.FamilyRSA:
+		input, opts = randomDigest(crypto.SHA256), crypto.SHA256
+		sig, err = s.SignContext(c.ctx, rand.Reader, input, opts)
+	case backend.FamilyECDSA:
+		input, opts = randomDigest(a.CurveHash()), a.CurveHash()
+		sig, err = s.SignContext(c.ctx, rand.Reader, input, opts)
+	default:
+		input, opts = randomBytes(30), crypto.Hash(0)
+		sig, err = s.(backend.MessageSigner).SignMessageContext(c.ctx, rand.Reader, input, opts)
+	}
+	if err == nil {
+		err = verify(pub, input, sig, opts)
+	}
+	if err != nil {
+		c.Errorf("a valid signature %s: %v", when, err)
+	}
+}

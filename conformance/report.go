@@ -1,0 +1,209 @@
+package conformance
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"text/tabwriter"
+
+	"github.com/cryptoplug/cryptoplug/backend"
+)
+
+// Status is the outcome of one check on one algorithm.
+type Status string
+
+// The statuses a [Result] can have.
+const (
+	// StatusPass: the check ran and everything it asked for worked.
+	StatusPass Status = "pass"
+	// StatusFail: the backend did something the contract forbids, or refused
+	// something it claims to do.
+	StatusFail Status = "fail"
+	// StatusUnsupported: the backend does not claim what the check needs, or
+	// refused every variant of it with ErrUnsupported where that is allowed.
+	StatusUnsupported Status = "unsupported"
+	// StatusSkip: the check could not run here; Detail says why.
+	StatusSkip Status = "skip"
+)
+
+// columnBackend is the Algorithm of results about the backend as a whole.
+const columnBackend = "backend"
+
+// Result is one cell of the matrix: check Check on algorithm Algorithm
+// ("backend" for checks about the backend as a whole).
+type Result struct {
+	Check     string `json:"check"`
+	Algorithm string `json:"algorithm"`
+	Status    Status `json:"status"`
+	// Detail says why a check failed, was skipped or is unsupported, and
+	// for passing checks notes what was refused or measured. It never holds
+	// a PIN or key material.
+	Detail string `json:"detail"`
+}
+
+// Report collects the results of a run. Pass one to [Run] with [WithReport];
+// the zero value is ready to use. A Report is safe for concurrent use, but
+// read it only after Run returns to see every result.
+type Report struct {
+	mu      sync.Mutex
+	backend string
+	results []Result
+}
+
+// Backend returns the URI (with secrets removed) of the backend the results
+// are about, or its name when it reports no URI.
+func (r *Report) Backend() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.backend
+}
+
+// Results returns a copy of the results in the order the checks ran.
+func (r *Report) Results() []Result {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.results)
+}
+
+// Failures returns the results whose status is [StatusFail].
+func (r *Report) Failures() []Result {
+	var out []Result
+	for _, res := range r.Results() {
+		if res.Status == StatusFail {
+			out = append(out, res)
+		}
+	}
+	return out
+}
+
+// Lookup returns the result of check on algorithm (an [backend.Algorithm]
+// name, or "backend"). ok is false when the check did not run there.
+func (r *Report) Lookup(check, algorithm string) (res Result, ok bool) {
+	for _, res := range r.Results() {
+		if res.Check == check && res.Algorithm == algorithm {
+			return res, true
+		}
+	}
+	return Result{}, false
+}
+
+func (r *Report) setBackend(uri string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.backend = uri
+}
+
+func (r *Report) add(res Result) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.results = append(r.results, res)
+}
+
+type reportJSON struct {
+	Backend string   `json:"backend"`
+	Results []Result `json:"results"`
+}
+
+// MarshalJSON encodes the report as
+// {"backend": "<uri>", "results": [{"check", "algorithm", "status", "detail"}, …]}.
+func (r *Report) MarshalJSON() ([]byte, error) {
+	res := r.Results()
+	if res == nil {
+		res = []Result{}
+	}
+	return json.Marshal(reportJSON{Backend: r.Backend(), Results: res})
+}
+
+// UnmarshalJSON decodes what MarshalJSON produces.
+func (r *Report) UnmarshalJSON(b []byte) error {
+	var v reportJSON
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.backend, r.results = v.Backend, v.Results
+	return nil
+}
+
+// Matrix writes the results as a table, checks down and algorithms across,
+// each cell "pass", "FAIL", "unsup" or "skip" ("." where the check does not
+// apply to that algorithm), followed by the detail of every failure and a
+// count of each status.
+func (r *Report) Matrix(w io.Writer) error {
+	results := r.Results()
+	var checks []string
+	cols := map[string]bool{}
+	cells := map[[2]string]Status{}
+	for _, res := range results {
+		if !slices.Contains(checks, res.Check) {
+			checks = append(checks, res.Check)
+		}
+		cols[res.Algorithm] = true
+		cells[[2]string{res.Check, res.Algorithm}] = res.Status
+	}
+	var order []string
+	if cols[columnBackend] {
+		order = append(order, columnBackend)
+	}
+	for _, a := range backend.Algorithms() {
+		if cols[string(a)] {
+			order = append(order, string(a))
+		}
+	}
+	for _, c := range slices.Sorted(maps.Keys(cols)) { // anything else, such as a future algorithm
+		if c != columnBackend && !backend.Algorithm(c).Valid() {
+			order = append(order, c)
+		}
+	}
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "conformance matrix for %s\n", r.Backend())
+	tw := tabwriter.NewWriter(&b, 0, 0, 1, ' ', 0)
+	fmt.Fprint(tw, "check")
+	for _, c := range order {
+		fmt.Fprintf(tw, "\t%s", c)
+	}
+	fmt.Fprintln(tw, "\t")
+	for _, chk := range checks {
+		fmt.Fprint(tw, chk)
+		for _, c := range order {
+			fmt.Fprintf(tw, "\t%s", cellText(cells[[2]string{chk, c}]))
+		}
+		fmt.Fprintln(tw, "\t")
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	counts := map[Status]int{}
+	for _, res := range results {
+		counts[res.Status]++
+		if res.Status == StatusFail {
+			fmt.Fprintf(&b, "FAIL %s/%s: %s\n", res.Check, res.Algorithm, res.Detail)
+		}
+	}
+	fmt.Fprintf(&b, "%d results: %d pass, %d FAIL, %d unsupported, %d skip\n",
+		len(results), counts[StatusPass], counts[StatusFail], counts[StatusUnsupported], counts[StatusSkip])
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func cellText(s Status) string {
+	switch s {
+	case StatusPass:
+		return "pass"
+	case StatusFail:
+		return "FAIL"
+	case StatusUnsupported:
+		return "unsup"
+	case StatusSkip:
+		return "skip"
+	case "":
+		return "."
+	}
+	return string(s)
+}
