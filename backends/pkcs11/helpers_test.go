@@ -15,13 +15,16 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// newToken creates a SoftHSM2 token and opens it; query is appended to the
-// URI's query part (such as "&max-sessions=2").
+// newToken creates a SoftHSM2 token and opens it; query, when not empty,
+// replaces the default max-sessions (such as "&max-sessions=2").
 func newToken(t *testing.T, query string) (*Backend, *softhsmtest.Token) {
 	t.Helper()
 	tok := softhsmtest.Create(t)
-	b := openURI(t, tok.URI+query)
-	return b, tok
+	uri := tok.URI
+	if query != "" {
+		uri = tok.URIWith(query)
+	}
+	return openURI(t, uri), tok
 }
 
 func openURI(t *testing.T, uri string) *Backend {

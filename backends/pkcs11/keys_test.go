@@ -180,7 +180,7 @@ func TestCorruptObject(t *testing.T) {
 		})
 		require.NoError(t, err)
 	}
-	create("orphan", []byte{0xaa}, ecParams(backend.ECDSAP256))       // no public key object
+	create("orphan", []byte{0xaa}, ecParams(backend.ECDSAP256))     // no public key object
 	create("garbled", []byte{0xbb}, []byte{0x06, 0x08, 0x2a, 0x86}) // truncated OID
 
 	for _, label := range []string{"orphan", "garbled"} {

@@ -3,9 +3,9 @@ package pkcs11
 import (
 	"context"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
-	"maps"
 	"testing"
 
 	"github.com/cryptoplug/cryptoplug/backend"

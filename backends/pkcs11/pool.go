@@ -34,6 +34,8 @@ type pool struct {
 
 	gen  atomic.Uint64 // bumped by recover; older sessions are discarded
 	open atomic.Int64  // sessions open now
+
+	testHookOpened func() // called after a session is opened; tests only
 }
 
 func newPool(p11 *pkcs11.Ctx, slot uint, pin backend.Secret, max int, timeout time.Duration) *pool {

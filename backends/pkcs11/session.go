@@ -39,6 +39,9 @@ func (p *pool) openSession() (*session, error) {
 		}
 	}
 	p.open.Add(1)
+	if p.testHookOpened != nil {
+		p.testHookOpened()
+	}
 	return &session{h: h, gen: gen}, nil
 }
 

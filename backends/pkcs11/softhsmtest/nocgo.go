@@ -27,3 +27,6 @@ func Create(tb testing.TB) *Token { tb.Helper(); tb.Fatal(noCgo); return nil }
 
 // Installed reports false in a build without cgo.
 func Installed() (bool, string) { return false, noCgo }
+
+// URIWith returns "" in a build without cgo.
+func (t *Token) URIWith(query string) string { return "" }

@@ -92,7 +92,7 @@ func Create(tb testing.TB) *Token {
 	if err := initToken(t); err != nil {
 		tb.Fatalf("softhsmtest: initialise token %s: %v", t.Label, err)
 	}
-	t.URI = fmt.Sprintf("pkcs11:token=%s?module-path=%s&pin-source=file:%s&max-sessions=%d", t.Label, ModulePath, t.PINFile, MaxSessions)
+	t.URI = t.URIWith(fmt.Sprintf("&max-sessions=%d", MaxSessions))
 	tb.Cleanup(func() {
 		out, err := exec.Command("softhsm2-util", "--delete-token", "--token", t.Label).CombinedOutput()
 		if err != nil {
@@ -101,6 +101,12 @@ func Create(tb testing.TB) *Token {
 		_ = os.Remove(t.PINFile)
 	})
 	return t
+}
+
+// URIWith returns the token's URI without max-sessions, followed by query
+// (such as "&max-sessions=2&timeout=1s").
+func (t *Token) URIWith(query string) string {
+	return fmt.Sprintf("pkcs11:token=%s?module-path=%s&pin-source=file:%s", t.Label, ModulePath, t.PINFile) + query
 }
 
 func initToken(t *Token) error {
