@@ -1,0 +1,46 @@
+// Package authn authenticates the callers of the cryptoplug server and
+// manages their credentials.
+//
+// Start with [NewService] over a [Store] (usually
+// [github.com/cryptoplug/cryptoplug/authn/sqlstore]: SQLite for one
+// instance, PostgreSQL for several sharing state) and a [PepperSet]
+// ([LoadPepperFile] or [PeppersFromEnv]). In each HTTP handler call
+// [Service.AuthenticateRequest] and check the result with
+// [Principal.HasRole] or [Principal.Require]; answer [ErrUnauthenticated]
+// with 401, [ErrForbidden] with 403 and a [*RateLimitError] with 429 and its
+// RetryAfter. Sessions are created with [Service.CreateSessionFromRequest].
+//
+// Principals are users (e-mail and password), applications (API keys or a
+// pinned client certificate) and clients that registered themselves with a
+// registration token. Each holds a set of [Role]s. The credentials:
+//
+//   - API keys ("cpk_…", header X-API-KEY): each grants one role; many per
+//     role; optional expiry; listed by ID; revoked at once; rotated with an
+//     overlap ([Service.RotateAPIKey]).
+//   - Sessions ("cps_…", Authorization: Bearer): created from HTTP Basic
+//     (e-mail:password or ID:API key) or a client certificate, to which
+//     the session is then bound; idle and absolute expiry; terminated,
+//     renewed ([Service.Reauth]), and ended at once when the principal's
+//     credentials are regenerated or its method switched.
+//   - User secrets ("cpu_…", exactly 64 characters, Authorization: <secret>):
+//     one per user, obtained once by redeeming a single-use PIN an
+//     administrator issued ([Service.CreatePIN], [Service.RedeemPIN]).
+//   - Registration tokens ("cpr_…"): let a client register its public keys
+//     and receive an ID and API keys ([Service.RegisterClient]), optionally
+//     leaving a backup sealed to a recovery key ([SealBackup], [OpenBackup]).
+//
+// What it promises: tokens carry at least 128 random bits and a CRC-32, and
+// malformed ones are refused before any lookup; the store only ever sees
+// HMAC-SHA-256 of tokens under a versioned pepper and argon2id hashes of
+// passwords and PINs; comparisons are constant-time; [Secret] values never
+// print; unknown, wrong and expired credentials fail identically; failed
+// attempts slow further ones down per principal and per address, never
+// locking anyone out for good. Every exported method is safe for
+// concurrent use.
+//
+// What it never does: accept credentials in URLs, or store or log a
+// plaintext secret. Client certificates are trusted by their SHA-256 pin
+// alone: the TLS handshake has proven the client holds the certificate's
+// key. Configure the server with tls.VerifyClientCertIfGiven and ClientCAs
+// so that only CA-issued certificates reach it at all.
+package authn

@@ -1,0 +1,296 @@
+package authn
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/x509"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+const sessionIDPrefix = "ses_"
+
+// Session describes a stored session; it never holds the token.
+type Session struct {
+	ID            string
+	PrincipalID   string
+	PrincipalKind Kind
+	Roles         RoleSet
+	Method        Method // how the session was created
+	CertSHA256    []byte // the certificate the session is bound to, or nil
+	CreatedAt     time.Time
+	LastUsedAt    time.Time // may lag by up to Config.SessionTouchInterval
+	ExpiresAt     time.Time // absolute expiry
+}
+
+// IssuedSession is a new session with its bearer token. The token is not
+// stored and cannot be shown again.
+type IssuedSession struct {
+	Session
+	Token Secret
+	// IdleTimeout is how long the session survives without use.
+	IdleTimeout time.Duration
+}
+
+func sessionOf(r SessionRecord) Session {
+	return Session{ID: r.ID, PrincipalID: r.PrincipalID, PrincipalKind: r.PrincipalKind, Roles: r.Roles, Method: r.Method,
+		CertSHA256: r.CertSHA256, CreatedAt: r.CreatedAt, LastUsedAt: r.LastUsedAt, ExpiresAt: r.ExpiresAt}
+}
+
+// Credentials are what a request presents. [Service.Credentials] fills them
+// from HTTP headers and the TLS state; callers with another transport fill
+// them themselves. At most one of APIKey, Bearer, UserSecret and
+// BasicUser/BasicPassword is set.
+type Credentials struct {
+	APIKey     Secret // X-API-KEY header
+	Bearer     Secret // Authorization: Bearer <session token>
+	UserSecret Secret // Authorization: <user secret>
+	// BasicUser and BasicPassword come from Authorization: Basic, accepted
+	// only to create a session: a user's e-mail and password, or an
+	// application or client ID and one of its API keys.
+	BasicUser     string
+	BasicPassword Secret
+	// Certificate is the verified TLS client certificate, if any: the
+	// credential for certificate sessions, and the binding checked for
+	// sessions created with one.
+	Certificate *x509.Certificate
+	// RemoteAddr is the client address failures are counted against.
+	RemoteAddr netip.Addr
+}
+
+// CreateSession logs in with HTTP Basic credentials or, when there are none,
+// with the client certificate, and returns a new session:
+//   - user e-mail and password: the session holds the user's roles;
+//   - application/client ID and API key: the session holds the key's role;
+//   - a certificate pinned by an application using MethodCertificate: the
+//     session holds the application's roles and is bound to the
+//     certificate's SHA-256, so its token is refused on any connection that
+//     does not present the same certificate.
+//
+// Every failure returns an error wrapping [ErrUnauthenticated], the same for
+// unknown principals and wrong secrets, or a [*RateLimitError] after
+// repeated failures.
+func (s *Service) CreateSession(ctx context.Context, c Credentials) (IssuedSession, error) {
+	switch {
+	case c.BasicUser != "" || !c.BasicPassword.IsZero():
+		if strings.Contains(c.BasicUser, "@") {
+			return s.loginPassword(ctx, c)
+		}
+		return s.loginAPIKey(ctx, c)
+	case c.APIKey.IsZero() && c.Bearer.IsZero() && c.UserSecret.IsZero() && c.Certificate != nil:
+		return s.loginCertificate(ctx, c)
+	}
+	return IssuedSession{}, s.refuse(ctx, "create session", "", "", c.RemoteAddr, "no Basic credentials or client certificate")
+}
+
+func (s *Service) loginPassword(ctx context.Context, c Credentials) (IssuedSession, error) {
+	const op = "create session"
+	email, ok := normalizeEmail(c.BasicUser)
+	if !ok || c.BasicPassword.Len() > MaxPasswordLen {
+		return IssuedSession{}, s.refuse(ctx, op, "", "", c.RemoteAddr, "malformed e-mail or password")
+	}
+	if err := s.throttle(op, email, c.RemoteAddr); err != nil {
+		return IssuedSession{}, err
+	}
+	p, err := s.store.GetUserByEmail(ctx, email)
+	if err != nil {
+		if !isNotFound(err) {
+			return IssuedSession{}, storeErr(op, email, err)
+		}
+		s.hasher.burn(ctx, c.BasicPassword)
+		return IssuedSession{}, s.refuse(ctx, op, email, email, c.RemoteAddr, "unknown user")
+	}
+	ok, err = s.hasher.verify(ctx, p.PasswordHash, c.BasicPassword)
+	if err != nil {
+		return IssuedSession{}, opErr(op, email, err)
+	}
+	if !ok {
+		return IssuedSession{}, s.refuse(ctx, op, email, email, c.RemoteAddr, "wrong password")
+	}
+	s.limiter.reset(principalKey(email))
+	return s.startSession(ctx, op, p.ID, p.Kind, p.Roles, MethodPassword, nil, p.Epoch)
+}
+
+func (s *Service) loginAPIKey(ctx context.Context, c Credentials) (IssuedSession, error) {
+	const op = "create session"
+	id := c.BasicUser
+	if !validName(id) || len(id) > 64 {
+		return IssuedSession{}, s.refuse(ctx, op, "", "", c.RemoteAddr, "malformed principal ID")
+	}
+	if err := s.throttle(op, id, c.RemoteAddr); err != nil {
+		return IssuedSession{}, err
+	}
+	if !wellFormed(TokenAPIKey, c.BasicPassword.v) {
+		return IssuedSession{}, s.refuse(ctx, op, id, id, c.RemoteAddr, "malformed API key")
+	}
+	rec, found, err := findHashed(ctx, s, c.BasicPassword, s.store.GetAPIKeyByHash)
+	switch {
+	case isNotFound(err):
+		return IssuedSession{}, s.refuse(ctx, op, id, id, c.RemoteAddr, "unknown API key")
+	case err != nil:
+		return IssuedSession{}, storeErr(op, id, err)
+	case rec.PrincipalID != id:
+		return IssuedSession{}, s.refuse(ctx, op, id, id, c.RemoteAddr, "API key of another principal")
+	case expired(rec.ExpiresAt, s.now()):
+		return IssuedSession{}, s.refuse(ctx, op, id, id, c.RemoteAddr, "API key expired")
+	case rec.PrincipalMethod != MethodAPIKey:
+		return IssuedSession{}, s.refuse(ctx, op, id, id, c.RemoteAddr, "principal does not use API keys")
+	}
+	s.rehash(ctx, TokenAPIKey, rec.ID, found, c.BasicPassword)
+	s.limiter.reset(principalKey(id))
+	return s.startSession(ctx, op, rec.PrincipalID, rec.PrincipalKind, NewRoleSet(rec.Role)&rec.PrincipalRoles, MethodAPIKey, nil, rec.PrincipalEpoch)
+}
+
+func (s *Service) loginCertificate(ctx context.Context, c Credentials) (IssuedSession, error) {
+	const op = "create session"
+	if err := s.throttle(op, "", c.RemoteAddr); err != nil {
+		return IssuedSession{}, err
+	}
+	sum := sha256.Sum256(c.Certificate.Raw)
+	p, err := s.store.GetPrincipalByCertificate(ctx, sum[:])
+	switch {
+	case isNotFound(err):
+		return IssuedSession{}, s.refuse(ctx, op, "", "", c.RemoteAddr, "certificate not pinned by any principal")
+	case err != nil:
+		return IssuedSession{}, storeErr(op, "", err)
+	case p.Method != MethodCertificate:
+		return IssuedSession{}, s.refuse(ctx, op, p.ID, "", c.RemoteAddr, "principal does not use certificates")
+	}
+	return s.startSession(ctx, op, p.ID, p.Kind, p.Roles, MethodCertificate, sum[:], p.Epoch)
+}
+
+func (s *Service) newSession(principalID string, kind Kind, roles RoleSet, m Method, cert []byte, epoch int64, expiresAt time.Time) (SessionRecord, Secret) {
+	token := NewToken(TokenSession)
+	h, v := s.peppers.hashCurrent(token)
+	now := s.now()
+	if expiresAt.IsZero() {
+		expiresAt = now.Add(s.lifetime)
+	}
+	return SessionRecord{ID: newID(sessionIDPrefix), Hash: h, PepperVersion: v, PrincipalID: principalID, PrincipalKind: kind,
+		Roles: roles, Method: m, CertSHA256: cert, CreatedAt: now, LastUsedAt: now, ExpiresAt: expiresAt, Epoch: epoch}, token
+}
+
+func (s *Service) startSession(ctx context.Context, op, principalID string, kind Kind, roles RoleSet, m Method, cert []byte, epoch int64) (IssuedSession, error) {
+	rec, token := s.newSession(principalID, kind, roles, m, cert, epoch, time.Time{})
+	if err := s.store.CreateSession(ctx, rec); err != nil {
+		if isNotFound(err) {
+			// The credential was reset or the principal deleted meanwhile.
+			return IssuedSession{}, opErr(op, principalID, ErrUnauthenticated)
+		}
+		return IssuedSession{}, storeErr(op, principalID, err)
+	}
+	return IssuedSession{Session: sessionOf(rec), Token: token, IdleTimeout: s.idle}, nil
+}
+
+// checkSession finds a live session for a bearer token and checks its
+// certificate binding. It is the hot path of every session request: one
+// HMAC, one indexed lookup, and a write only every SessionTouchInterval.
+func (s *Service) checkSession(ctx context.Context, op string, token Secret, cert *x509.Certificate, addr netip.Addr) (SessionRecord, error) {
+	if err := s.throttle(op, "", addr); err != nil {
+		return SessionRecord{}, err
+	}
+	if !wellFormed(TokenSession, token.v) {
+		return SessionRecord{}, s.refuse(ctx, op, "", "", addr, "malformed session token")
+	}
+	rec, found, err := findHashed(ctx, s, token, s.store.GetSessionByHash)
+	if err != nil {
+		if isNotFound(err) {
+			return SessionRecord{}, s.refuse(ctx, op, "", "", addr, "unknown session")
+		}
+		return SessionRecord{}, storeErr(op, "", err)
+	}
+	now := s.now()
+	if !now.Before(rec.ExpiresAt) {
+		return SessionRecord{}, s.refuse(ctx, op, rec.ID, "", addr, "session past absolute expiry")
+	}
+	if !now.Before(rec.LastUsedAt.Add(s.idle)) {
+		return SessionRecord{}, s.refuse(ctx, op, rec.ID, "", addr, "session idle too long")
+	}
+	if rec.CertSHA256 != nil {
+		if cert == nil {
+			return SessionRecord{}, s.refuse(ctx, op, rec.ID, "", addr, "certificate-bound session without certificate")
+		}
+		sum := sha256.Sum256(cert.Raw)
+		if subtle.ConstantTimeCompare(sum[:], rec.CertSHA256) != 1 {
+			return SessionRecord{}, s.refuse(ctx, op, rec.ID, "", addr, "certificate-bound session with another certificate")
+		}
+	}
+	if now.Sub(rec.LastUsedAt) >= s.touch {
+		if err := s.store.TouchSession(ctx, rec.ID, now); err != nil && !isNotFound(err) {
+			s.log.LogAttrs(ctx, slog.LevelWarn, "authn: touching session failed", slog.String("id", rec.ID), slog.Any("error", err))
+		}
+	}
+	s.rehash(ctx, TokenSession, rec.ID, found, token)
+	return rec, nil
+}
+
+func (s *Service) authenticateSession(ctx context.Context, c Credentials) (Principal, error) {
+	rec, err := s.checkSession(ctx, "authenticate session", c.Bearer, c.Certificate, c.RemoteAddr)
+	if err != nil {
+		return Principal{}, err
+	}
+	return Principal{ID: rec.PrincipalID, Kind: rec.PrincipalKind, Roles: rec.Roles, Method: MethodSession,
+		SessionMethod: rec.Method, CredentialID: rec.ID}, nil
+}
+
+// Reauth exchanges a live session (c.Bearer, with the certificate it is
+// bound to, if any) for a new one: the old token stops working at once and
+// the new one starts a fresh idle period. The absolute expiry is kept, so
+// that re-authenticating cannot keep a session alive forever without the
+// primary credential. Of concurrent Reauth calls with one token, one
+// succeeds. Failures wrap [ErrUnauthenticated] or [ErrRateLimited].
+func (s *Service) Reauth(ctx context.Context, c Credentials) (IssuedSession, error) {
+	const op = "reauthenticate session"
+	if c.Bearer.IsZero() {
+		return IssuedSession{}, s.refuse(ctx, op, "", "", c.RemoteAddr, "no bearer token")
+	}
+	old, err := s.checkSession(ctx, op, c.Bearer, c.Certificate, c.RemoteAddr)
+	if err != nil {
+		return IssuedSession{}, err
+	}
+	rec, token := s.newSession(old.PrincipalID, old.PrincipalKind, old.Roles, old.Method, old.CertSHA256, old.Epoch, old.ExpiresAt)
+	if err := s.store.ReplaceSession(ctx, old.ID, rec); err != nil {
+		if isNotFound(err) {
+			return IssuedSession{}, s.refuse(ctx, op, old.ID, "", c.RemoteAddr, "session ended concurrently")
+		}
+		return IssuedSession{}, storeErr(op, old.ID, err)
+	}
+	return IssuedSession{Session: sessionOf(rec), Token: token, IdleTimeout: s.idle}, nil
+}
+
+// TerminateSession ends a session at once; use the Principal.CredentialID
+// of a session-authenticated request to end the caller's own session.
+// Errors wrap [ErrNotFound].
+func (s *Service) TerminateSession(ctx context.Context, sessionID string) error {
+	if err := s.store.DeleteSession(ctx, sessionID); err != nil {
+		return storeErr("terminate session", sessionID, err)
+	}
+	return nil
+}
+
+// TerminateSessions ends every session of a principal and returns how many
+// there were.
+func (s *Service) TerminateSessions(ctx context.Context, principalID string) (int, error) {
+	n, err := s.store.DeleteSessions(ctx, principalID)
+	if err != nil {
+		return n, storeErr("terminate sessions", principalID, err)
+	}
+	return n, nil
+}
+
+// ListSessions returns a principal's sessions, oldest first, including
+// expired ones not yet purged.
+func (s *Service) ListSessions(ctx context.Context, principalID string) ([]Session, error) {
+	recs, err := s.store.ListSessions(ctx, principalID)
+	if err != nil {
+		return nil, storeErr("list sessions", principalID, err)
+	}
+	out := make([]Session, len(recs))
+	for i, r := range recs {
+		out[i] = sessionOf(r)
+	}
+	return out, nil
+}

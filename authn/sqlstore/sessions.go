@@ -1,0 +1,83 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/cryptoplug/cryptoplug/authn"
+)
+
+const sessionCols = `id, token_hash, pepper_version, principal_id, principal_kind, roles, method, cert_sha256, epoch,
+	created_at, last_used_at, expires_at`
+
+func scanSession(r scanner) (authn.SessionRecord, error) {
+	var x authn.SessionRecord
+	var created, used, expires int64
+	if err := r.Scan(&x.ID, &x.Hash, &x.PepperVersion, &x.PrincipalID, &x.PrincipalKind, &x.Roles, &x.Method, &x.CertSHA256, &x.Epoch,
+		&created, &used, &expires); err != nil {
+		return x, err
+	}
+	x.CreatedAt, x.LastUsedAt, x.ExpiresAt = fromNanos(created), fromNanos(used), fromNanos(expires)
+	return x, nil
+}
+
+func (s *Store) insertSession(ctx context.Context, tx *sql.Tx, op string, x authn.SessionRecord) error {
+	if err := s.lockPrincipal(ctx, tx, op, x.PrincipalID, x.Epoch); err != nil {
+		return err
+	}
+	_, err := s.exec(ctx, tx, op, `INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		x.ID, x.Hash, x.PepperVersion, x.PrincipalID, x.PrincipalKind, x.Roles, x.Method, optBytes(x.CertSHA256), x.Epoch,
+		nanos(x.CreatedAt), nanos(x.LastUsedAt), nanos(x.ExpiresAt))
+	return err
+}
+
+// CreateSession implements [authn.Store].
+func (s *Store) CreateSession(ctx context.Context, x authn.SessionRecord) error {
+	const op = "create session"
+	return s.inTx(ctx, op, func(tx *sql.Tx) error { return s.insertSession(ctx, tx, op, x) })
+}
+
+// GetSessionByHash implements [authn.Store] with a prepared statement.
+func (s *Store) GetSessionByHash(ctx context.Context, hash []byte) (authn.SessionRecord, error) {
+	x, err := scanSession(s.sessionByHash.QueryRowContext(ctx, hash))
+	if err != nil {
+		return x, s.err("get session by hash", err)
+	}
+	return x, nil
+}
+
+// TouchSession implements [authn.Store]. A missing session is not an error.
+func (s *Store) TouchSession(ctx context.Context, id string, at time.Time) error {
+	_, err := s.exec(ctx, s.write, "touch session", `UPDATE sessions SET last_used_at = ? WHERE id = ? AND last_used_at < ?`,
+		nanos(at), id, nanos(at))
+	return err
+}
+
+// ReplaceSession implements [authn.Store].
+func (s *Store) ReplaceSession(ctx context.Context, oldID string, next authn.SessionRecord) error {
+	const op = "replace session"
+	return s.inTx(ctx, op, func(tx *sql.Tx) error {
+		if err := s.execOne(ctx, tx, op, `DELETE FROM sessions WHERE id = ?`, oldID); err != nil {
+			return err
+		}
+		return s.insertSession(ctx, tx, op, next)
+	})
+}
+
+// DeleteSession implements [authn.Store].
+func (s *Store) DeleteSession(ctx context.Context, id string) error {
+	return s.execOne(ctx, s.write, "delete session", `DELETE FROM sessions WHERE id = ?`, id)
+}
+
+// DeleteSessions implements [authn.Store].
+func (s *Store) DeleteSessions(ctx context.Context, principalID string) (int, error) {
+	n, err := s.exec(ctx, s.write, "delete sessions", `DELETE FROM sessions WHERE principal_id = ?`, principalID)
+	return int(n), err
+}
+
+// ListSessions implements [authn.Store].
+func (s *Store) ListSessions(ctx context.Context, principalID string) ([]authn.SessionRecord, error) {
+	return list(ctx, s, "list sessions", scanSession,
+		`SELECT `+sessionCols+` FROM sessions WHERE principal_id = ? ORDER BY created_at, id`, principalID)
+}

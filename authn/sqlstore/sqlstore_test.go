@@ -1,0 +1,48 @@
+package sqlstore_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/cryptoplug/cryptoplug/authn"
+	"github.com/cryptoplug/cryptoplug/authn/pgtest"
+	"github.com/cryptoplug/cryptoplug/authn/sqlstore"
+	"github.com/cryptoplug/cryptoplug/authn/storetest"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if err := pgtest.StopShared(); err != nil {
+		os.Stderr.WriteString(err.Error() + "\n")
+		if code == 0 {
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+func openSQLite(t *testing.T) *sqlstore.Store {
+	t.Helper()
+	s, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "authn.db"))
+	require.NoError(t, err)
+	return s
+}
+
+func openPostgres(t *testing.T) *sqlstore.Store {
+	t.Helper()
+	s, err := sqlstore.OpenPostgres(context.Background(), pgtest.Shared(t).NewSchema(t))
+	require.NoError(t, err)
+	return s
+}
+
+func TestSQLiteStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) authn.Store { return openSQLite(t) })
+}
+
+func TestPostgresStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) authn.Store { return openPostgres(t) })
+}

@@ -1,0 +1,144 @@
+package authn
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+var allKinds = []TokenKind{TokenAPIKey, TokenSession, TokenUserSecret, TokenRegistration}
+
+func TestNewTokenFormat(t *testing.T) {
+	for _, k := range allKinds {
+		t.Run(k.String(), func(t *testing.T) {
+			tok := NewToken(k).Reveal()
+			require.Len(t, tok, k.Len())
+			require.True(t, strings.HasPrefix(tok, k.Prefix()))
+			require.NoError(t, ParseToken(k, tok))
+			require.Equal(t, k, TokenKindOf(tok))
+			for _, c := range tok[4:] {
+				require.True(t, strings.ContainsRune(base62, c), "non-base62 %q in %s", c, tok)
+			}
+		})
+	}
+	require.Len(t, NewToken(TokenUserSecret).Reveal(), 64, "a user secret is exactly 64 characters")
+}
+
+func TestTokenRandomness(t *testing.T) {
+	// The random part carries log2(62) bits per digit.
+	require.GreaterOrEqual(t, float64(tokenRandomLen)*5.954, 128.0)
+	require.GreaterOrEqual(t, float64(userSecretRandomLen)*5.954, 128.0)
+
+	seen := map[string]bool{}
+	counts := map[byte]int{}
+	for range 2000 {
+		tok := NewToken(TokenSession).Reveal()
+		require.False(t, seen[tok], "duplicate token")
+		seen[tok] = true
+		for i := 4; i < 4+tokenRandomLen; i++ {
+			counts[tok[i]]++
+		}
+	}
+	// 64000 digits over 62 symbols: about 1032 each; a biased generator
+	// (e.g. byte%62 without rejection) puts ~1240 on the first eight.
+	require.Len(t, counts, 62)
+	for c, n := range counts {
+		require.InDelta(t, 1032, n, 150, "digit %q", c)
+	}
+}
+
+func TestParseTokenRejects(t *testing.T) {
+	good := NewToken(TokenAPIKey).Reveal()
+	flip := func(s string, i int) string {
+		b := []byte(s)
+		if b[i] == 'a' {
+			b[i] = 'b'
+		} else {
+			b[i] = 'a'
+		}
+		return string(b)
+	}
+	cases := []struct {
+		name, tok string
+	}{
+		{"empty", ""},
+		{"prefix only", "cpk_"},
+		{"wrong kind", NewToken(TokenSession).Reveal()},
+		{"upper-case prefix", "CPK_" + good[4:]},
+		{"truncated", good[:len(good)-1]},
+		{"extended", good + "0"},
+		{"bad checksum", flip(good, len(good)-1)},
+		{"bit flip in body", flip(good, 10)},
+		{"non-base62", good[:10] + "-" + good[11:]},
+		{"non-ASCII", good[:10] + "é" + good[12:]},
+		{"NUL byte", good[:10] + "\x00" + good[11:]},
+		{"space", good[:10] + " " + good[11:]},
+		{"leading space", " " + good[:len(good)-1]},
+		{"checksum overflowing 32 bits", good[:len(good)-6] + "zzzzzz"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := ParseToken(TokenAPIKey, c.tok)
+			require.ErrorIs(t, err, ErrMalformedCredential)
+			require.ErrorIs(t, err, ErrUnauthenticated)
+			if len(c.tok) > 8 {
+				require.NotContains(t, err.Error(), c.tok[4:], "the error must not echo the token")
+			}
+		})
+	}
+}
+
+func TestParseTokenDoesNotAllocate(t *testing.T) {
+	tok := NewToken(TokenSession).Reveal()
+	n := testing.AllocsPerRun(100, func() {
+		if !wellFormed(TokenSession, tok) {
+			panic("rejected")
+		}
+	})
+	require.Zero(t, n)
+}
+
+func TestHasTokenPrefix(t *testing.T) {
+	for _, k := range allKinds {
+		require.True(t, hasTokenPrefix(k.Prefix()+"x"))
+	}
+	require.False(t, hasTokenPrefix("cpx_"))
+	require.False(t, hasTokenPrefix("cp"))
+}
+
+// FuzzParseToken: the parser never panics, accepts only canonical tokens
+// (prefix, length, base62 digits, matching checksum), and agrees with
+// TokenKindOf.
+func FuzzParseToken(f *testing.F) {
+	for _, k := range allKinds {
+		f.Add(NewToken(k).Reveal())
+	}
+	f.Add("cpk_")
+	f.Add("cpu_" + strings.Repeat("0", 60))
+	f.Add("cps_\xff\xfe")
+	f.Fuzz(func(t *testing.T, s string) {
+		kind := TokenKindOf(s)
+		for _, k := range allKinds {
+			err := ParseToken(k, s)
+			if err != nil {
+				if k == kind {
+					t.Fatalf("TokenKindOf says %v but ParseToken refuses: %v", kind, err)
+				}
+				continue
+			}
+			if k != kind {
+				t.Fatalf("ParseToken accepts %v but TokenKindOf says %v", k, kind)
+			}
+			if len(s) != k.Len() || !strings.HasPrefix(s, k.Prefix()) {
+				t.Fatalf("accepted token of wrong shape %q", s)
+			}
+			body := s[:len(s)-tokenChecksumLen]
+			want := make([]byte, tokenChecksumLen)
+			putChecksum(want, []byte(body))
+			if string(want) != s[len(body):] {
+				t.Fatalf("accepted non-canonical checksum in %q", s)
+			}
+		}
+	})
+}
