@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -129,7 +130,8 @@ func openDirStore(dir string, pass backend.Secret, workFactor int) (_ *dirStore,
 	if err != nil {
 		return nil, err
 	}
-	if fi.Mode().Perm()&0o022 != 0 {
+	// Windows reports every directory as 0777: its ACLs are not modes.
+	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o022 != 0 {
 		// Whoever can write the directory can delete keys or roll them back.
 		return nil, fmt.Errorf("key store directory %s is writable by group or others (mode %v); chmod 700 it: %w",
 			dir, fi.Mode().Perm(), backend.ErrInvalidInput)
@@ -403,8 +405,12 @@ func (d *dirStore) writeFile(name string, data []byte) (err error) {
 	return d.syncDir()
 }
 
-// syncDir makes renames and removals in the directory durable.
+// syncDir makes renames and removals in the directory durable. Windows
+// cannot sync a directory handle; NTFS journals the rename itself.
 func (d *dirStore) syncDir() error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
 	f, err := os.Open(d.dir)
 	if err != nil {
 		return err
