@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	cryptorand "crypto/rand"
 	"crypto/rsa"
 	"errors"
 	"fmt"
@@ -62,6 +63,8 @@ func (s *rsaSigner) Public() crypto.PublicKey { return s.k.pub }
 
 // Sign signs digest like (*rsa.PrivateKey).Sign, after [backend.CheckDigest]
 // and, for PSS, [backend.PSSSaltLength], whose salt length it signs with.
+// The PSS salt comes from rand, or crypto/rand when rand is nil (where
+// crypto/rsa would panic); PKCS #1 v1.5 ignores rand.
 func (s *rsaSigner) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
 	if err := s.k.enter(opSign); err != nil {
 		return nil, err
@@ -93,6 +96,9 @@ func (s *rsaSigner) sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) 
 		salt, err := backend.PSSSaltLength(&s.priv.PublicKey, pss)
 		if err != nil {
 			return nil, err
+		}
+		if rand == nil {
+			rand = cryptorand.Reader // crypto/rsa would dereference it
 		}
 		return rsa.SignPSS(rand, s.priv, pss.Hash, digest, &rsa.PSSOptions{SaltLength: salt, Hash: pss.Hash})
 	}

@@ -287,3 +287,31 @@ func TestSignContextCancelled(t *testing.T) {
 		})
 	}
 }
+
+// TestSignNilRand: a nil rand is allowed wherever the standard library
+// allows it, and where crypto/rsa would panic (PSS) the backend signs with
+// crypto/rand instead.
+func TestSignNilRand(t *testing.T) {
+	for _, alg := range backend.Algorithms() {
+		if !alg.Signs() {
+			continue
+		}
+		t.Run(string(alg), func(t *testing.T) {
+			k := generatedKey(t, alg)
+			s, err := k.Signer()
+			require.NoError(t, err)
+			msg, opts := testMessage, crypto.SignerOpts(crypto.Hash(0))
+			if h := hashFor(alg); h != 0 {
+				d := h.New()
+				d.Write(testMessage)
+				msg, opts = d.Sum(nil), h
+			}
+			if alg.Family() == backend.FamilyRSA {
+				opts = &rsa.PSSOptions{Hash: crypto.SHA256}
+			}
+			sig, err := s.Sign(nil, msg, opts)
+			require.NoError(t, err)
+			require.NoError(t, verify(k.Public(), msg, sig, opts))
+		})
+	}
+}
