@@ -74,7 +74,7 @@ func benchSign(b *testing.B, alg backend.Algorithm) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	sh, err := raw.OpenSession(slot, pkcs11.CKF_SERIAL_SESSION)
+	sh, err := raw.OpenSession(slot, pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -7,7 +7,9 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
+	_ "crypto/sha1"
 	"crypto/sha256"
+	"hash"
 	"testing"
 
 	"github.com/cryptoplug/cryptoplug/backend"
@@ -68,3 +70,5 @@ func signAndVerify(t *testing.T, k backend.Key) {
 }
 
 const cryptoSHA256 = crypto.SHA256
+
+func sha1New() hash.Hash { return crypto.SHA1.New() }
