@@ -18,10 +18,11 @@ import (
 	"github.com/cryptoplug/cryptoplug/backend"
 )
 
-// DefaultScryptWorkFactor is the scrypt work factor (log2 of N, as in age)
-// that stretches the passphrase of a new directory store: about a second of
-// one core, once per Open. The URI attribute scrypt-work-factor overrides it
-// between 10 and 22, for tests.
+// DefaultScryptWorkFactor is the scrypt work factor (log2 of N, as in age,
+// whose default it is) that stretches the passphrase of a new directory
+// store: N = 2^18 with r = 8, so 256 MiB of memory and on the order of a
+// second of one core, once per Open. The URI attribute scrypt-work-factor
+// overrides it between 10 and 22, for tests.
 const DefaultScryptWorkFactor = 18
 
 const (
