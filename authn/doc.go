@@ -9,6 +9,8 @@
 // [Principal.HasRole] or [Principal.Require]; answer [ErrUnauthenticated]
 // with 401, [ErrForbidden] with 403 and a [*RateLimitError] with 429 and its
 // RetryAfter. Sessions are created with [Service.CreateSessionFromRequest].
+// Error strings name the operation and the principal or credential ID (never
+// a secret) for logs; send clients the status code, not the string.
 //
 // Principals are users (e-mail and password), applications (API keys or a
 // pinned client certificate) and clients that registered themselves with a
