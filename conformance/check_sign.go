@@ -7,6 +7,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
+	"errors"
 	"fmt"
 	"math/big"
 	"runtime"
@@ -193,10 +194,11 @@ func checkECDSAEncoding(pub *ecdsa.PublicKey, sig []byte) error {
 }
 
 // checkSignMessage checks pure signatures (Ed25519, Ed448, ML-DSA): empty,
-// short and long messages through SignMessage, SignMessageContext,
-// crypto.SignMessage and Sign with crypto.Hash(0), each verified by the
-// standard library or circl. Every path is baseline: pure signing is what
-// these keys are for.
+// short and long messages through SignMessage, SignMessageContext and
+// crypto.SignMessage, each verified by the standard library or circl. Every
+// path is baseline: pure signing is what these keys are for. Sign with
+// crypto.Hash(0) may sign the message (as the standard library's keys do) or
+// refuse; it must not return anything else.
 func checkSignMessage(r *runner, c *cell, a backend.Algorithm) {
 	k, ms := r.messageSigner(c, a)
 	pub := k.Public()
@@ -215,11 +217,21 @@ func checkSignMessage(r *runner, c *cell, a backend.Algorithm) {
 		c.Errorf("crypto.SignMessage: %v", err)
 	}
 	// The standard library's keys sign the message passed to Sign when the
-	// hash is zero; crypto/x509 relies on it for Ed25519.
-	if sig, err := sign(c, ms, msg, crypto.Hash(0), false); err != nil {
-		c.Errorf("Sign with crypto.Hash(0) (a pure signature of the message, as the standard library's key makes): %v", err)
-	} else if err := verify(pub, msg, sig, crypto.Hash(0)); err != nil {
-		c.Errorf("Sign with crypto.Hash(0): %v", err)
+	// hash is zero; crypto.MessageSigner also allows Sign to refuse. Either
+	// is accepted, a wrong signature is not. (crypto/x509 and crypto/tls
+	// call SignMessage when it is there.)
+	sig, err := sign(c, ms, msg, crypto.Hash(0), false)
+	switch {
+	case err != nil && (errors.Is(err, backend.ErrInvalidInput) || errors.Is(err, backend.ErrUnsupported)):
+		c.Notef("Sign with crypto.Hash(0) refused (%v); SignMessage is the way", err)
+	case err != nil:
+		c.Errorf("Sign with crypto.Hash(0): %v; want a pure signature of the message, or ErrInvalidInput or ErrUnsupported", err)
+	default:
+		if err := verify(pub, msg, sig, crypto.Hash(0)); err != nil {
+			c.Errorf("Sign with crypto.Hash(0) returned a signature that is not the pure signature of the message: %v", err)
+		} else {
+			c.Notef("Sign with crypto.Hash(0) signs the message, as the standard library's key does")
+		}
 	}
 }
 
@@ -288,6 +300,12 @@ func checkRSASignatureLength(r *runner, c *cell, a backend.Algorithm) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer func() {
+				if p := recover(); p != nil {
+					errOnce.Do(func() { firstErr = fmt.Errorf("panic: %v", p) })
+					stop.Store(true)
+				}
+			}()
 			for !stop.Load() && c.ctx.Err() == nil {
 				n := made.Add(1)
 				if n > int64(budget) {

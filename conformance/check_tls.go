@@ -85,6 +85,12 @@ func handshake(ctx context.Context, server, client *tls.Config) error {
 
 	done := make(chan error, 1)
 	go func() {
+		defer func() {
+			if p := recover(); p != nil { // the backend's Signer panicked
+				sc.Close()
+				done <- fmt.Errorf("server: panic: %v", p)
+			}
+		}()
 		if err := srv.HandshakeContext(ctx); err != nil {
 			done <- fmt.Errorf("server: %w", err)
 			return

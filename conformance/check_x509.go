@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"fmt"
 	"math/big"
+	"strings"
 	"time"
 
 	"github.com/cryptoplug/cryptoplug/backend"
@@ -53,8 +55,11 @@ func certTemplate(cn string, ca bool) *x509.Certificate {
 // checkX509Certificate has crypto/x509 make a self-signed CA certificate
 // with the key's Signer, for each signature algorithm that applies, and
 // verifies it: its signature, and a chain built from it as the only root.
+// RSA with PSS and SHA-384 is not baseline: a store may refuse it with
+// ErrUnsupported.
 func checkX509Certificate(r *runner, c *cell, a backend.Algorithm) {
 	_, s := r.signer(c, a)
+	v := &variants{c: c}
 	for _, alg := range x509SignatureAlgorithms(a) {
 		tmpl := certTemplate("cryptoplug conformance "+string(a), true)
 		tmpl.SignatureAlgorithm = alg
@@ -62,27 +67,34 @@ func checkX509Certificate(r *runner, c *cell, a backend.Algorithm) {
 		if err != nil && !stdlibCanSign(a) {
 			c.Unsupported("crypto/x509 cannot sign with %s keys: %v", a, err)
 		}
-		if err != nil {
-			c.Errorf("x509.CreateCertificate with %v: %v", alg, err)
-			continue
-		}
-		cert, err := x509.ParseCertificate(der)
-		if err != nil {
-			c.Errorf("parse the certificate made with %v: %v", alg, err)
-			continue
-		}
-		if err := cert.CheckSignatureFrom(cert); err != nil {
-			c.Errorf("certificate signed with %v does not verify: %v", cert.SignatureAlgorithm, err)
-			continue
-		}
-		roots := x509.NewCertPool()
-		roots.AddCert(cert)
-		if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
-			c.Errorf("certificate signed with %v: chain does not verify: %v", cert.SignatureAlgorithm, err)
-			continue
-		}
-		c.Notef("%v verifies", cert.SignatureAlgorithm)
+		v.run(x509Name(a, alg), alg != x509.SHA384WithRSAPSS, func() error {
+			if err != nil {
+				return fmt.Errorf("x509.CreateCertificate: %w", err)
+			}
+			cert, err := x509.ParseCertificate(der)
+			if err != nil {
+				return fmt.Errorf("parse the certificate: %w", err)
+			}
+			if err := cert.CheckSignatureFrom(cert); err != nil {
+				return fmt.Errorf("certificate signed with %v does not verify: %w", cert.SignatureAlgorithm, err)
+			}
+			roots := x509.NewCertPool()
+			roots.AddCert(cert)
+			if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+				return fmt.Errorf("certificate signed with %v: chain does not verify: %w", cert.SignatureAlgorithm, err)
+			}
+			return nil
+		})
 	}
+	v.finish()
+	c.Notef("verified: %s", strings.Join(v.ok, ", "))
+}
+
+func x509Name(a backend.Algorithm, alg x509.SignatureAlgorithm) string {
+	if alg == x509.UnknownSignatureAlgorithm {
+		return "the default for " + string(a)
+	}
+	return alg.String()
 }
 
 // checkX509CSR has crypto/x509 make a certificate request with the key's
@@ -90,6 +102,7 @@ func checkX509Certificate(r *runner, c *cell, a backend.Algorithm) {
 // signature.
 func checkX509CSR(r *runner, c *cell, a backend.Algorithm) {
 	_, s := r.signer(c, a)
+	v := &variants{c: c}
 	for _, alg := range x509SignatureAlgorithms(a) {
 		tmpl := &x509.CertificateRequest{
 			Subject:            pkix.Name{CommonName: "cryptoplug conformance " + string(a)},
@@ -100,19 +113,20 @@ func checkX509CSR(r *runner, c *cell, a backend.Algorithm) {
 		if err != nil && !stdlibCanSign(a) {
 			c.Unsupported("crypto/x509 cannot sign with %s keys: %v", a, err)
 		}
-		if err != nil {
-			c.Errorf("x509.CreateCertificateRequest with %v: %v", alg, err)
-			continue
-		}
-		csr, err := x509.ParseCertificateRequest(der)
-		if err != nil {
-			c.Errorf("parse the CSR made with %v: %v", alg, err)
-			continue
-		}
-		if err := csr.CheckSignature(); err != nil {
-			c.Errorf("CSR signed with %v does not verify: %v", csr.SignatureAlgorithm, err)
-			continue
-		}
-		c.Notef("%v verifies", csr.SignatureAlgorithm)
+		v.run(x509Name(a, alg), alg != x509.SHA384WithRSAPSS, func() error {
+			if err != nil {
+				return fmt.Errorf("x509.CreateCertificateRequest: %w", err)
+			}
+			csr, err := x509.ParseCertificateRequest(der)
+			if err != nil {
+				return fmt.Errorf("parse the CSR: %w", err)
+			}
+			if err := csr.CheckSignature(); err != nil {
+				return fmt.Errorf("CSR signed with %v does not verify: %w", csr.SignatureAlgorithm, err)
+			}
+			return nil
+		})
 	}
+	v.finish()
+	c.Notef("verified: %s", strings.Join(v.ok, ", "))
 }

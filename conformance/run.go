@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sync"
 	"testing"
 
@@ -133,8 +134,17 @@ func run(t testT, open Opener, opts ...Option) {
 	}
 }
 
-// runCheck runs one check over its columns.
+// runCheck runs one check over its columns. A panic outside a cell (in a
+// custom check's preparation) fails the check's backend column rather than
+// the test binary.
 func (r *runner) runCheck(t testT, chk check) {
+	defer func() {
+		if p := recover(); p != nil {
+			msg := fmt.Sprintf("panic: %v\n%s", p, debug.Stack())
+			r.rep.add(Result{Check: chk.name, Algorithm: columnBackend, Status: StatusFail, Detail: truncate(msg, maxDetail)})
+			t.Errorf("%s", msg)
+		}
+	}()
 	if chk.custom != nil {
 		chk.custom(r, t, chk.name)
 		return
@@ -189,6 +199,16 @@ func (r *runner) cleanup() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.checkTimeout)
 	defer cancel()
+	if _, err := b.Keys(ctx); errors.Is(err, backend.ErrClosed) {
+		// A failed reopen left a closed instance; the keys may still be
+		// on a persistent store, so try once more to reach them.
+		nb, err := r.open(ctx)
+		if err != nil {
+			r.root.Logf("cleanup: the backend is closed and could not be reopened, keys labelled %s%s-… may remain: %v", LabelPrefix, r.id, err)
+			return
+		}
+		b = nb
+	}
 	seen := map[string]bool{}
 	for _, ref := range created {
 		if !r.ours(ref.Label) || seen[ref.Label] {
