@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 the backend contract requires PKCS #1 v1.5 decryption, deprecated in Go 1.26
+
 package software
 
 import (
@@ -20,7 +22,10 @@ const opDecrypt = "decrypt"
 
 var _ backend.Decrypter = (*rsaDecrypter)(nil)
 
-// rsaDecrypter decrypts RSA PKCS #1 v1.5 and OAEP ciphertexts.
+// rsaDecrypter decrypts RSA PKCS #1 v1.5 and OAEP ciphertexts. Go 1.26
+// deprecates PKCS #1 v1.5 decryption (its error oracle is dangerous); the
+// backend contract still requires it, so the software backend offers it,
+// reducing every failure to rsa.ErrDecryption as crypto/rsa does.
 type rsaDecrypter struct {
 	k    *key
 	priv *rsa.PrivateKey

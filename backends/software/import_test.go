@@ -97,6 +97,7 @@ func TestImportRejects(t *testing.T) {
 
 	// An ECDSA key whose X, Y are another key's.
 	ecOther, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	//lint:ignore SA1019 building an inconsistent key needs the raw scalar
 	ecMismatch := &ecdsa.PrivateKey{PublicKey: ecOther.PublicKey, D: keys[backend.ECDSAP256].(*ecdsa.PrivateKey).D}
 
 	// An RSA key with a wrong private exponent.

@@ -240,6 +240,7 @@ func wipePrivateKey(priv crypto.PrivateKey) {
 		wipeInt(p.Precomputed.Qinv)
 		p.Precomputed = rsa.PrecomputedValues{}
 	case *ecdsa.PrivateKey:
+		//lint:ignore SA1019 wiping the scalar in place is the point; the key is never used again
 		wipeInt(p.D)
 	case ed25519.PrivateKey:
 		clear(p)

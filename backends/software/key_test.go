@@ -28,6 +28,7 @@ func TestWipe(t *testing.T) {
 			require.Zero(t, p.Primes[1].Sign())
 			require.Nil(t, p.Precomputed.Dp)
 		case *ecdsa.PrivateKey:
+			//lint:ignore SA1019 checking that the scalar was wiped
 			require.Zero(t, p.D.Sign())
 		case ed25519.PrivateKey:
 			require.Equal(t, make([]byte, len(p)), []byte(p))

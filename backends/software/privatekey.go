@@ -68,6 +68,7 @@ func encode(alg backend.Algorithm, priv crypto.PrivateKey) ([]byte, error) {
 		return x509.MarshalPKCS8PrivateKey(cp)
 	case backend.FamilyECDSA:
 		p, ok := priv.(*ecdsa.PrivateKey)
+		//lint:ignore SA1019 a caller's hand-built key may lack D; Bytes would panic on it
 		if !ok || p == nil || p.Curve == nil || p.D == nil {
 			return nil, wrongType
 		}
