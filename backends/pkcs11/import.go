@@ -94,7 +94,16 @@ func keyMaterial(alg backend.Algorithm, priv crypto.PrivateKey) (pub, prv []*pkc
 		if err := k.Validate(); err != nil {
 			return nil, nil, fmt.Errorf("RSA key: %v: %w", err, backend.ErrInvalidInput)
 		}
-		k.Precompute()
+		// CRT values computed here rather than by k.Precompute, which
+		// would modify the caller's key.
+		one := big.NewInt(1)
+		p, q := k.Primes[0], k.Primes[1]
+		dp := new(big.Int).Mod(k.D, new(big.Int).Sub(p, one))
+		dq := new(big.Int).Mod(k.D, new(big.Int).Sub(q, one))
+		qinv := new(big.Int).ModInverse(q, p)
+		if qinv == nil {
+			return nil, nil, fmt.Errorf("RSA key: primes are not coprime: %w", backend.ErrInvalidInput)
+		}
 		e := big.NewInt(int64(k.E)).Bytes()
 		pub = []*pkcs11.Attribute{
 			pkcs11.NewAttribute(pkcs11.CKA_MODULUS, k.N.Bytes()),
@@ -104,11 +113,11 @@ func keyMaterial(alg backend.Algorithm, priv crypto.PrivateKey) (pub, prv []*pkc
 			pkcs11.NewAttribute(pkcs11.CKA_MODULUS, k.N.Bytes()),
 			pkcs11.NewAttribute(pkcs11.CKA_PUBLIC_EXPONENT, e),
 			pkcs11.NewAttribute(pkcs11.CKA_PRIVATE_EXPONENT, k.D.Bytes()),
-			pkcs11.NewAttribute(pkcs11.CKA_PRIME_1, k.Primes[0].Bytes()),
-			pkcs11.NewAttribute(pkcs11.CKA_PRIME_2, k.Primes[1].Bytes()),
-			pkcs11.NewAttribute(pkcs11.CKA_EXPONENT_1, k.Precomputed.Dp.Bytes()),
-			pkcs11.NewAttribute(pkcs11.CKA_EXPONENT_2, k.Precomputed.Dq.Bytes()),
-			pkcs11.NewAttribute(pkcs11.CKA_COEFFICIENT, k.Precomputed.Qinv.Bytes()),
+			pkcs11.NewAttribute(pkcs11.CKA_PRIME_1, p.Bytes()),
+			pkcs11.NewAttribute(pkcs11.CKA_PRIME_2, q.Bytes()),
+			pkcs11.NewAttribute(pkcs11.CKA_EXPONENT_1, dp.Bytes()),
+			pkcs11.NewAttribute(pkcs11.CKA_EXPONENT_2, dq.Bytes()),
+			pkcs11.NewAttribute(pkcs11.CKA_COEFFICIENT, qinv.Bytes()),
 		}
 		return pub, prv, nil
 	case backend.FamilyECDSA:
