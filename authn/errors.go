@@ -107,7 +107,7 @@ func (e *RateLimitError) Unwrap() error { return ErrRateLimited }
 // CredentialInURLError names the URL part that carried a credential. It
 // matches [ErrCredentialInURL] and [ErrUnauthenticated].
 type CredentialInURLError struct {
-	// Param is the query parameter name, or "userinfo".
+	// Param is the query parameter name, "path" or "userinfo".
 	Param string
 }
 

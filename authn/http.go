@@ -168,15 +168,20 @@ func parseBasic(b64 string) (string, string, error) {
 	return user, pass, nil
 }
 
-// checkURL refuses credentials in the URL: userinfo, query parameters named
-// like credentials, and any query value that starts like one of this
-// package's tokens.
+// checkURL refuses credentials in the URL: userinfo, path segments and
+// query values that start like one of this package's tokens, and query
+// parameters named like credentials.
 func checkURL(u *url.URL) error {
 	if u == nil {
 		return nil
 	}
 	if u.User != nil {
 		return &CredentialInURLError{Param: "userinfo"}
+	}
+	for seg := range strings.SplitSeq(u.Path, "/") {
+		if hasTokenPrefix(seg) {
+			return &CredentialInURLError{Param: "path"}
+		}
 	}
 	if u.RawQuery == "" {
 		return nil

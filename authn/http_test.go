@@ -94,6 +94,7 @@ func TestCredentialsInURLAreRefused(t *testing.T) {
 		{"/v1/keys?api%5Fkey=x", "api_key"},
 		{"/v1/keys?x=%zz&session=1", "session"},
 		{"https://user:pass@kms.example/v1/keys", "userinfo"},
+		{"/v1/sessions/" + key, "path"},
 	}
 	for _, c := range cases {
 		t.Run(c.url, func(t *testing.T) {
