@@ -1,0 +1,38 @@
+package bench
+
+import (
+	"context"
+
+	"github.com/cryptoplug/cryptoplug/backend"
+)
+
+// A Baseliner prepares the implementations a backend is compared with, for
+// the backends of one URI scheme. [Run] calls it with the backend's URI
+// before it opens the backend, because some peers must be set up first
+// (crypto11 fails to initialise a PKCS #11 module that is already
+// initialised, while cryptoplug tolerates it), and closes the result after
+// the backend is closed.
+type Baseliner func(ctx context.Context, uri string) (Baselines, error)
+
+// Baselines hands out the baselines and peers for one backend.
+type Baselines interface {
+	// Impls returns the implementations of w to measure besides the
+	// backend's own, named "baseline" for the same work without
+	// cryptoplug and after the library for a peer. be is the open backend
+	// and w.Key one of its keys. Impls returns those it could prepare; a
+	// non-nil error says why others are missing, and the run logs it and
+	// goes on.
+	Impls(ctx context.Context, be backend.Backend, w *Workload) ([]Impl, error)
+	// Close releases what the baselines hold. It is called after the
+	// backend is closed.
+	Close() error
+}
+
+// builtinBaseliners are the baseliners for the backends in this module.
+func builtinBaseliners() map[string]Baseliner {
+	return map[string]Baseliner{
+		"software": openSoftwareBaselines,
+		"pkcs11":   openPKCS11Baselines,
+		"tpm":      openTPMBaselines,
+	}
+}
