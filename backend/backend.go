@@ -7,9 +7,11 @@ import (
 	"time"
 )
 
-// DefaultTimeout bounds an operation started through a method without a
-// context (the [crypto.Signer], [crypto.Decrypter] and [crypto.Decapsulator]
-// methods) when the backend was not configured with its own timeout.
+// DefaultTimeout bounds an operation that can block (a call to a token, a
+// TPM or a server) when it is started through a method without a context —
+// the [crypto.Signer], [crypto.Decrypter] and [crypto.Decapsulator] methods —
+// and the backend was not configured with its own timeout. Operations that
+// cannot block, such as the software backend's, apply no timeout.
 const DefaultTimeout = 30 * time.Second
 
 // Backend is a store of private keys. Implementations are safe for
@@ -37,6 +39,11 @@ type Backend interface {
 	Key(ctx context.Context, ref KeyRef) (Key, error)
 
 	// Keys lists every key this backend can use, in no particular order.
+	// When some stored entries cannot be read back (a damaged file, an
+	// object with unusable attributes), Keys returns the usable keys
+	// together with a non-nil error wrapping [ErrCorrupt] that names each
+	// bad entry; the returned keys are valid either way. Any other error
+	// comes with a nil slice.
 	Keys(ctx context.Context) ([]Key, error)
 
 	// DeleteKey destroys the key that ref names. It fails with
@@ -165,9 +172,13 @@ type Signer interface {
 }
 
 // MessageSigner is a [Signer] for pure signature schemes (Ed25519, Ed448,
-// ML-DSA) that sign the whole message. For these, Sign accepts only what the
-// standard library's key would accept (a digest for Ed25519ph, an error
-// otherwise).
+// ML-DSA) that sign the whole message. Its Sign method accepts exactly what
+// the standard library's (or circl's) key accepts: for Ed25519, opts with
+// hash 0 signs the "digest" argument as the message, and SHA-512 selects
+// Ed25519ph over a 64-byte digest; for Ed448 and ML-DSA only hash 0 is
+// accepted, and anything else fails with [ErrInvalidInput].
+//
+// A nil rand means crypto/rand for every operation that needs randomness.
 type MessageSigner interface {
 	Signer
 	crypto.MessageSigner

@@ -40,10 +40,15 @@ func (s Secret) Wipe() { clear(s) }
 //   - pin-value=…: the value in the URI itself (accepted for RFC 7512
 //     compatibility; it puts the secret in command lines and shell history).
 //
-// ok is false when the URI names no PIN. Errors wrap [ErrInvalidInput] and
-// name the file or variable, never its contents.
+// ok is false when the URI names no PIN. Giving both pin-source and pin-value
+// is an error. Errors wrap [ErrInvalidInput] and name the file or variable,
+// never its contents.
 func (u *URI) PIN() (pin Secret, ok bool, err error) {
-	if src, has := u.Get("pin-source"); has {
+	src, hasSource := u.Get("pin-source")
+	if hasSource && u.Has("pin-value") {
+		return nil, false, fmt.Errorf("%s URI has both pin-source and pin-value; give one: %w", u.Scheme, ErrInvalidInput)
+	}
+	if hasSource {
 		p, err := readPINSource(src)
 		return p, err == nil, err
 	}

@@ -13,8 +13,10 @@ import (
 //	query-attr = name [ "=" value ]
 //
 // Values are percent-decoded. An attribute without "=" is a flag (as in
-// "tpm:simulator;dir=/tmp/k"). An attribute name appearing twice in the path,
-// or twice in the query, is an error, as RFC 7512 requires.
+// "tpm:simulator;dir=/tmp/k"). An attribute name appearing twice — in the
+// path, in the query, or once in each — is an error, as RFC 7512 requires
+// within each part and as cryptoplug requires across them, so that which of
+// two values wins is never a guess.
 //
 // Secrets never travel in a URI's text except through the RFC 7512
 // pin-value attribute, which [URI.Redacted] removes; prefer pin-source.
@@ -54,6 +56,13 @@ func ParseURI(s string) (*URI, error) {
 	if hasQuery {
 		if u.Query, err = parseAttrs(u.Scheme, query, "&", "query"); err != nil {
 			return nil, err
+		}
+	}
+	for _, q := range u.Query {
+		for _, p := range u.Path {
+			if p.Name == q.Name {
+				return nil, fmt.Errorf("parse %s URI: attribute %q appears in both path and query: %w", u.Scheme, q.Name, ErrInvalidInput)
+			}
 		}
 	}
 	return u, nil

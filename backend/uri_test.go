@@ -60,6 +60,7 @@ func TestParseURIRejects(t *testing.T) {
 		{"duplicate path attribute", "pkcs11:token=a;token=b"},
 		{"duplicate query attribute", "pkcs11:?pin-value=1&pin-value=2"},
 		{"empty name", "pkcs11:=x"},
+		{"same attribute in path and query", "software:dir=/a?dir=/b"},
 		{"too long", "software:dir=" + strings.Repeat("a", 9000)},
 	}
 	for _, tt := range tests {
@@ -140,7 +141,9 @@ func TestPINSources(t *testing.T) {
 
 func TestPINSourceErrors(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "nope")
+	t.Setenv("CRYPTOPLUG_TEST_PIN2", "x")
 	for _, uri := range []string{
+		"pkcs11:?pin-source=env:CRYPTOPLUG_TEST_PIN2&pin-value=y",
 		"pkcs11:?pin-source=env:CRYPTOPLUG_TEST_UNSET_VARIABLE",
 		"pkcs11:?pin-source=file:" + missing,
 		"pkcs11:?pin-source=file:relative/path",

@@ -4,8 +4,23 @@ import (
 	"crypto"
 	"crypto/ed25519"
 	"crypto/rsa"
+	_ "crypto/sha3" // SHA-3 is on the allow-list, so it must be linked
 	"fmt"
 )
+
+// nilOpts reports whether opts is nil or a typed nil of one of the standard
+// option types, whose HashFunc method would panic.
+func nilOpts(opts crypto.SignerOpts) bool {
+	switch o := opts.(type) {
+	case nil:
+		return true
+	case *rsa.PSSOptions:
+		return o == nil
+	case *ed25519.Options:
+		return o == nil
+	}
+	return false
+}
 
 // signatureHashes is the allow-list of hashes a digest may be made with for
 // RSA and ECDSA signatures. SHA-1 and MD5 are out: their collisions make
@@ -46,7 +61,7 @@ func OAEPHashAllowed(h crypto.Hash) bool { return oaepHashes[h] }
 // digest, every backend checks the length, so a caller's mistake fails the
 // same way on every store.
 func CheckDigest(digest []byte, opts crypto.SignerOpts) error {
-	if opts == nil {
+	if nilOpts(opts) {
 		return fmt.Errorf("nil signer options; pass a crypto.Hash: %w", ErrInvalidInput)
 	}
 	h := opts.HashFunc()
@@ -72,9 +87,13 @@ func CheckDigest(digest []byte, opts crypto.SignerOpts) error {
 //     since verifiers given Auto accept any;
 //   - n > 0: exactly n, which must fit.
 //
-// Other values and salts that do not fit fail with [ErrInvalidInput].
+// Other values, nil options and salts that do not fit fail with
+// [ErrInvalidInput].
 // CheckDigest must also pass for the digest.
 func PSSSaltLength(pub *rsa.PublicKey, opts *rsa.PSSOptions) (int, error) {
+	if opts == nil {
+		return 0, fmt.Errorf("nil PSS options: %w", ErrInvalidInput)
+	}
 	h := opts.HashFunc()
 	maxSalt := PSSMaxSaltLength(pub, h)
 	if maxSalt < 0 {
@@ -106,6 +125,9 @@ func PSSMaxSaltLength(pub *rsa.PublicKey, h crypto.Hash) int {
 // meaning "same as Hash", as crypto/rsa treats it) must be on the allow-list.
 // It returns the effective MGF1 hash. Errors wrap [ErrUnsupported].
 func CheckOAEP(opts *rsa.OAEPOptions) (mgf crypto.Hash, err error) {
+	if opts == nil {
+		return 0, fmt.Errorf("nil OAEP options: %w", ErrInvalidInput)
+	}
 	if !oaepHashes[opts.Hash] {
 		return 0, fmt.Errorf("OAEP hash %v is not allowed: %w", opts.Hash, ErrUnsupported)
 	}
@@ -123,7 +145,7 @@ func CheckOAEP(opts *rsa.OAEPOptions) (mgf crypto.Hash, err error) {
 // for a message (pre-hashed or not) and reports whether the request is
 // Ed25519ph. Errors wrap [ErrInvalidInput].
 func CheckEd25519Options(msg []byte, opts crypto.SignerOpts) (prehash bool, err error) {
-	if opts == nil {
+	if nilOpts(opts) {
 		return false, fmt.Errorf("nil signer options; pass crypto.Hash(0) or *ed25519.Options: %w", ErrInvalidInput)
 	}
 	switch h := opts.HashFunc(); h {

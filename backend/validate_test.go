@@ -182,6 +182,22 @@ func TestECDSADERToRawRejectsNonCanonical(t *testing.T) {
 	require.ErrorIs(t, err, backend.ErrInvalidInput)
 }
 
+func TestTypedNilOptionsFailInsteadOfPanicking(t *testing.T) {
+	require.ErrorIs(t, backend.CheckDigest(make([]byte, 32), (*rsa.PSSOptions)(nil)), backend.ErrInvalidInput)
+	_, err := backend.CheckEd25519Options(nil, (*ed25519.Options)(nil))
+	require.ErrorIs(t, err, backend.ErrInvalidInput)
+	_, err = backend.PSSSaltLength(&rsaKey.PublicKey, nil)
+	require.ErrorIs(t, err, backend.ErrInvalidInput)
+	_, err = backend.CheckOAEP(nil)
+	require.ErrorIs(t, err, backend.ErrInvalidInput)
+}
+
+func TestSHA3IsLinked(t *testing.T) {
+	// SHA-3 is on the allow-list; a backend that signs with it must not
+	// panic because crypto/sha3 was never imported.
+	require.True(t, crypto.SHA3_256.Available())
+}
+
 func TestAllowLists(t *testing.T) {
 	require.True(t, backend.SignatureHashAllowed(crypto.SHA256))
 	require.False(t, backend.SignatureHashAllowed(crypto.SHA1))
