@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 PKCS #1 v1.5 decryption is part of the backend contract, so the suite must exercise it
+
 package conformance
 
 import (
@@ -107,6 +109,7 @@ func checkClosed(r *runner, t testT, name string) {
 		if reopenErr != nil {
 			c.Errorf("reopen the backend after closing it: %v", reopenErr)
 		}
+		c.Notef("after Close: Info and Capabilities answer, the other methods give ErrClosed, a second Close returns nil")
 	})
 
 	for _, a := range r.algs {
@@ -327,6 +330,7 @@ func checkReopen(r *runner, t testT, name string) {
 		if !nb.Info().Persistent {
 			c.Errorf("the reopened instance reports Persistent false")
 		}
+		c.Notef("closed and reopened with the Opener")
 	})
 	if !reopened {
 		// Cleanup needs an open instance; try once more, quietly.

@@ -417,16 +417,19 @@ func checkSignRepeat(r *runner, c *cell, a backend.Algorithm) {
 		if x, y := twice(d, &rsa.PSSOptions{Hash: crypto.SHA256, SaltLength: rsa.PSSSaltLengthEqualsHash}, false); bytes.Equal(x, y) {
 			c.Errorf("two PSS signatures of the same digest are identical: the salt is not random")
 		}
+		c.Notef("PKCS#1 v1.5 repeats, PSS does not")
 	case backend.FamilyECDSA:
 		d := randomDigest(a.CurveHash())
 		if x, y := twice(d, a.CurveHash(), false); bytes.Equal(x, y) {
 			c.Errorf("two ECDSA signatures of the same digest are identical: the nonce repeats, which leaks the private key")
 		}
+		c.Notef("two signatures of one digest differ")
 	case backend.FamilyEdDSA:
 		m := randomBytes(50)
 		if x, y := twice(m, crypto.Hash(0), true); !bytes.Equal(x, y) {
 			c.Errorf("two %s signatures of the same message differ; EdDSA is deterministic", a)
 		}
+		c.Notef("deterministic, as EdDSA must be")
 	case backend.FamilyMLDSA:
 		m := randomBytes(50)
 		if x, y := twice(m, crypto.Hash(0), true); bytes.Equal(x, y) {

@@ -33,6 +33,44 @@
 // from the Ed25519 vectors in GOROOT; they need a backend that imports keys
 // ([backend.Importer]).
 //
+// # Checks
+//
+// In the order they run (the rows of the matrix):
+//
+//   - capabilities: Info and Capabilities are sane; claims fit the algorithms.
+//   - generate, public-key, usage: the shared key of each algorithm (made once,
+//     generated or else imported) has the algorithm, label, ID and public key
+//     asked for; Public is stable and survives PKIX (or MarshalBinary)
+//     encoding; the key offers the interface of its usage and refuses the
+//     others with ErrUnsupported.
+//   - unclaimed: generate, import or decrypt where not claimed gives
+//     ErrUnsupported.
+//   - sign-pkcs1v15-*, sign-pss-*, sign-ecdsa-*, sign-message,
+//     sign-ed25519-options: signatures for every scheme and hash, verified by
+//     the standard library (circl for Ed448 and ML-DSA); PSS with
+//     PSSSaltLengthEqualsHash verified with exactly that.
+//   - rsa-signature-length, ecdsa-der, sign-repeat: RSA signatures are
+//     modulus-sized even with a leading zero; ECDSA is canonical DER with r
+//     and s in range; PKCS #1 v1.5 and EdDSA repeat, PSS and ECDSA do not.
+//   - sign-invalid, decrypt-invalid, decapsulate-invalid: malformed input
+//     fails with the contract's error, and the key works afterwards.
+//   - decrypt-pkcs1v15, decrypt-pkcs1v15-session, decrypt-oaep-*: PKCS #1
+//     v1.5 (with the SessionKeyLen rule) and OAEP over hash, MGF1 hash and
+//     label.
+//   - decapsulate: ML-KEM agrees with crypto/mlkem.
+//   - x509-certificate, x509-csr, tls13-server: crypto/x509 and crypto/tls
+//     accept the key's Signer.
+//   - context-canceled: a done context fails fast with its own error.
+//   - concurrency: many goroutines over every key at once.
+//   - lifecycle: find by ID and label, list, ErrKeyNotFound, ErrKeyExists,
+//     malformed KeySpecs.
+//   - wycheproof-*, kat-eddsa: known answers on imported keys, and the ECDSA
+//     P1363 vectors through backend.ECDSARawToDER.
+//   - closed, reopen, delete: ErrClosed after Close; keys outlive Close on a
+//     persistent backend; deleted keys are gone and their handles fail.
+//
+// Every call checks that the inputs it was given come back unmodified.
+//
 // # Safety on a real token
 //
 // The suite is meant to run against production-grade hardware, so it

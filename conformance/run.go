@@ -13,11 +13,12 @@ import (
 	"github.com/cryptoplug/cryptoplug/backend"
 )
 
-// Opener opens the backend under test. Run calls it once at the start, again
-// for the "closed" check (a second instance it closes on purpose) and, on a
-// persistent backend, again for the "reopen" check after closing the first
-// instance. Each call must return a new, independent instance over the same
-// store.
+// Opener opens the backend under test. Run calls it once at the start, and
+// again for the "closed" check, which wants a second instance over the same
+// store to close on purpose while the first stays open (a persistent store
+// that allows one open instance at a time is closed and reopened instead),
+// and, on a persistent backend, for the "reopen" check after closing the
+// instance in use. Each call must return a new instance over the same store.
 type Opener func(ctx context.Context) (backend.Backend, error)
 
 // OpenURI returns an [Opener] that opens uri with [backend.Open]. The
