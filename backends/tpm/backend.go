@@ -114,14 +114,15 @@ func (b *Backend) Key(ctx context.Context, ref backend.KeyRef) (backend.Key, err
 }
 
 // Keys lists the keys in dir. Files that are not usable keys (damaged, or
-// TPM keys of a kind this backend does not offer) are left out; [Backend.Key]
-// by their ID reports why.
+// TPM keys of a kind this backend does not offer) are left out of the list
+// and named in the error, which then wraps [backend.ErrCorrupt] and comes
+// with the usable keys, as the contract requires.
 func (b *Backend) Keys(ctx context.Context) ([]backend.Key, error) {
 	const op = "list keys"
 	if err := b.check(ctx, op, ""); err != nil {
 		return nil, err
 	}
-	objs, err := b.scan()
+	objs, unreadable, err := b.scan()
 	if err != nil {
 		return nil, backend.Errorf(op, b.name, "", err)
 	}
@@ -129,7 +130,7 @@ func (b *Backend) Keys(ctx context.Context) ([]backend.Key, error) {
 	for _, o := range objs {
 		out = append(out, &key{b: b, obj: o})
 	}
-	return out, nil
+	return out, backend.Errorf(op, b.name, "", unreadable)
 }
 
 // DeleteKey removes the key's file and flushes it from the TPM. The key
@@ -229,7 +230,7 @@ func (b *Backend) find(ref backend.KeyRef) (*keyObject, error) {
 		}
 		return obj, nil
 	}
-	objs, err := b.scan()
+	objs, _, err := b.scan()
 	if err != nil {
 		return nil, err
 	}
@@ -280,13 +281,16 @@ func (b *Backend) load(name string, id backend.KeyID) (*keyObject, error) {
 }
 
 // scan reads every key file in dir, skipping those that are not usable.
-func (b *Backend) scan() ([]*keyObject, error) {
+// scan loads every key file in dir. unreadable joins the errors of files
+// that are not usable keys (each wraps backend.ErrCorrupt or says why);
+// err is set only when the directory itself cannot be read.
+func (b *Backend) scan() (out []*keyObject, unreadable, err error) {
 	entries, err := os.ReadDir(b.cfg.dir)
 	if err != nil {
-		return nil, fmt.Errorf("read key directory: %w", err)
+		return nil, nil, fmt.Errorf("read key directory: %w", err)
 	}
 	seen := map[string]bool{}
-	var out []*keyObject
+	var bad []error
 	for _, e := range entries {
 		id, ok := idFromFileName(e.Name())
 		if !ok || !e.Type().IsRegular() {
@@ -295,7 +299,8 @@ func (b *Backend) scan() ([]*keyObject, error) {
 		seen[e.Name()] = true
 		obj, err := b.load(e.Name(), id)
 		if err != nil {
-			continue // see Keys
+			bad = append(bad, err)
+			continue
 		}
 		out = append(out, obj)
 	}
@@ -311,7 +316,7 @@ func (b *Backend) scan() ([]*keyObject, error) {
 	for _, o := range gone {
 		b.forget(o)
 	}
-	return out, nil
+	return out, errors.Join(bad...), nil
 }
 
 func (b *Backend) dropCached(name string) {

@@ -49,7 +49,7 @@ func (b *Backend) GenerateKey(ctx context.Context, spec backend.KeySpec) (backen
 
 	b.genMu.Lock()
 	defer b.genMu.Unlock()
-	objs, err := b.scan()
+	objs, _, err := b.scan()
 	if err != nil {
 		return nil, backend.Errorf(op, b.name, spec.Label, err)
 	}

@@ -86,8 +86,10 @@ func TestCorruptKeyFile(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("not a key"), 0o600))
 
 	keys, err := b.Keys(testContext(t))
-	require.NoError(t, err)
-	require.Len(t, keys, 1)
+	require.ErrorIs(t, err, backend.ErrCorrupt, "the damaged file is reported, not hidden")
+	require.Contains(t, err.Error(), id.String()+".tss2.pem", "the error names the file")
+	require.NotContains(t, err.Error(), "notes.txt", "files that are not key files are not keys")
+	require.Len(t, keys, 1, "the usable keys come with the error")
 	require.Equal(t, good.ID(), keys[0].ID())
 
 	_, err = b.Key(testContext(t), backend.ByID(id))
