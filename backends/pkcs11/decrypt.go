@@ -54,6 +54,7 @@ func (d *rsaDecrypter) decrypt(ctx context.Context, rnd io.Reader, ciphertext []
 	var (
 		mech          []*pkcs11.Mechanism
 		sessionKeyLen int
+		ignoredLabel  bool // see quirks.oaepIgnoresLabel
 	)
 	switch o := opts.(type) {
 	case nil:
@@ -69,10 +70,17 @@ func (d *rsaDecrypter) decrypt(ctx context.Context, rnd io.Reader, ciphertext []
 		if err != nil {
 			return fail(err)
 		}
-		if len(o.Label) > 0 && k.b.quirks.oaepIgnoresLabel {
-			return fail(fmt.Errorf("this token ignores OAEP labels: %w", backend.ErrUnsupported))
+		label := o.Label
+		if len(label) > 0 && k.b.quirks.oaepIgnoresLabel {
+			// The token decrypts as if the label were empty. A ciphertext
+			// it accepts so was made with the empty label, not this one:
+			// a decryption error, which the caller could learn anyway by
+			// decrypting without a label. One it refuses may be a valid
+			// ciphertext for this label, which this token cannot check.
+			ignoredLabel = true
+			label = nil
 		}
-		params := pkcs11.NewOAEPParams(hashMechs[o.Hash].mech, hashMechs[mgf].mgf, pkcs11.CKZ_DATA_SPECIFIED, o.Label)
+		params := pkcs11.NewOAEPParams(hashMechs[o.Hash].mech, hashMechs[mgf].mgf, pkcs11.CKZ_DATA_SPECIFIED, label)
 		mech = []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_RSA_PKCS_OAEP, params)}
 	default:
 		return fail(fmt.Errorf("decrypter options %T: want nil, *rsa.OAEPOptions or *rsa.PKCS1v15DecryptOptions: %w", opts, backend.ErrInvalidInput))
@@ -124,6 +132,11 @@ func (d *rsaDecrypter) decrypt(ctx context.Context, rnd io.Reader, ciphertext []
 	var de *decryptionError
 	badCiphertext := errors.As(err, &de) && !isSessionLost(err)
 	switch {
+	case ignoredLabel && err == nil:
+		clear(plain)
+		return fail(rsa.ErrDecryption)
+	case ignoredLabel && badCiphertext:
+		return fail(fmt.Errorf("this token ignores OAEP labels, so it cannot decrypt a ciphertext made with one: %w", backend.ErrUnsupported))
 	case badCiphertext && sessionKeyLen > 0:
 		return random, nil
 	case badCiphertext:

@@ -13,8 +13,9 @@ import (
 // ErrUnsupported.
 type quirks struct {
 	// oaepIgnoresLabel: the token accepts CK_RSA_PKCS_OAEP_PARAMS with
-	// source data and decrypts as if the label were empty, so every
-	// ciphertext made with a label fails as a padding error. SoftHSM2 2.6.
+	// source data and decrypts as if the label were empty (SoftHSM2 2.6:
+	// a ciphertext made without a label "decrypts" under any label, one
+	// made with a label never does). See rsaDecrypter.decrypt.
 	oaepIgnoresLabel bool
 }
 
