@@ -138,10 +138,12 @@ func (r *runner) cheapestGenerated() (backend.Algorithm, bool) {
 }
 
 // checkLifecycleBackend checks lookups of keys that do not exist
-// (ErrKeyNotFound, also from DeleteKey), an empty KeyRef, and GenerateKey
-// with malformed specs (ErrInvalidInput): an empty label, a control
-// character, a 256-byte label, a 65-byte ID, an unknown algorithm, a usage
-// the algorithm cannot have.
+// (ErrKeyNotFound, also from DeleteKey), an empty KeyRef, GenerateKey with
+// malformed specs (ErrInvalidInput: an empty label, a control character, a
+// 256-byte label, a 65-byte ID, an unknown algorithm, a usage the algorithm
+// cannot have), and a key with the largest label (255 bytes of multi-byte
+// UTF-8) and ID (64 bytes) allowed, which must be found by exactly those and
+// not by one byte less.
 func checkLifecycleBackend(r *runner, c *cell) {
 	b := r.backend()
 	absent := r.label("absent")
@@ -189,7 +191,34 @@ func checkLifecycleBackend(r *runner, c *cell) {
 		}
 		wantErr(c, "GenerateKey with "+tc.name, err, want...)
 	}
-	c.Notef("malformed KeySpecs tried with %s", a)
+
+	// Boundaries the contract allows must work: a 255-byte label of
+	// multi-byte UTF-8, a 64-byte ID; and lookups match labels exactly.
+	long := r.label("ключ-ü-🔑")
+	long += strings.Repeat("é", (backend.MaxLabelLen-len(long)-1)/2)
+	long += strings.Repeat("x", backend.MaxLabelLen-len(long)) // at least one: the label ends in ASCII
+	spec := backend.KeySpec{Algorithm: a, Label: long, ID: randomBytes(backend.MaxKeyIDLen)}
+	r.track(backend.ByLabel(spec.Label))
+	k, err := b.GenerateKey(c.ctx, spec)
+	if err != nil {
+		c.Errorf("GenerateKey with a %d-byte UTF-8 label and a %d-byte ID (both the largest allowed): %v", len(long), len(spec.ID), err)
+	} else {
+		for _, ref := range []backend.KeyRef{backend.ByLabel(long), backend.ByID(spec.ID)} {
+			if got, err := b.Key(c.ctx, ref); err != nil {
+				c.Errorf("Key(%s) of the key with the longest label and ID: %v", ref, err)
+			} else {
+				sameKey(c, "Key of the key with the longest label and ID", got, k)
+			}
+		}
+		_, err = b.Key(c.ctx, backend.ByLabel(long[:len(long)-1]))
+		wantErr(c, "Key by a label one byte shorter than an existing one", err, backend.ErrKeyNotFound)
+		_, err = b.Key(c.ctx, backend.ByID(spec.ID[:len(spec.ID)-1]))
+		wantErr(c, "Key by an ID one byte shorter than an existing one", err, backend.ErrKeyNotFound)
+		if err := b.DeleteKey(c.ctx, backend.KeyRef{ID: spec.ID, Label: long}); err != nil {
+			c.Errorf("DeleteKey of the key with the longest label and ID: %v", err)
+		}
+	}
+	c.Notef("malformed KeySpecs refused and the largest label and ID accepted, tried with %s", a)
 }
 
 // checkDelete deletes each shared key of a (by ID and label) and checks it is
