@@ -74,6 +74,7 @@ func (c *cell) Fatalf(format string, args ...any) {
 // Notef adds a remark to the result's detail without changing its status:
 // which parameter combinations the store refused, how long a key took.
 func (c *cell) Notef(format string, args ...any) {
+	c.t.Helper()
 	msg := fmt.Sprintf(format, args...)
 	c.mu.Lock()
 	c.notes = append(c.notes, msg)
