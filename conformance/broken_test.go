@@ -9,6 +9,8 @@ import (
 	"crypto/rsa"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -324,4 +326,80 @@ func TestSuitePassesOnSoftware(t *testing.T) {
 		require.True(t, ok)
 		require.Equal(t, StatusPass, res.Status)
 	}
+}
+
+// The safety promise: on a persistent store, the suite leaves no key of its
+// own behind, also when checks fail, and never touches a key it did not
+// make.
+func TestSuiteCleansUpAndLeavesOtherKeysAlone(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		breaks   func(b *brokenBackend)
+		wantFail bool
+	}{
+		{"working backend", nil, false},
+		{"backend failing checks", func(b *brokenBackend) {
+			b.signer = func(a backend.Algorithm, s backend.Signer) backend.Signer {
+				return signerFunc{s, func(ctx context.Context, rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+					if p, ok := opts.(*rsa.PSSOptions); ok {
+						opts = p.HashFunc()
+					}
+					return s.SignContext(ctx, rand, digest, opts)
+				}}
+			}
+		}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			dir := t.TempDir()
+			pass := filepath.Join(dir, "passphrase")
+			require.NoError(t, os.WriteFile(pass, []byte("cleanup test"), 0o600))
+			uri := "software:dir=" + filepath.Join(dir, "keys") + "?pin-source=file:" + pass + "&scrypt-work-factor=10"
+
+			b, err := backend.Open(ctx, uri)
+			require.NoError(t, err)
+			foreign, err := b.GenerateKey(ctx, backend.KeySpec{Algorithm: backend.ECDSAP256, Label: "someone else's key"})
+			require.NoError(t, err)
+			require.NoError(t, b.Close())
+
+			open := OpenURI(uri)
+			if tc.breaks != nil {
+				open = func(ctx context.Context) (backend.Backend, error) {
+					inner, err := backend.Open(ctx, uri)
+					if err != nil {
+						return nil, err
+					}
+					bb := &brokenBackend{Backend: inner}
+					tc.breaks(bb)
+					return bb, nil
+				}
+			}
+			rep, rt := runRecorded(t, open, append(fastOptions(backend.ECDSAP256, backend.RSA2048, backend.MLKEM768),
+				WithWycheproofLimit(8))...)
+			require.Equal(t, tc.wantFail, rt.Failed(), "%v", rep.Failures())
+
+			b, err = backend.Open(ctx, uri)
+			require.NoError(t, err)
+			defer b.Close()
+			keys, err := b.Keys(ctx)
+			require.NoError(t, err)
+			require.Len(t, keys, 1, "only the foreign key may remain")
+			require.Equal(t, foreign.ID(), keys[0].ID())
+			require.Equal(t, "someone else's key", keys[0].Label())
+			require.True(t, publicEqual(foreign.Public(), keys[0].Public()))
+		})
+	}
+}
+
+// An Opener that fails is a failed run with the reason in the report, not a
+// crash or a silent pass.
+func TestSuiteReportsAnOpenerError(t *testing.T) {
+	rep, rt := runRecorded(t, func(context.Context) (backend.Backend, error) {
+		return nil, errors.New("no token in slot 0")
+	})
+	require.True(t, rt.Failed())
+	res, ok := rep.Lookup("open", "backend")
+	require.True(t, ok)
+	require.Equal(t, StatusFail, res.Status)
+	require.Contains(t, res.Detail, "no token in slot 0")
 }
