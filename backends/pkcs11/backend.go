@@ -214,10 +214,7 @@ func (b *Backend) checkOpen(ctx context.Context, op, key string) error {
 	if b.pool.closed.Load() {
 		return backend.Errorf(op, b.name, key, backend.ErrClosed)
 	}
-	if ctx != nil {
-		return backend.ContextErr(ctx, op, b.name, key)
-	}
-	return nil
+	return backend.ContextErr(ctx, op, b.name, key)
 }
 
 // openSessions reports how many sessions the backend holds open. For tests.

@@ -25,7 +25,7 @@ func (d *rsaDecrypter) Public() crypto.PublicKey { return d.k.pub }
 
 // Decrypt is DecryptContext bounded by the backend's timeout.
 func (d *rsaDecrypter) Decrypt(rand io.Reader, ciphertext []byte, opts crypto.DecrypterOpts) ([]byte, error) {
-	return d.decrypt(nil, rand, ciphertext, opts)
+	return d.decrypt(useTimeout, rand, ciphertext, opts)
 }
 
 // DecryptContext decrypts with OAEP (opts *rsa.OAEPOptions: Hash, MGFHash

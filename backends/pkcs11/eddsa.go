@@ -45,7 +45,7 @@ func (s *edSigner) Public() crypto.PublicKey { return s.k.pub }
 // SHA-512 digest with crypto.SHA512 (Ed25519ph); for Ed448, a message with
 // crypto.Hash(0) or *ed448.SignerOptions.
 func (s *edSigner) Sign(rand io.Reader, message []byte, opts crypto.SignerOpts) ([]byte, error) {
-	return s.sign(nil, message, opts)
+	return s.sign(useTimeout, message, opts)
 }
 
 // SignContext is Sign bounded by ctx.
@@ -59,7 +59,7 @@ func (s *edSigner) SignContext(ctx context.Context, rand io.Reader, message []by
 // SignMessage signs msg. With a SHA-512 hash (Ed25519 only) it hashes msg
 // and signs the digest as Ed25519ph, as [crypto.SignMessage] would.
 func (s *edSigner) SignMessage(rand io.Reader, msg []byte, opts crypto.SignerOpts) ([]byte, error) {
-	return s.signMessage(nil, msg, opts)
+	return s.signMessage(useTimeout, msg, opts)
 }
 
 // SignMessageContext is SignMessage bounded by ctx.

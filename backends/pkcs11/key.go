@@ -85,6 +85,16 @@ func corrupt(obj, format string, args ...any) error {
 	return fmt.Errorf("%s: %s: %w", obj, fmt.Sprintf(format, args...), backend.ErrCorrupt)
 }
 
+// readFailed reports a failed attribute read or search on obj: a lost
+// session or stale handle passes through (to be retried), anything else
+// means the object does not describe a usable key.
+func readFailed(obj, what string, err error) error {
+	if isSessionLost(err) || isHandleInvalid(err) {
+		return fmt.Errorf("%s: %s: %w", obj, what, err)
+	}
+	return corrupt(obj, "%s: %v", what, err)
+}
+
 // attrs reads attributes of one object; a missing attribute fails the call.
 func attrs(p11 *pkcs11.Ctx, sh pkcs11.SessionHandle, h pkcs11.ObjectHandle, types ...uint) ([][]byte, error) {
 	tmpl := make([]*pkcs11.Attribute, len(types))
@@ -154,12 +164,15 @@ func (k *key) loadRSA(sh pkcs11.SessionHandle, h pkcs11.ObjectHandle, obj string
 	v, err := attrs(k.b.p11, sh, h, pkcs11.CKA_MODULUS, pkcs11.CKA_PUBLIC_EXPONENT)
 	if err != nil {
 		// Some tokens keep the public parts only on the public object.
+		if isSessionLost(err) {
+			return readFailed(obj, "CKA_MODULUS", err)
+		}
 		ph, perr := k.b.findPublic(sh, k.id, k.label)
 		if perr != nil {
-			return corrupt(obj, "no CKA_MODULUS/CKA_PUBLIC_EXPONENT and %v", perr)
+			return readFailed(obj, "no CKA_MODULUS/CKA_PUBLIC_EXPONENT, and the public key object", perr)
 		}
 		if v, err = attrs(k.b.p11, sh, ph, pkcs11.CKA_MODULUS, pkcs11.CKA_PUBLIC_EXPONENT); err != nil {
-			return corrupt(obj, "public key object: %v", err)
+			return readFailed(obj, "public key object", err)
 		}
 	}
 	n := new(big.Int).SetBytes(v[0])
@@ -261,7 +274,7 @@ func ecPoint(v []byte, size int) ([]byte, bool) {
 func (k *key) readParamsAndPoint(sh pkcs11.SessionHandle, h pkcs11.ObjectHandle, obj string) (backend.Algorithm, []byte, error) {
 	v, err := attrs(k.b.p11, sh, h, pkcs11.CKA_EC_PARAMS)
 	if err != nil {
-		return "", nil, corrupt(obj, "no CKA_EC_PARAMS: %v", err)
+		return "", nil, readFailed(obj, "CKA_EC_PARAMS", err)
 	}
 	alg, err := parseECParams(v[0])
 	if errors.Is(err, errSkip) {
@@ -272,11 +285,11 @@ func (k *key) readParamsAndPoint(sh pkcs11.SessionHandle, h pkcs11.ObjectHandle,
 	}
 	ph, err := k.b.findPublic(sh, k.id, k.label)
 	if err != nil {
-		return "", nil, corrupt(obj, "%v", err)
+		return "", nil, readFailed(obj, "public key object", err)
 	}
 	pv, err := attrs(k.b.p11, sh, ph, pkcs11.CKA_EC_POINT)
 	if err != nil {
-		return "", nil, corrupt(obj, "public key object has no CKA_EC_POINT: %v", err)
+		return "", nil, readFailed(obj, "public key object's CKA_EC_POINT", err)
 	}
 	return alg, pv[0], nil
 }

@@ -57,8 +57,15 @@ func newPool(p11 *pkcs11.Ctx, slot uint, pin backend.Secret, max int, timeout ti
 
 func (p *pool) slot() uint { return uint(p.slotID.Load()) }
 
+// timeoutContext marks calls made through methods without a context
+// (crypto.Signer.Sign, crypto.Decrypter.Decrypt): they wait for a session
+// at most the backend's timeout, and create no timer when one is free.
+type timeoutContext struct{ context.Context }
+
+var useTimeout context.Context = timeoutContext{context.Background()}
+
 // get returns a session for the caller's exclusive use, waiting for one
-// while ctx allows (nil ctx: the pool's timeout). It fails with
+// while ctx allows (useTimeout: the pool's timeout). It fails with
 // backend.ErrClosed after close, and with the context's error.
 func (p *pool) get(ctx context.Context) (*session, error) {
 	for {
@@ -95,7 +102,7 @@ func (p *pool) acquire(ctx context.Context) (s *session, opened bool, err error)
 		return p.openWithPermit()
 	default:
 	}
-	if ctx == nil {
+	if _, ok := ctx.(timeoutContext); ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(context.Background(), p.timeout)
 		defer cancel()

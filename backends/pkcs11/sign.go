@@ -100,7 +100,7 @@ func (s *rsaSigner) Public() crypto.PublicKey { return s.k.pub }
 
 // Sign is SignContext bounded by the backend's timeout.
 func (s *rsaSigner) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
-	return s.sign(nil, digest, opts)
+	return s.sign(useTimeout, digest, opts)
 }
 
 // SignContext signs digest with PKCS #1 v1.5 (opts a crypto.Hash) or PSS
@@ -161,7 +161,7 @@ func (s *ecdsaSigner) Public() crypto.PublicKey { return s.k.pub }
 
 // Sign is SignContext bounded by the backend's timeout.
 func (s *ecdsaSigner) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
-	return s.sign(nil, digest, opts)
+	return s.sign(useTimeout, digest, opts)
 }
 
 // SignContext signs digest (validated by [backend.CheckDigest]) with
