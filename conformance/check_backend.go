@@ -317,7 +317,7 @@ func checkUnclaimed(r *runner, c *cell, a backend.Algorithm) {
 	refuse := func(what string, u backend.Usage, create func(spec backend.KeySpec) (backend.Key, error)) {
 		tried++
 		spec := backend.KeySpec{Algorithm: a, Label: r.label(string(a), "unclaimed", fmt.Sprint(tried)), Usage: u}
-		r.track(backend.ByLabel(spec.Label))
+		r.track(spec.Label)
 		k, err := create(spec)
 		if err == nil {
 			c.Errorf("%s succeeded although the backend does not claim it (claims %s for %s)", what, r.caps[a], a)

@@ -86,7 +86,7 @@ func checkClosed(r *runner, t testT, name string) {
 		wantErr(c, "DeleteKey after Close", err, backend.ErrClosed)
 		if a, ok := r.cheapestGenerated(); ok {
 			spec := backend.KeySpec{Algorithm: a, Label: r.label("after-close")}
-			r.track(backend.ByLabel(spec.Label))
+			r.track(spec.Label)
 			_, err = target.GenerateKey(c.ctx, spec)
 			wantErr(c, "GenerateKey after Close", err, backend.ErrClosed)
 		}
@@ -100,7 +100,7 @@ func checkClosed(r *runner, t testT, name string) {
 					c.Fatalf("make a key to import: %v", err)
 				}
 				spec := backend.KeySpec{Algorithm: a, Label: r.label("after-close-import")}
-				r.track(backend.ByLabel(spec.Label))
+				r.track(spec.Label)
 				_, err = imp.ImportKey(c.ctx, spec, priv)
 				wantErr(c, "ImportKey after Close", err, backend.ErrClosed)
 				break
@@ -207,7 +207,7 @@ func (r *runner) prepareClosed(ctx context.Context, target backend.Backend, viaM
 				ck.err = err
 				break
 			}
-			r.track(backend.ByLabel(spec.Label))
+			r.track(spec.Label)
 			k, ck.err = imp.ImportKey(ctx, spec, priv)
 		} else {
 			k, _, ck.err = r.makeKey(ctx, target, spec)

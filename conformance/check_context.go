@@ -77,7 +77,7 @@ func checkContextCanceled(r *runner, c *cell, a backend.Algorithm) {
 		}
 		spec := backend.KeySpec{Algorithm: a, Label: r.label(string(a), "canceled", string(rune('a'+i)))}
 		if r.caps.Supports(a, backend.OpGenerate) {
-			r.track(backend.ByLabel(spec.Label))
+			r.track(spec.Label)
 			try("GenerateKey", func() error {
 				k, err := b.GenerateKey(ctx, spec)
 				if err == nil {
@@ -88,7 +88,7 @@ func checkContextCanceled(r *runner, c *cell, a backend.Algorithm) {
 		}
 		if canImport {
 			spec.Label += "-import"
-			r.track(backend.ByLabel(spec.Label))
+			r.track(spec.Label)
 			try("ImportKey", func() error {
 				k, err := imp.ImportKey(ctx, spec, priv)
 				if err == nil {

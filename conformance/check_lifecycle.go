@@ -107,7 +107,7 @@ func checkLifecycle(r *runner, c *cell, a backend.Algorithm) {
 func (r *runner) createMustFail(c *cell, what string, spec backend.KeySpec, create func() (backend.Key, error)) {
 	c.t.Helper()
 	if r.ours(spec.Label) {
-		r.track(backend.ByLabel(spec.Label))
+		r.track(spec.Label)
 	}
 	k, err := create()
 	if err == nil {
@@ -183,7 +183,7 @@ func checkLifecycleBackend(r *runner, c *cell) {
 			want = []error{backend.ErrInvalidInput}
 		}
 		if r.ours(tc.spec.Label) {
-			r.track(backend.ByLabel(tc.spec.Label))
+			r.track(tc.spec.Label)
 		}
 		k, err := b.GenerateKey(c.ctx, tc.spec)
 		if err == nil && r.ours(k.Label()) {
@@ -198,7 +198,7 @@ func checkLifecycleBackend(r *runner, c *cell) {
 	long += strings.Repeat("é", (backend.MaxLabelLen-len(long)-1)/2)
 	long += strings.Repeat("x", backend.MaxLabelLen-len(long)) // at least one: the label ends in ASCII
 	spec := backend.KeySpec{Algorithm: a, Label: long, ID: randomBytes(backend.MaxKeyIDLen)}
-	r.track(backend.ByLabel(spec.Label))
+	r.track(spec.Label)
 	k, err := b.GenerateKey(c.ctx, spec)
 	if err != nil {
 		c.Errorf("GenerateKey with a %d-byte UTF-8 label and a %d-byte ID (both the largest allowed): %v", len(long), len(spec.ID), err)

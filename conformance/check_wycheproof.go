@@ -54,7 +54,7 @@ func (r *runner) vectors(c *cell, name string) []wpCase {
 func (r *runner) withImported(c *cell, imp backend.Importer, a backend.Algorithm, u backend.Usage, tag string, priv any, f func(k backend.Key)) error {
 	c.t.Helper()
 	label := r.label("wp", tag)
-	r.track(backend.ByLabel(label))
+	r.track(label)
 	k, err := imp.ImportKey(c.ctx, backend.KeySpec{Algorithm: a, Label: label, Usage: specUsage(a, u)}, priv)
 	if err != nil {
 		return err
@@ -62,6 +62,8 @@ func (r *runner) withImported(c *cell, imp backend.Importer, a backend.Algorithm
 	defer func() {
 		if err := r.backend().DeleteKey(c.ctx, backend.KeyRef{ID: k.ID(), Label: label}); err != nil {
 			c.Errorf("delete the imported key %s: %v", label, err)
+		} else {
+			r.untrack(label)
 		}
 	}()
 	if !publicEqual(k.Public(), publicOf(priv)) {

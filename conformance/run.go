@@ -6,7 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -58,7 +61,7 @@ type runner struct {
 	mu       sync.Mutex
 	b        backend.Backend // the instance the checks use; replaced by "reopen"
 	fixtures map[fixtureKey]*fixture
-	created  []backend.KeyRef // every key this run made (or may have made), for cleanup
+	created  map[string]bool // labels of keys this run made (or may have made), for cleanup
 	stdlib   map[backend.Algorithm]any
 }
 
@@ -94,6 +97,7 @@ func run(t testT, open Opener, opts ...Option) {
 		root:     t,
 		id:       randomHex(4),
 		fixtures: map[fixtureKey]*fixture{},
+		created:  map[string]bool{},
 		stdlib:   map[backend.Algorithm]any{},
 	}
 
@@ -179,13 +183,21 @@ func (r *runner) label(parts ...string) string {
 	return l
 }
 
-// track remembers a key this run made, or may be about to make, for
-// cleanup. Call it before the creating call, so that a panic or a timeout
-// between the store's commit and the return cannot leak the key.
-func (r *runner) track(ref backend.KeyRef) {
+// track remembers the label of a key this run made, or may be about to
+// make, for cleanup. Call it before the creating call, so that a panic or a
+// timeout between the store's commit and the return cannot leak the key.
+func (r *runner) track(label string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.created = append(r.created, ref)
+	r.created[label] = true
+}
+
+// untrack forgets a label whose key the run has deleted itself, so that
+// cleanup need not look for it.
+func (r *runner) untrack(label string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.created, label)
 }
 
 // cleanup deletes every key the run made that still exists, then closes the
@@ -193,7 +205,7 @@ func (r *runner) track(ref backend.KeyRef) {
 // keys whose label belongs to this run, by ID and label together.
 func (r *runner) cleanup() {
 	r.mu.Lock()
-	b, created := r.b, r.created
+	b, created := r.b, slices.Sorted(maps.Keys(r.created))
 	r.mu.Unlock()
 	if b == nil {
 		return
@@ -210,23 +222,21 @@ func (r *runner) cleanup() {
 		}
 		b = nb
 	}
-	seen := map[string]bool{}
-	for _, ref := range created {
-		if !r.ours(ref.Label) || seen[ref.Label] {
+	for _, label := range created {
+		if !r.ours(label) {
 			continue
 		}
-		seen[ref.Label] = true
 		// A key may exist although creating it failed, and a backend that
 		// ignores duplicate labels may hold two: delete by label until none
 		// is left, bounded in case deletion silently does nothing.
 		for range 4 {
-			k, err := b.Key(ctx, backend.ByLabel(ref.Label))
-			if err != nil || k.Label() != ref.Label {
+			k, err := b.Key(ctx, backend.ByLabel(label))
+			if err != nil || k.Label() != label {
 				break
 			}
-			if err := b.DeleteKey(ctx, backend.KeyRef{ID: k.ID(), Label: ref.Label}); err != nil {
+			if err := b.DeleteKey(ctx, backend.KeyRef{ID: k.ID(), Label: label}); err != nil {
 				if !errors.Is(err, backend.ErrKeyNotFound) {
-					r.root.Logf("cleanup: delete %s: %v", ref.Label, err)
+					r.root.Logf("cleanup: delete %s: %v", label, err)
 				}
 				break
 			}
@@ -239,8 +249,7 @@ func (r *runner) cleanup() {
 
 // ours reports whether label belongs to this run.
 func (r *runner) ours(label string) bool {
-	p := LabelPrefix + r.id + "-"
-	return len(label) > len(p) && label[:len(p)] == p
+	return strings.HasPrefix(label, LabelPrefix+r.id+"-")
 }
 
 func randomHex(n int) string {
@@ -375,7 +384,7 @@ func (r *runner) makeKey(ctx context.Context, b backend.Backend, spec backend.Ke
 	switch {
 	case r.caps.Supports(a, backend.OpGenerate):
 		how = "generated"
-		r.track(backend.ByLabel(label))
+		r.track(label)
 		k, err = b.GenerateKey(ctx, spec)
 	case canImport && r.caps.Supports(a, backend.OpImport):
 		how = "imported (generate not claimed)"
@@ -383,7 +392,7 @@ func (r *runner) makeKey(ctx context.Context, b backend.Backend, spec backend.Ke
 		if perr != nil {
 			return nil, how, perr
 		}
-		r.track(backend.ByLabel(label))
+		r.track(label)
 		k, err = imp.ImportKey(ctx, spec, priv)
 	default:
 		return nil, "", errNoKeySource
