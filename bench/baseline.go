@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"crypto"
 
 	"github.com/cryptoplug/cryptoplug/backend"
 )
@@ -26,6 +27,20 @@ type Baselines interface {
 	// Close releases what the baselines hold. It is called after the
 	// backend is closed.
 	Close() error
+}
+
+// A KeyMaker is Baselines that make the backend's keys themselves, so that
+// the backend and the baseline work with the same key. Where the backend
+// implements [backend.Importer] and can import the algorithm, [Run] imports
+// the key MakeKey returns instead of generating one in the backend, and
+// passes it to Impls as [Workload].Private.
+//
+// It matters where the cost of an operation depends on the key: ML-DSA's
+// deterministic signing repeats its rejection loop a number of times fixed
+// by the key and the message, so on one message two keys can differ by a
+// factor of two.
+type KeyMaker interface {
+	MakeKey(alg backend.Algorithm) (crypto.PrivateKey, error)
 }
 
 // builtinBaseliners are the baseliners for the backends in this module.

@@ -19,11 +19,16 @@ import (
 )
 
 // softwareBaselines compares the software backend with the libraries it
-// wraps: a key of the same algorithm made by the standard library (circl
-// for Ed448 and ML-DSA), used directly. The key is not the backend's (that
-// one cannot be exported), but the cost of these operations does not depend
-// on the key.
+// wraps: the standard library (circl for Ed448 and ML-DSA) used directly,
+// on the same key. As a [KeyMaker] it makes the key, which the run imports
+// into the backend; on a backend that cannot import, it uses a key of its
+// own of the same algorithm.
 type softwareBaselines struct{}
+
+// MakeKey generates a key of alg with the standard library or circl.
+func (softwareBaselines) MakeKey(alg backend.Algorithm) (crypto.PrivateKey, error) {
+	return stdlibKey(alg)
+}
 
 func openSoftwareBaselines(context.Context, string) (Baselines, error) {
 	return softwareBaselines{}, nil
@@ -40,29 +45,28 @@ func (softwareBaselines) Impls(_ context.Context, _ backend.Backend, w *Workload
 		}
 		return []Impl{{Name: "baseline", Op: func(int) ([]byte, error) { return nil, gen() }}}, nil
 	}
-	priv, err := stdlibKey(w.Algorithm)
-	if err != nil {
-		return nil, err
-	}
-	var im Impl
-	switch w.Op {
-	case Sign:
-		im = signerImpl("baseline", w, priv.(crypto.Signer))
-	case Decrypt:
-		if im, err = decrypterImpl("baseline", w, priv.(crypto.Decrypter)); err != nil {
+	priv := w.Private
+	if priv == nil {
+		var err error
+		if priv, err = stdlibKey(w.Algorithm); err != nil {
 			return nil, err
 		}
+	}
+	switch w.Op {
+	case Sign:
+		return []Impl{signerImpl("baseline", w, priv.(crypto.Signer))}, nil
+	case Decrypt:
+		im, err := decrypterImpl("baseline", w, priv.(crypto.Decrypter))
+		return []Impl{im}, err
 	case Decapsulate:
 		dk := priv.(crypto.Decapsulator)
 		ct, want, err := w.Ciphertext(dk.Encapsulator())
 		if err != nil {
 			return nil, err
 		}
-		im = Impl{Name: "baseline", Op: func(int) ([]byte, error) { return dk.Decapsulate(ct) }, Check: checkEqual(want)}
-	default:
-		return nil, fmt.Errorf("no software baseline for %s", w)
+		return []Impl{{Name: "baseline", Op: func(int) ([]byte, error) { return dk.Decapsulate(ct) }, Check: checkEqual(want)}}, nil
 	}
-	return []Impl{im}, nil
+	return nil, fmt.Errorf("no software baseline for %s", w)
 }
 
 // stdlibKey generates a private key of alg with the standard library or

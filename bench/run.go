@@ -123,7 +123,8 @@ func (c *config) openBaselines(b *testing.B, ctx context.Context, uri string) Ba
 // runWorkload measures one operation on one algorithm with every impl at
 // every goroutine count.
 func (c *config) runWorkload(b *testing.B, ctx context.Context, be backend.Backend, bls Baselines, op Op, alg backend.Algorithm, label string) {
-	w, cleanup, err := newWorkload(ctx, be, op, alg, label)
+	km, _ := bls.(KeyMaker)
+	w, cleanup, err := newWorkload(ctx, be, km, op, alg, label)
 	if err != nil {
 		b.Fatalf("bench: %s: %v", "op="+string(op)+"/alg="+string(alg), err)
 	}

@@ -45,6 +45,9 @@ type Workload struct {
 	Algorithm backend.Algorithm
 	// Key is the backend's key the operation uses; nil for Generate.
 	Key backend.Key
+	// Private is Key's private key when the run imported it from a
+	// [KeyMaker], and nil when the backend generated the key.
+	Private crypto.PrivateKey
 	// Message is what Sign signs: a digest made with SignerOpts' hash for
 	// RSA and ECDSA, the message itself for Ed25519, Ed448 and ML-DSA.
 	Message []byte
@@ -144,10 +147,11 @@ func opsFor(alg backend.Algorithm, caps backend.Capabilities, generate bool) []O
 	return ops
 }
 
-// newWorkload prepares op on alg: a key generated in be (for every op but
-// Generate) and the input. The returned cleanup deletes the key. Decrypt
-// probes which OAEP hash the backend takes, SHA-256 first.
-func newWorkload(ctx context.Context, be backend.Backend, op Op, alg backend.Algorithm, label string) (*Workload, func(), error) {
+// newWorkload prepares op on alg: a key in be (for every op but Generate)
+// and the input. The key is imported from km when km is not nil and be can
+// import alg, and generated in be otherwise. The returned cleanup deletes
+// it. Decrypt probes which OAEP hash the backend takes, SHA-256 first.
+func newWorkload(ctx context.Context, be backend.Backend, km KeyMaker, op Op, alg backend.Algorithm, label string) (*Workload, func(), error) {
 	w := &Workload{Op: op, Algorithm: alg}
 	if op == Generate {
 		return w, func() {}, nil
@@ -156,8 +160,19 @@ func newWorkload(ctx context.Context, be backend.Backend, op Op, alg backend.Alg
 	if op == Decrypt {
 		spec.Usage = backend.UsageDecrypt
 	}
-	k, err := be.GenerateKey(ctx, spec)
-	if err != nil {
+	var (
+		k   backend.Key
+		err error
+	)
+	imp, canImport := be.(backend.Importer)
+	if km != nil && canImport && be.Capabilities().Supports(alg, backend.OpImport) {
+		if w.Private, err = km.MakeKey(alg); err != nil {
+			return nil, nil, fmt.Errorf("make %s key: %w", alg, err)
+		}
+		if k, err = imp.ImportKey(ctx, spec, w.Private); err != nil {
+			return nil, nil, fmt.Errorf("import %s key: %w", alg, err)
+		}
+	} else if k, err = be.GenerateKey(ctx, spec); err != nil {
 		return nil, nil, fmt.Errorf("generate %s key: %w", alg, err)
 	}
 	cleanup := func() { _ = be.DeleteKey(context.Background(), backend.ByID(k.ID())) }
