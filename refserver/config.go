@@ -1,0 +1,199 @@
+package refserver
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Config is the reference server's configuration. It is read, lowest
+// precedence first, from the defaults, one JSON file (-config), the
+// environment (REFSERVER_<FIELD> in upper case, e.g. REFSERVER_LISTEN), and
+// flags (-listen, …). [Config.Resolve] fills in what depends on DataDir.
+//
+// Secrets are never configuration values: the pepper, keystore passphrase
+// and a PostgreSQL password come from files (or the pepper from
+// REFSERVER_PEPPERS), which init creates with mode 0600.
+type Config struct {
+	// DataDir holds everything init creates; required.
+	DataDir string `json:"data_dir"`
+	// Listen is the TCP address to serve on; default "127.0.0.1:8443".
+	Listen string `json:"listen"`
+	// Backend is the backend URI; default a software keystore under the
+	// data directory: software:dir=<data>/keys?pin-source=file:<data>/keystore.pass.
+	Backend string `json:"backend"`
+	// AuthnStore is a PostgreSQL DSN ("postgres://…"), or a SQLite file
+	// path; default <data>/authn.db.
+	AuthnStore string `json:"authn_store"`
+	// PepperFile holds the token pepper set (authn.ParsePeppers format);
+	// default <data>/pepper. REFSERVER_PEPPERS, if set, is used instead.
+	PepperFile string `json:"pepper_file"`
+	// TLSCert and TLSKey are PEM files; default the self-signed pair init
+	// writes to <data>/tls/.
+	TLSCert string `json:"tls_cert"`
+	TLSKey  string `json:"tls_key"`
+	// ClientCA, if set, is a PEM file of CAs whose client certificates may
+	// create certificate sessions (tls.VerifyClientCertIfGiven).
+	ClientCA string `json:"client_ca"`
+	// TLSMinVersion is "1.3" (default) or "1.2".
+	TLSMinVersion string `json:"tls_min_version"`
+	// RecoveryKey, if set, is a PEM public key file (ML-KEM or RSA) that
+	// clients seal their backups to; without it backups are refused.
+	RecoveryKey string `json:"recovery_key"`
+	// AuditLog is a file the JSON audit log is appended to; "" or "-" is
+	// standard output.
+	AuditLog string `json:"audit_log"`
+	// SessionIdleTimeout and SessionLifetime bound sessions ("15m", "8h").
+	SessionIdleTimeout Duration `json:"session_idle_timeout"`
+	SessionLifetime    Duration `json:"session_lifetime"`
+	// Argon2MemoryKiB lowers the password hash cost; only tests should.
+	Argon2MemoryKiB uint32 `json:"argon2_memory_kib"`
+	// ShutdownTimeout bounds the wait for in-flight requests on SIGTERM;
+	// default 30s.
+	ShutdownTimeout Duration `json:"shutdown_timeout"`
+}
+
+// Duration is a time.Duration written as "15m" in JSON.
+type Duration time.Duration
+
+// UnmarshalJSON parses a Go duration string.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	v, err := time.ParseDuration(s)
+	*d = Duration(v)
+	return err
+}
+
+// MarshalJSON writes the duration as a Go duration string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// String formats d for flags.
+func (d *Duration) String() string { return time.Duration(*d).String() }
+
+// Set parses a flag value.
+func (d *Duration) Set(s string) error {
+	v, err := time.ParseDuration(s)
+	*d = Duration(v)
+	return err
+}
+
+// DefaultListen is where the server listens without configuration.
+const DefaultListen = "127.0.0.1:8443"
+
+// LoadConfig builds the configuration from args (flags, after the
+// subcommand), the file named by -config, and the environment.
+func LoadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, error) {
+	var c, flagged Config
+	configFile := fs.String("config", getenv("REFSERVER_CONFIG"), "JSON configuration file")
+	fs.StringVar(&flagged.DataDir, "data", "", "data directory (REFSERVER_DATA_DIR)")
+	fs.StringVar(&flagged.Listen, "listen", "", "listen address, default "+DefaultListen+" (REFSERVER_LISTEN)")
+	fs.StringVar(&flagged.Backend, "backend", "", "backend URI (REFSERVER_BACKEND)")
+	fs.StringVar(&flagged.AuthnStore, "authn-store", "", "PostgreSQL DSN or SQLite path (REFSERVER_AUTHN_STORE)")
+	fs.StringVar(&flagged.PepperFile, "pepper-file", "", "pepper file (REFSERVER_PEPPER_FILE; or the set itself in REFSERVER_PEPPERS)")
+	fs.StringVar(&flagged.TLSCert, "tls-cert", "", "TLS certificate PEM file")
+	fs.StringVar(&flagged.TLSKey, "tls-key", "", "TLS private key PEM file")
+	fs.StringVar(&flagged.ClientCA, "client-ca", "", "CA PEM file for client certificates")
+	fs.StringVar(&flagged.TLSMinVersion, "tls-min-version", "", `"1.3" (default) or "1.2"`)
+	fs.StringVar(&flagged.RecoveryKey, "recovery-key", "", "PEM public key clients seal backups to")
+	fs.StringVar(&flagged.AuditLog, "audit-log", "", "audit log file (default standard output)")
+	fs.Var(&flagged.SessionIdleTimeout, "session-idle-timeout", "session idle timeout (default 15m)")
+	fs.Var(&flagged.SessionLifetime, "session-lifetime", "session absolute lifetime (default 8h)")
+	fs.Var(&flagged.ShutdownTimeout, "shutdown-timeout", "wait for in-flight requests on SIGTERM (default 30s)")
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *configFile != "" {
+		b, err := os.ReadFile(*configFile)
+		if err != nil {
+			return Config{}, fmt.Errorf("read configuration: %w", err)
+		}
+		dec := json.NewDecoder(strings.NewReader(string(b)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&c); err != nil {
+			return Config{}, fmt.Errorf("configuration file %s: %w", *configFile, err)
+		}
+	}
+	env := func(dst *string, name string) {
+		if v := getenv("REFSERVER_" + name); v != "" {
+			*dst = v
+		}
+	}
+	env(&c.DataDir, "DATA_DIR")
+	env(&c.Listen, "LISTEN")
+	env(&c.Backend, "BACKEND")
+	env(&c.AuthnStore, "AUTHN_STORE")
+	env(&c.PepperFile, "PEPPER_FILE")
+	env(&c.TLSCert, "TLS_CERT")
+	env(&c.TLSKey, "TLS_KEY")
+	env(&c.ClientCA, "CLIENT_CA")
+	env(&c.TLSMinVersion, "TLS_MIN_VERSION")
+	env(&c.RecoveryKey, "RECOVERY_KEY")
+	env(&c.AuditLog, "AUDIT_LOG")
+	for _, f := range []struct{ dst, src *string }{
+		{&c.DataDir, &flagged.DataDir}, {&c.Listen, &flagged.Listen}, {&c.Backend, &flagged.Backend},
+		{&c.AuthnStore, &flagged.AuthnStore}, {&c.PepperFile, &flagged.PepperFile}, {&c.TLSCert, &flagged.TLSCert},
+		{&c.TLSKey, &flagged.TLSKey}, {&c.ClientCA, &flagged.ClientCA}, {&c.TLSMinVersion, &flagged.TLSMinVersion},
+		{&c.RecoveryKey, &flagged.RecoveryKey}, {&c.AuditLog, &flagged.AuditLog},
+	} {
+		if *f.src != "" {
+			*f.dst = *f.src
+		}
+	}
+	for _, f := range []struct{ dst, src *Duration }{
+		{&c.SessionIdleTimeout, &flagged.SessionIdleTimeout}, {&c.SessionLifetime, &flagged.SessionLifetime},
+		{&c.ShutdownTimeout, &flagged.ShutdownTimeout},
+	} {
+		if *f.src != 0 {
+			*f.dst = *f.src
+		}
+	}
+	return c, c.Resolve()
+}
+
+// Resolve checks c and fills in the defaults that depend on DataDir.
+func (c *Config) Resolve() error {
+	if c.DataDir == "" {
+		return errors.New("no data directory: give -data or REFSERVER_DATA_DIR")
+	}
+	abs, err := filepath.Abs(c.DataDir)
+	if err != nil {
+		return err
+	}
+	c.DataDir = abs
+	def := func(dst *string, v string) {
+		if *dst == "" {
+			*dst = v
+		}
+	}
+	def(&c.Listen, DefaultListen)
+	def(&c.Backend, "software:dir="+filepath.Join(abs, "keys")+"?pin-source=file:"+filepath.Join(abs, "keystore.pass"))
+	def(&c.AuthnStore, filepath.Join(abs, "authn.db"))
+	def(&c.PepperFile, filepath.Join(abs, "pepper"))
+	def(&c.TLSCert, filepath.Join(abs, "tls", "server.crt"))
+	def(&c.TLSKey, filepath.Join(abs, "tls", "server.key"))
+	def(&c.TLSMinVersion, "1.3")
+	if c.TLSMinVersion != "1.3" && c.TLSMinVersion != "1.2" {
+		return fmt.Errorf("tls_min_version must be \"1.3\" or \"1.2\", not %q", c.TLSMinVersion)
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = Duration(30 * time.Second)
+	}
+	return nil
+}
+
+// postgres reports whether the authn store is a PostgreSQL DSN.
+func (c *Config) postgres() bool {
+	s := c.AuthnStore
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://") || strings.Contains(s, "host=")
+}

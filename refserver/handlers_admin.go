@@ -1,0 +1,343 @@
+package refserver
+
+import (
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"net/http"
+
+	"github.com/cryptoplug/cryptoplug/authn"
+	"github.com/cryptoplug/cryptoplug/refserver/api"
+)
+
+func accountJSON(a authn.Account) api.Account {
+	out := api.Account{ID: a.ID, Kind: a.Kind.String(), Name: a.Name, Email: a.Email, Roles: api.RoleNames(a.Roles),
+		Method: a.Method.String(), PublicKeys: a.PublicKeys, CreatedAt: api.Unix(a.CreatedAt)}
+	if len(a.CertSHA256) > 0 {
+		out.CertSHA256 = hex.EncodeToString(a.CertSHA256)
+	}
+	return out
+}
+
+func apiKeyJSON(k authn.APIKey) api.APIKey {
+	return api.APIKey{ID: k.ID, Owner: k.PrincipalID, Role: k.Role.String(), CreatedAt: api.Unix(k.CreatedAt), ExpiresAt: api.Unix(k.ExpiresAt)}
+}
+
+func issuedKeysJSON(keys []authn.IssuedAPIKey) []api.APIKey {
+	out := []api.APIKey{}
+	for _, k := range keys {
+		j := apiKeyJSON(k.APIKey)
+		j.Key = k.Key.Reveal()
+		out = append(out, j)
+	}
+	return out
+}
+
+func parseMethod(name string) (authn.Method, error) {
+	switch name {
+	case authn.MethodAPIKey.String():
+		return authn.MethodAPIKey, nil
+	case authn.MethodCertificate.String():
+		return authn.MethodCertificate, nil
+	}
+	return 0, invalid("method must be %q or %q", authn.MethodAPIKey, authn.MethodCertificate)
+}
+
+func parseCertificate(pemText string) (*x509.Certificate, error) {
+	if pemText == "" {
+		return nil, nil
+	}
+	b, _ := pem.Decode([]byte(pemText))
+	if b == nil || b.Type != "CERTIFICATE" {
+		return nil, invalid("certificate must be a PEM CERTIFICATE block")
+	}
+	c, err := x509.ParseCertificate(b.Bytes)
+	if err != nil {
+		return nil, invalid("malformed certificate")
+	}
+	return c, nil
+}
+
+func (s *Server) createApp(rq *request) error {
+	var req api.CreateApplication
+	if err := decodeJSON(rq.r, &req); err != nil {
+		return err
+	}
+	roles, err := api.ParseRoles(req.Roles)
+	if err != nil {
+		return invalid("%v", err)
+	}
+	m, err := parseMethod(req.Method)
+	if err != nil {
+		return err
+	}
+	cert, err := parseCertificate(req.Certificate)
+	if err != nil {
+		return err
+	}
+	acct, keys, err := s.opts.Auth.CreateApplication(rq.r.Context(), authn.ApplicationSpec{Name: req.Name, Roles: roles, Method: m, Certificate: cert})
+	if err != nil {
+		return err
+	}
+	writeJSON(rq.w, http.StatusCreated, api.IssuedCredentials{Account: accountJSON(acct), APIKeys: issuedKeysJSON(keys)})
+	return nil
+}
+
+func (s *Server) listKind(rq *request, kind authn.Kind) error {
+	accts, err := s.opts.Auth.ListAccounts(rq.r.Context())
+	if err != nil {
+		return err
+	}
+	out := api.AccountList{Accounts: []api.Account{}}
+	for _, a := range accts {
+		if a.Kind == kind || kind == authn.KindApplication && a.Kind == authn.KindClient {
+			out.Accounts = append(out.Accounts, accountJSON(a))
+		}
+	}
+	writeJSON(rq.w, http.StatusOK, out)
+	return nil
+}
+
+// listApps lists applications and registered clients, which share the
+// application routes (they use API keys the same way).
+func (s *Server) listApps(rq *request) error  { return s.listKind(rq, authn.KindApplication) }
+func (s *Server) listUsers(rq *request) error { return s.listKind(rq, authn.KindUser) }
+
+// account fetches the principal the path names and checks it is of the kind
+// the route is about: a user ID under /users is 404 under /apps and back.
+func (s *Server) account(rq *request) (authn.Account, error) {
+	a, err := s.opts.Auth.GetAccount(rq.r.Context(), rq.r.PathValue("id"))
+	if err != nil {
+		return authn.Account{}, err
+	}
+	isUserRoute := len(rq.route.Path) >= len("/sys/v1/users") && rq.route.Path[:len("/sys/v1/users")] == "/sys/v1/users"
+	if isUserRoute != (a.Kind == authn.KindUser) {
+		return authn.Account{}, errNotFound
+	}
+	return a, nil
+}
+
+func (s *Server) getAccount(rq *request) error {
+	a, err := s.account(rq)
+	if err != nil {
+		return err
+	}
+	writeJSON(rq.w, http.StatusOK, accountJSON(a))
+	return nil
+}
+
+func (s *Server) deleteAccount(rq *request) error {
+	a, err := s.account(rq)
+	if err != nil {
+		return err
+	}
+	if a.ID == rq.principal.ID {
+		return invalid("a principal cannot delete itself")
+	}
+	if err := s.opts.Auth.DeleteAccount(rq.r.Context(), a.ID); err != nil {
+		return err
+	}
+	rq.w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) resetSecret(rq *request) error {
+	a, err := s.account(rq)
+	if err != nil {
+		return err
+	}
+	keys, err := s.opts.Auth.ResetApplicationSecret(rq.r.Context(), a.ID)
+	if err != nil {
+		return err
+	}
+	a, err = s.opts.Auth.GetAccount(rq.r.Context(), a.ID)
+	if err != nil {
+		return err
+	}
+	writeJSON(rq.w, http.StatusOK, api.IssuedCredentials{Account: accountJSON(a), APIKeys: issuedKeysJSON(keys)})
+	return nil
+}
+
+func (s *Server) switchMethod(rq *request) error {
+	var req api.SwitchMethod
+	if err := decodeJSON(rq.r, &req); err != nil {
+		return err
+	}
+	a, err := s.account(rq)
+	if err != nil {
+		return err
+	}
+	m, err := parseMethod(req.Method)
+	if err != nil {
+		return err
+	}
+	cert, err := parseCertificate(req.Certificate)
+	if err != nil {
+		return err
+	}
+	keys, err := s.opts.Auth.SwitchAuthMethod(rq.r.Context(), a.ID, m, cert)
+	if err != nil {
+		return err
+	}
+	if a, err = s.opts.Auth.GetAccount(rq.r.Context(), a.ID); err != nil {
+		return err
+	}
+	writeJSON(rq.w, http.StatusOK, api.IssuedCredentials{Account: accountJSON(a), APIKeys: issuedKeysJSON(keys)})
+	return nil
+}
+
+func (s *Server) createAPIKey(rq *request) error {
+	var req api.CreateAPIKey
+	if err := decodeJSON(rq.r, &req); err != nil {
+		return err
+	}
+	role, err := authn.ParseRole(req.Role)
+	if err != nil {
+		return err
+	}
+	if req.ValidForSeconds < 0 {
+		return invalid("valid_for_seconds must not be negative")
+	}
+	a, err := s.account(rq)
+	if err != nil {
+		return err
+	}
+	k, err := s.opts.Auth.CreateAPIKey(rq.r.Context(), a.ID, role, api.Seconds(req.ValidForSeconds))
+	if err != nil {
+		return err
+	}
+	writeJSON(rq.w, http.StatusCreated, issuedKeysJSON([]authn.IssuedAPIKey{k})[0])
+	return nil
+}
+
+func (s *Server) listAPIKeys(rq *request) error {
+	a, err := s.account(rq)
+	if err != nil {
+		return err
+	}
+	keys, err := s.opts.Auth.ListAPIKeys(rq.r.Context(), a.ID)
+	if err != nil {
+		return err
+	}
+	out := api.APIKeyList{APIKeys: []api.APIKey{}}
+	for _, k := range keys {
+		out.APIKeys = append(out.APIKeys, apiKeyJSON(k))
+	}
+	writeJSON(rq.w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) revokeAPIKey(rq *request) error {
+	if err := s.opts.Auth.RevokeAPIKey(rq.r.Context(), rq.r.PathValue("id")); err != nil {
+		return err
+	}
+	rq.w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) rotateAPIKey(rq *request) error {
+	var req api.RotateAPIKey
+	if err := decodeJSON(rq.r, &req); err != nil {
+		return err
+	}
+	if req.OverlapSeconds < 0 {
+		return invalid("overlap_seconds must not be negative")
+	}
+	k, err := s.opts.Auth.RotateAPIKey(rq.r.Context(), rq.r.PathValue("id"), api.Seconds(req.OverlapSeconds))
+	if err != nil {
+		return err
+	}
+	writeJSON(rq.w, http.StatusOK, issuedKeysJSON([]authn.IssuedAPIKey{k})[0])
+	return nil
+}
+
+func (s *Server) terminateSessions(rq *request) error {
+	id := rq.r.PathValue("id")
+	if _, err := s.opts.Auth.GetAccount(rq.r.Context(), id); err != nil {
+		return err
+	}
+	n, err := s.opts.Auth.TerminateSessions(rq.r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(rq.w, http.StatusOK, api.Terminated{Sessions: n})
+	return nil
+}
+
+func (s *Server) createUser(rq *request) error {
+	var req api.CreateUser
+	if err := decodeJSON(rq.r, &req); err != nil {
+		return err
+	}
+	roles, err := api.ParseRoles(req.Roles)
+	if err != nil {
+		return invalid("%v", err)
+	}
+	a, err := s.opts.Auth.CreateUser(rq.r.Context(), req.Email, authn.NewSecret(req.Password), roles)
+	if err != nil {
+		return err
+	}
+	writeJSON(rq.w, http.StatusCreated, accountJSON(a))
+	return nil
+}
+
+func (s *Server) setPassword(rq *request) error {
+	var req api.SetPassword
+	if err := decodeJSON(rq.r, &req); err != nil {
+		return err
+	}
+	a, err := s.account(rq)
+	if err != nil {
+		return err
+	}
+	if err := s.opts.Auth.SetPassword(rq.r.Context(), a.ID, authn.NewSecret(req.Password)); err != nil {
+		return err
+	}
+	rq.w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func registrationTokenJSON(t authn.RegistrationToken) api.RegistrationToken {
+	return api.RegistrationToken{ID: t.ID, Roles: api.RoleNames(t.Roles), UsesLeft: t.UsesLeft, CreatedBy: t.CreatedBy,
+		CreatedAt: api.Unix(t.CreatedAt), ExpiresAt: api.Unix(t.ExpiresAt)}
+}
+
+func (s *Server) createRegistrationToken(rq *request) error {
+	var req api.CreateRegistrationToken
+	if err := decodeJSON(rq.r, &req); err != nil {
+		return err
+	}
+	roles, err := api.ParseRoles(req.Roles)
+	if err != nil {
+		return invalid("%v", err)
+	}
+	t, err := s.opts.Auth.CreateRegistrationToken(rq.r.Context(), rq.principal, authn.RegistrationTokenSpec{Roles: roles, Uses: req.Uses, ValidFor: api.Seconds(req.ValidForSeconds)})
+	if err != nil {
+		return err
+	}
+	out := registrationTokenJSON(t.RegistrationToken)
+	out.Token = t.Token.Reveal()
+	writeJSON(rq.w, http.StatusCreated, out)
+	return nil
+}
+
+func (s *Server) listRegistrationTokens(rq *request) error {
+	ts, err := s.opts.Auth.ListRegistrationTokens(rq.r.Context())
+	if err != nil {
+		return err
+	}
+	out := api.RegistrationTokenList{Tokens: []api.RegistrationToken{}}
+	for _, t := range ts {
+		out.Tokens = append(out.Tokens, registrationTokenJSON(t))
+	}
+	writeJSON(rq.w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) revokeRegistrationToken(rq *request) error {
+	if err := s.opts.Auth.RevokeRegistrationToken(rq.r.Context(), rq.r.PathValue("id")); err != nil {
+		return err
+	}
+	rq.w.WriteHeader(http.StatusNoContent)
+	return nil
+}

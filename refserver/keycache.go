@@ -1,0 +1,62 @@
+package refserver
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/cryptoplug/cryptoplug/backend"
+)
+
+// keyCache holds backend.Key handles by label, so that an operation costs one
+// map read rather than a backend lookup. Entries go when the key is deleted
+// or regenerated through this server, and when an operation through a cached
+// handle reports the key gone. sync.Map: reads take no lock.
+type keyCache struct {
+	m sync.Map // label → backend.Key
+}
+
+func (c *keyCache) forget(label string) { c.m.Delete(label) }
+
+func (c *keyCache) len() int {
+	n := 0
+	c.m.Range(func(any, any) bool { n++; return true })
+	return n
+}
+
+// key returns the key labelled label, from the cache or the backend.
+func (s *Server) key(ctx context.Context, label string) (backend.Key, error) {
+	if v, ok := s.keys.m.Load(label); ok {
+		return v.(backend.Key), nil
+	}
+	if err := backend.ValidateLabel(label); err != nil {
+		return nil, err
+	}
+	k, err := s.opts.Backend.Key(ctx, backend.ByLabel(label))
+	if err != nil {
+		return nil, err
+	}
+	s.keys.m.Store(label, k)
+	return k, nil
+}
+
+// withKey runs op on the key labelled label. If a cached handle turns out to
+// name a key deleted behind the cache's back, it is dropped and op runs once
+// more on a fresh lookup.
+func (s *Server) withKey(rq *request, label string, op func(backend.Key) error) error {
+	rq.key = label
+	ctx := rq.r.Context()
+	for attempt := 0; ; attempt++ {
+		_, cached := s.keys.m.Load(label)
+		k, err := s.key(ctx, label)
+		if err != nil {
+			return err
+		}
+		err = op(k)
+		if cached && attempt == 0 && (errors.Is(err, backend.ErrKeyNotFound) || errors.Is(err, backend.ErrClosed)) {
+			s.keys.forget(label)
+			continue
+		}
+		return err
+	}
+}
