@@ -12,7 +12,9 @@ import (
 //	path-attr  = name [ "=" value ]
 //	query-attr = name [ "=" value ]
 //
-// Values are percent-decoded. An attribute without "=" is a flag (as in
+// Values are percent-decoded and may then hold any bytes (RFC 7512 encodes a
+// binary CKA_ID as "id=%01%02"); unencoded control characters are refused.
+// An attribute without "=" is a flag (as in
 // "tpm:simulator;dir=/tmp/k"). An attribute name appearing twice — in the
 // path, in the query, or once in each — is an error, as RFC 7512 requires
 // within each part and as cryptoplug requires across them, so that which of
@@ -111,15 +113,18 @@ func parseAttrs(scheme, s, sep, part string) ([]Attr, error) {
 	return out, nil
 }
 
-// unescape percent-decodes s, refusing control characters (encoded or not)
-// so that a URI cannot smuggle newlines into logs or file names.
+// unescape percent-decodes s. Raw control characters are refused, so a URI
+// typed or pasted cannot smuggle a newline into a log line; percent-encoded
+// bytes may be anything, because RFC 7512 encodes binary values such as a
+// CKA_ID ("id=%01%02") that way. Everything that prints a value quotes or
+// re-escapes it.
 func unescape(s string) (string, error) {
-	if !strings.ContainsAny(s, "%") {
-		for i := 0; i < len(s); i++ {
-			if s[i] < 0x20 || s[i] == 0x7f {
-				return "", fmt.Errorf("control character")
-			}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return "", fmt.Errorf("control character")
 		}
+	}
+	if !strings.Contains(s, "%") {
 		return s, nil
 	}
 	b := make([]byte, 0, len(s))
@@ -131,9 +136,6 @@ func unescape(s string) (string, error) {
 			}
 			c = unhex(s[i+1])<<4 | unhex(s[i+2])
 			i += 2
-		}
-		if c < 0x20 || c == 0x7f {
-			return "", fmt.Errorf("control character")
 		}
 		b = append(b, c)
 	}

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"math/big"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -203,4 +204,37 @@ func TestAllowLists(t *testing.T) {
 	require.False(t, backend.SignatureHashAllowed(crypto.SHA1))
 	require.True(t, backend.OAEPHashAllowed(crypto.SHA1))
 	require.False(t, backend.OAEPHashAllowed(crypto.MD5))
+}
+
+func TestECDSARawToDERMatchesCryptobyte(t *testing.T) {
+	// Hand-picked edge values: top bit set (needs a 0x00 pad), leading
+	// zero bytes (shorter INTEGER), and the largest valid value N-1.
+	curve := elliptic.P521()
+	size := 66
+	nMinus1 := new(big.Int).Sub(curve.Params().N, big.NewInt(1)).FillBytes(make([]byte, size))
+	small := make([]byte, size)
+	small[size-1] = 0x80
+	for _, pair := range [][2][]byte{{nMinus1, small}, {small, nMinus1}, {small, small}} {
+		raw := append(append([]byte{}, pair[0]...), pair[1]...)
+		der, err := backend.ECDSARawToDER(curve, raw)
+		require.NoError(t, err)
+		back, err := backend.ECDSADERToRaw(curve, der)
+		require.NoError(t, err)
+		require.Equal(t, raw, back)
+	}
+}
+
+func BenchmarkECDSARawToDER(b *testing.B) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(b, err)
+	der, err := ecdsa.SignASN1(rand.Reader, key, make([]byte, 32))
+	require.NoError(b, err)
+	raw, err := backend.ECDSADERToRaw(elliptic.P256(), der)
+	require.NoError(b, err)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := backend.ECDSARawToDER(elliptic.P256(), raw); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
