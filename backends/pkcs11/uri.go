@@ -1,11 +1,9 @@
 package pkcs11
 
 import (
-	"errors"
 	"fmt"
 	"runtime"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/cryptoplug/cryptoplug/backend"
@@ -77,7 +75,7 @@ func DefaultMaxSessions() int { return min(runtime.NumCPU()*2, 8) }
 // Any other attribute is an error. Errors wrap [backend.ErrInvalidInput]
 // and never quote a PIN.
 func ParseConfig(uri string) (*Config, error) {
-	u, _, err := parseURI(uri)
+	u, err := backend.ParseURI(uri)
 	if err != nil {
 		return nil, err
 	}
@@ -170,7 +168,7 @@ func (c *Config) PIN() (pin backend.Secret, ok bool, err error) { return c.uri.P
 // the same URI can open the backend and name the key. A URI naming neither
 // object nor id fails; errors wrap [backend.ErrInvalidInput].
 func KeyRefFromURI(uri string) (backend.KeyRef, error) {
-	u, id, err := parseURI(uri)
+	u, err := backend.ParseURI(uri)
 	if err != nil {
 		return backend.KeyRef{}, err
 	}
@@ -190,7 +188,7 @@ func KeyRefFromURI(uri string) (backend.KeyRef, error) {
 		}
 		ref.Label = v
 	}
-	if u.Has("id") {
+	if id, ok := u.Get("id"); ok {
 		if len(id) == 0 || len(id) > backend.MaxKeyIDLen {
 			return backend.KeyRef{}, fmt.Errorf("pkcs11 key URI: id must be 1 to %d bytes: %w", backend.MaxKeyIDLen, backend.ErrInvalidInput)
 		}
@@ -200,80 +198,4 @@ func KeyRefFromURI(uri string) (backend.KeyRef, error) {
 		return backend.KeyRef{}, fmt.Errorf("pkcs11 key URI: %w", err)
 	}
 	return ref, nil
-}
-
-// parseURI is [backend.ParseURI] except for the id attribute, which RFC 7512
-// defines as arbitrary percent-encoded bytes (pkcs11-tool writes IDs such as
-// %01): backend.ParseURI refuses control characters in every value, so the
-// id is decoded here and replaced by a harmless placeholder before the rest
-// is parsed. The returned id is nil when the URI has none.
-func parseURI(s string) (*backend.URI, []byte, error) {
-	scheme, rest, ok := strings.Cut(s, ":")
-	if !ok {
-		u, err := backend.ParseURI(s)
-		return u, nil, err
-	}
-	path, query, hasQuery := strings.Cut(rest, "?")
-	var id []byte
-	var err error
-	var found bool
-	rewrite := func(part, sep string) string {
-		fields := strings.Split(part, sep)
-		for i, f := range fields {
-			name, value, hasValue := strings.Cut(f, "=")
-			if name != "id" || !hasValue {
-				continue
-			}
-			if found {
-				// Leave a duplicate for backend.ParseURI to report.
-				continue
-			}
-			found = true
-			if id, err = percentDecode(value); err != nil {
-				return part
-			}
-			fields[i] = "id=placeholder"
-		}
-		return strings.Join(fields, sep)
-	}
-	path = rewrite(path, ";")
-	if hasQuery {
-		query = rewrite(query, "&")
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("parse %s URI: id attribute: %v: %w", strings.ToLower(scheme), err, backend.ErrInvalidInput)
-	}
-	rebuilt := scheme + ":" + path
-	if hasQuery {
-		rebuilt += "?" + query
-	}
-	u, err := backend.ParseURI(rebuilt)
-	if err != nil {
-		return nil, nil, err
-	}
-	if found && id == nil {
-		id = []byte{}
-	}
-	return u, id, nil
-}
-
-// percentDecode decodes RFC 3986 percent-encoding, allowing every byte.
-func percentDecode(s string) ([]byte, error) {
-	out := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == '%' {
-			if i+2 >= len(s) {
-				return nil, errors.New("bad percent-encoding")
-			}
-			v, err := strconv.ParseUint(s[i+1:i+3], 16, 8)
-			if err != nil {
-				return nil, errors.New("bad percent-encoding")
-			}
-			c = byte(v)
-			i += 2
-		}
-		out = append(out, c)
-	}
-	return out, nil
 }
