@@ -78,8 +78,8 @@
 // starting with "cryptoplug-conformance-" and a random run identifier; it
 // looks up, uses and deletes only keys it made in this run, deleting them by
 // ID and label together, and deletes them from a [testing.T] cleanup even
-// when a check fails or panics. It never tries a wrong PIN, never lists keys
-// for any purpose but to find its own among them, and never modifies or
-// deletes another object. Checks are bounded in count and time ([WithSignatureBudget],
+// when a check fails or panics. It never tries a wrong PIN, looks at other
+// keys only as far as Keys lists them, and never uses, modifies or deletes
+// an object it did not create. Checks are bounded in count and time ([WithSignatureBudget],
 // [WithConcurrency], [WithWycheproofLimit]) so that slow tokens finish.
 package conformance
