@@ -1,0 +1,297 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/cryptoplug/cryptoplug/backend"
+	"github.com/cryptoplug/cryptoplug/refserver/api"
+	"github.com/cryptoplug/cryptoplug/refserver/client"
+)
+
+// Scheme is the URI scheme this package registers.
+const Scheme = "remote"
+
+func init() { backend.Register(Scheme, open) }
+
+// Backend is a backend.Backend over a reference server. It is safe for
+// concurrent use.
+type Backend struct {
+	c       *client.Client
+	info    backend.Info
+	caps    backend.Capabilities
+	timeout time.Duration
+	closed  atomic.Bool
+}
+
+var knownAttrs = map[string]bool{"api-key-source": true, "session-source": true, "user-secret-source": true, "ca-file": true, "timeout": true}
+
+func open(ctx context.Context, uri string) (backend.Backend, error) {
+	u, err := backend.ParseURI(uri)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (backend.Backend, error) {
+		return nil, backend.Errorf("open", Scheme, "", err)
+	}
+	if len(u.Path) != 1 || u.Path[0].HasValue {
+		return fail(fmt.Errorf("%w: the URI must be remote:https://host:port?…", backend.ErrInvalidInput))
+	}
+	base := u.Path[0].Name
+	var (
+		cred  client.Credential
+		ncred int
+		opts  []client.Option
+	)
+	b := &Backend{timeout: backend.DefaultTimeout}
+	for _, a := range u.Query {
+		if !knownAttrs[a.Name] {
+			return fail(fmt.Errorf("%w: unknown attribute %q", backend.ErrInvalidInput, a.Name))
+		}
+		switch a.Name {
+		case "api-key-source", "session-source", "user-secret-source":
+			v, err := readSource(a.Value)
+			if err != nil {
+				return fail(fmt.Errorf("%w: %s: %v", backend.ErrInvalidInput, a.Name, err))
+			}
+			ncred++
+			switch a.Name {
+			case "api-key-source":
+				cred = client.APIKey(v)
+			case "session-source":
+				cred = client.Bearer(v)
+			default:
+				cred = client.UserSecret(v)
+			}
+		case "ca-file":
+			opts = append(opts, client.WithCAFile(a.Value))
+		case "timeout":
+			d, err := time.ParseDuration(a.Value)
+			if err != nil || d <= 0 {
+				return fail(fmt.Errorf("%w: timeout must be a positive duration", backend.ErrInvalidInput))
+			}
+			b.timeout = d
+		}
+	}
+	if ncred != 1 {
+		return fail(fmt.Errorf("%w: give exactly one of api-key-source, session-source and user-secret-source", backend.ErrInvalidInput))
+	}
+	c, err := client.New(base, append(opts, client.WithCredential(cred))...)
+	if err != nil {
+		return fail(fmt.Errorf("%w: %v", backend.ErrInvalidInput, err))
+	}
+	b.c = c
+	capsResp, err := c.Capabilities(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	b.caps = backend.Capabilities{}
+	for name, ops := range capsResp.Algorithms {
+		a, err := backend.ParseAlgorithm(name)
+		if err != nil {
+			continue // an algorithm this client does not know
+		}
+		if o := api.ParseOps(ops); o != 0 {
+			b.caps[a] = o
+		}
+	}
+	sb := capsResp.Backend
+	b.info = backend.Info{Name: Scheme, Kind: "remote", URI: u.Redacted(), Persistent: sb.Persistent,
+		Manufacturer: sb.Manufacturer, Model: strings.TrimSpace(sb.Name + " " + sb.Kind + " " + sb.Model), Firmware: sb.Firmware}
+	return b, nil
+}
+
+// readSource reads "file:/abs/path" or "env:NAME".
+func readSource(src string) (string, error) {
+	var v string
+	switch {
+	case strings.HasPrefix(src, "file:"):
+		p := strings.TrimPrefix(src, "file:")
+		if !strings.HasPrefix(p, "/") {
+			return "", errors.New("file: needs an absolute path")
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return "", fmt.Errorf("read %s: %w", p, errors.Unwrap(err))
+		}
+		v = string(b)
+		v = strings.TrimSuffix(strings.TrimSuffix(v, "\n"), "\r")
+	case strings.HasPrefix(src, "env:"):
+		name := strings.TrimPrefix(src, "env:")
+		v = os.Getenv(name)
+		if v == "" {
+			return "", fmt.Errorf("environment variable %s is empty", name)
+		}
+	default:
+		return "", errors.New(`want "file:/path" or "env:NAME"`)
+	}
+	if v == "" {
+		return "", errors.New("the credential is empty")
+	}
+	return v, nil
+}
+
+// Info describes the backend: Name "remote", Kind "remote", Persistent as
+// the server's backend, Model naming the server's backend.
+func (b *Backend) Info() backend.Info { return b.info }
+
+// Capabilities returns the server's capabilities as read at Open.
+func (b *Backend) Capabilities() backend.Capabilities {
+	out := make(backend.Capabilities, len(b.caps))
+	for a, o := range b.caps {
+		out[a] = o
+	}
+	return out
+}
+
+func (b *Backend) check(ctx context.Context, op, key string) error {
+	if b.closed.Load() {
+		return backend.Errorf(op, Scheme, key, backend.ErrClosed)
+	}
+	return backend.ContextErr(ctx, op, Scheme, key)
+}
+
+// GenerateKey asks the server to generate spec (POST /v1/key).
+func (b *Backend) GenerateKey(ctx context.Context, spec backend.KeySpec) (backend.Key, error) {
+	const op = "generate key"
+	if err := b.check(ctx, op, spec.Label); err != nil {
+		return nil, err
+	}
+	if err := spec.Validate(); err != nil {
+		return nil, backend.Errorf(op, Scheme, spec.Label, err)
+	}
+	req := api.KeySpec{Label: spec.Label, Algorithm: spec.Algorithm.String(), Usage: api.UsageNames(spec.Usage)}
+	if len(spec.ID) > 0 {
+		req.ID = spec.ID.String()
+	}
+	k, err := b.c.CreateKey(ctx, req)
+	if err != nil {
+		return nil, backend.Errorf(op, Scheme, spec.Label, err)
+	}
+	return b.newKey(k, op)
+}
+
+// Key finds a key by label (GET /v1/key/{label}) or ID (GET /v1/key?id=).
+func (b *Backend) Key(ctx context.Context, ref backend.KeyRef) (backend.Key, error) {
+	const op = "find key"
+	if err := b.check(ctx, op, ref.String()); err != nil {
+		return nil, err
+	}
+	if err := ref.Validate(); err != nil {
+		return nil, backend.Errorf(op, Scheme, ref.String(), err)
+	}
+	var found api.Key
+	if ref.Label != "" {
+		k, err := b.c.GetKey(ctx, ref.Label)
+		if err != nil {
+			return nil, backend.Errorf(op, Scheme, ref.String(), err)
+		}
+		found = k
+	} else {
+		l, err := b.c.KeyByID(ctx, ref.ID.String())
+		if err != nil {
+			return nil, backend.Errorf(op, Scheme, ref.String(), err)
+		}
+		if len(l.Keys) == 0 {
+			return nil, backend.Errorf(op, Scheme, ref.String(), backend.ErrKeyNotFound)
+		}
+		found = l.Keys[0]
+	}
+	k, err := b.newKey(found, op)
+	if err != nil {
+		return nil, err
+	}
+	if !ref.Matches(k.ID(), k.Label()) {
+		return nil, backend.Errorf(op, Scheme, ref.String(), backend.ErrKeyNotFound)
+	}
+	return k, nil
+}
+
+// Keys lists the server's keys (GET /v1/key). Server warnings about
+// unreadable entries come back as an error wrapping backend.ErrCorrupt
+// alongside the usable keys.
+func (b *Backend) Keys(ctx context.Context) ([]backend.Key, error) {
+	const op = "list keys"
+	if err := b.check(ctx, op, ""); err != nil {
+		return nil, err
+	}
+	l, err := b.c.ListKeys(ctx)
+	if err != nil {
+		return nil, backend.Errorf(op, Scheme, "", err)
+	}
+	keys := make([]backend.Key, 0, len(l.Keys))
+	var errs []error
+	for _, kj := range l.Keys {
+		k, err := b.newKey(kj, op)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		keys = append(keys, k)
+	}
+	for _, w := range l.Warnings {
+		errs = append(errs, fmt.Errorf("%w: server: %s", backend.ErrCorrupt, w))
+	}
+	if len(errs) > 0 {
+		return keys, backend.Errorf(op, Scheme, "", errors.Join(errs...))
+	}
+	return keys, nil
+}
+
+// DeleteKey destroys the key ref names (DELETE /v1/key/{label}).
+func (b *Backend) DeleteKey(ctx context.Context, ref backend.KeyRef) error {
+	const op = "delete key"
+	k, err := b.Key(ctx, ref)
+	if err != nil {
+		var be *backend.Error
+		if errors.As(err, &be) && be.Op == "find key" {
+			be.Op = op
+		}
+		return err
+	}
+	if err := b.c.DeleteKey(ctx, k.Label()); err != nil {
+		return backend.Errorf(op, Scheme, ref.String(), err)
+	}
+	return nil
+}
+
+// Close marks the backend closed and drops idle connections; the server's
+// keys are untouched. Later calls return nil.
+func (b *Backend) Close() error {
+	if b.closed.Swap(true) {
+		return nil
+	}
+	b.c.HTTPClient().CloseIdleConnections()
+	return nil
+}
+
+// newKey builds a key handle from the server's description.
+func (b *Backend) newKey(k api.Key, op string) (*Key, error) {
+	alg, err := backend.ParseAlgorithm(k.Algorithm)
+	if err != nil {
+		return nil, backend.Errorf(op, Scheme, k.Label, fmt.Errorf("%w: server sent algorithm %q", backend.ErrUnsupported, k.Algorithm))
+	}
+	id, err := backend.ParseKeyID(k.ID)
+	if err != nil {
+		return nil, backend.Errorf(op, Scheme, k.Label, fmt.Errorf("server sent a malformed key ID: %w", err))
+	}
+	pub, err := api.ParsePublicKey(k.PublicKey)
+	if err != nil {
+		return nil, backend.Errorf(op, Scheme, k.Label, fmt.Errorf("server sent a malformed public key: %w", err))
+	}
+	usage, err := api.ParseUsage(k.Usage)
+	if err != nil {
+		return nil, backend.Errorf(op, Scheme, k.Label, err)
+	}
+	return &Key{b: b, label: k.Label, id: id, alg: alg, pub: pub, usage: usage}, nil
+}
+
+// opContext bounds a call made without a context.
+func (b *Backend) opContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), b.timeout)
+}
