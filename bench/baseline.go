@@ -8,11 +8,12 @@ import (
 )
 
 // A Baseliner prepares the implementations a backend is compared with, for
-// the backends of one URI scheme. [Run] calls it with the backend's URI
-// before it opens the backend, because some peers must be set up first
-// (crypto11 fails to initialise a PKCS #11 module that is already
-// initialised, while cryptoplug tolerates it), and closes the result after
-// the backend is closed.
+// the backends of one URI scheme. Given [WithURI] (as [RunURI] does), [Run]
+// calls it with that URI before it opens the backend, because some peers
+// must be set up first: crypto11 fails to initialise a PKCS #11 module that
+// is already initialised, while cryptoplug tolerates it. Without WithURI it
+// is called after the backend is open, with the backend's redacted
+// [backend.Info] URI. Run closes the result after the backend is closed.
 type Baseliner func(ctx context.Context, uri string) (Baselines, error)
 
 // Baselines hands out the baselines and peers for one backend.

@@ -37,8 +37,10 @@
 //
 // # What is measured
 //
-// Each workload uses one key the run generates in the backend (and deletes
-// afterwards) and one fixed input: a SHA-256 digest for RSA PKCS #1 v1.5 and
+// Each workload uses one key, which the run generates in the backend (or,
+// where the baselines offer one as a [KeyMaker], imports into it, so that
+// backend and baseline use the same key) and deletes afterwards, and one
+// fixed input: a SHA-256 digest for RSA PKCS #1 v1.5 and
 // ECDSA, a short message for Ed25519, Ed448 and ML-DSA, an OAEP ciphertext,
 // an ML-KEM ciphertext. Sign goes through the key's [crypto.Signer] Sign
 // method (not SignContext), Decrypt through [crypto.Decrypter], Decapsulate

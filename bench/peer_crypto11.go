@@ -4,7 +4,6 @@ package bench
 
 import (
 	"crypto"
-	"crypto/ed25519"
 	"fmt"
 	"time"
 
@@ -67,7 +66,7 @@ func (p *crypto11Peer) impl(w *Workload) (Impl, error) {
 	if w.Key == nil || w.Op != Sign && w.Op != Decrypt {
 		return Impl{}, fmt.Errorf("crypto11: no peer for %s", w)
 	}
-	if _, ok := w.Key.Public().(ed25519.PublicKey); ok || w.Algorithm.Family() == backend.FamilyEdDSA {
+	if w.Algorithm.Family() == backend.FamilyEdDSA {
 		return Impl{}, fmt.Errorf("crypto11: no EdDSA support, no peer for %s", w)
 	}
 	s, err := p.ctx.FindKeyPair(w.Key.ID(), nil)
