@@ -51,6 +51,9 @@ type Config struct {
 	// SessionIdleTimeout and SessionLifetime bound sessions ("15m", "8h").
 	SessionIdleTimeout Duration `json:"session_idle_timeout"`
 	SessionLifetime    Duration `json:"session_lifetime"`
+	// RateLimitFreeFailures is how many failed authentications per
+	// principal and per client address go unthrottled (authn default 5).
+	RateLimitFreeFailures int `json:"rate_limit_free_failures"`
 	// Argon2MemoryKiB lowers the password hash cost; only tests should.
 	Argon2MemoryKiB uint32 `json:"argon2_memory_kib"`
 	// ShutdownTimeout bounds the wait for in-flight requests on SIGTERM;
@@ -107,6 +110,7 @@ func LoadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 	fs.Var(&flagged.SessionIdleTimeout, "session-idle-timeout", "session idle timeout (default 15m)")
 	fs.Var(&flagged.SessionLifetime, "session-lifetime", "session absolute lifetime (default 8h)")
 	fs.Var(&flagged.ShutdownTimeout, "shutdown-timeout", "wait for in-flight requests on SIGTERM (default 30s)")
+	fs.IntVar(&flagged.RateLimitFreeFailures, "rate-limit-free-failures", 0, "failed authentications per principal and address before throttling (default 5)")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
 	}
@@ -157,6 +161,9 @@ func LoadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 		if *f.src != 0 {
 			*f.dst = *f.src
 		}
+	}
+	if flagged.RateLimitFreeFailures != 0 {
+		c.RateLimitFreeFailures = flagged.RateLimitFreeFailures
 	}
 	return c, c.Resolve()
 }

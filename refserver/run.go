@@ -50,6 +50,7 @@ func openAuthn(ctx context.Context, c *Config, logger *slog.Logger) (*authn.Serv
 	}
 	cfg := authn.Config{Store: store, Peppers: peppers, Logger: logger,
 		SessionIdleTimeout: time.Duration(c.SessionIdleTimeout), SessionLifetime: time.Duration(c.SessionLifetime)}
+	cfg.RateLimit.FreeFailures = c.RateLimitFreeFailures
 	if c.Argon2MemoryKiB > 0 {
 		cfg.Argon2 = authn.Argon2Params{Memory: c.Argon2MemoryKiB, Time: 1, Threads: 1}
 	}

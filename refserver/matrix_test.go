@@ -1,0 +1,311 @@
+package refserver_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/mlkem"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/cryptoplug/cryptoplug/authn"
+	"github.com/cryptoplug/cryptoplug/backend"
+	"github.com/cryptoplug/cryptoplug/refserver"
+	"github.com/cryptoplug/cryptoplug/refserver/api"
+	"github.com/cryptoplug/cryptoplug/refserver/refservertest"
+)
+
+// call is one request of the matrix: the path with its parameters filled in,
+// the body, and the credential kind to use.
+type call struct {
+	path   string
+	body   any
+	basic  [2]string // HTTP Basic instead of a credential (session auth)
+	client bool      // authenticate as a registered client (backups)
+}
+
+// world is the state the fixtures share.
+type world struct {
+	in       *refservertest.Instance
+	admin    authn.Principal
+	recovery *mlkem.DecapsulationKey768
+}
+
+func newWorld(t *testing.T) *world {
+	dk, err := mlkem.GenerateKey768()
+	require.NoError(t, err)
+	in := refservertest.Start(t, refservertest.Options{RecoveryPublicKey: dk.EncapsulationKey()})
+	ctx := context.Background()
+	for _, spec := range []backend.KeySpec{
+		{Label: "m-ec", Algorithm: backend.ECDSAP256},
+		{Label: "m-rsa", Algorithm: backend.RSA2048, Usage: backend.UsageDecrypt},
+		{Label: "m-kem", Algorithm: backend.MLKEM768},
+	} {
+		_, err := in.Backend.GenerateKey(ctx, spec)
+		require.NoError(t, err)
+	}
+	return &world{in: in, recovery: dk, admin: authn.Principal{ID: in.AdminID, Kind: authn.KindUser, Roles: authn.NewRoleSet(authn.RoleAdmin)}}
+}
+
+func (w *world) user(t *testing.T) string {
+	id, _ := w.in.User(t, authn.RoleKeyOperation)
+	return id
+}
+
+func (w *world) userWithSecret(t *testing.T) string {
+	id := w.user(t)
+	pin, err := w.in.Auth.CreatePIN(context.Background(), w.admin, id)
+	require.NoError(t, err)
+	_, err = w.in.Auth.RedeemPIN(context.Background(), id, pin.PIN, netipLoopback)
+	require.NoError(t, err)
+	return id
+}
+
+func (w *world) registrationToken(t *testing.T, roles ...authn.Role) authn.IssuedRegistrationToken {
+	if len(roles) == 0 {
+		roles = []authn.Role{authn.RoleKeyOperation}
+	}
+	tok, err := w.in.Auth.CreateRegistrationToken(context.Background(), w.admin, authn.RegistrationTokenSpec{Roles: authn.NewRoleSet(roles...), Uses: 1, ValidFor: 3600e9})
+	require.NoError(t, err)
+	return tok
+}
+
+func publicKeyDER(t *testing.T) []byte {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	der, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	require.NoError(t, err)
+	return der
+}
+
+func (w *world) sealed(t *testing.T) []byte {
+	blob, err := authn.SealBackup(w.recovery.EncapsulationKey(), []byte("client credentials"))
+	require.NoError(t, err)
+	return blob
+}
+
+// client registers a client holding role and returns its API key.
+func (w *world) client(t *testing.T, role authn.Role) string {
+	tok := w.registrationToken(t, role)
+	c, err := w.in.Auth.RegisterClient(context.Background(), tok.Token, authn.ClientRegistration{Name: "c", PublicKeys: [][]byte{publicKeyDER(t)}, Backup: w.sealed(t)}, netipLoopback)
+	require.NoError(t, err)
+	return c.APIKeys[0].Key.Reveal()
+}
+
+func (w *world) app(t *testing.T) (string, authn.IssuedAPIKey) {
+	a, keys, err := w.in.Auth.CreateApplication(context.Background(), authn.ApplicationSpec{Name: "fixture", Roles: authn.NewRoleSet(authn.RoleKeyOperation), Method: authn.MethodAPIKey})
+	require.NoError(t, err)
+	return a.ID, keys[0]
+}
+
+var seq int
+
+func uniqueLabel(prefix string) string {
+	seq++
+	return prefix + "-" + strings.Repeat("x", seq%3) + string(rune('a'+seq%26)) + itoa(seq)
+}
+
+func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+// fixtures give every route a request that succeeds for a permitted caller.
+// A route without a fixture fails TestRouteRoleMatrix, so new routes get one.
+var fixtures = map[string]func(t *testing.T, w *world) call{
+	"GET /healthz":                func(*testing.T, *world) call { return call{path: "/healthz"} },
+	"GET /metrics":                func(*testing.T, *world) call { return call{path: "/metrics"} },
+	"GET /v1/versionInfo":         func(*testing.T, *world) call { return call{path: "/v1/versionInfo"} },
+	"GET /v1/keystore/statistics": func(*testing.T, *world) call { return call{path: "/v1/keystore/statistics"} },
+	"GET /v1/capabilities":        func(*testing.T, *world) call { return call{path: "/v1/capabilities"} },
+	"POST /v1/key": func(*testing.T, *world) call {
+		return call{path: "/v1/key", body: api.KeySpec{Label: uniqueLabel("k"), Algorithm: "Ed25519"}}
+	},
+	"GET /v1/key":         func(*testing.T, *world) call { return call{path: "/v1/key"} },
+	"GET /v1/key/{label}": func(*testing.T, *world) call { return call{path: "/v1/key/m-ec"} },
+	"DELETE /v1/key/{label}": func(t *testing.T, w *world) call {
+		l := uniqueLabel("del")
+		_, err := w.in.Backend.GenerateKey(context.Background(), backend.KeySpec{Label: l, Algorithm: backend.Ed25519})
+		require.NoError(t, err)
+		return call{path: "/v1/key/" + l}
+	},
+	"POST /v1/sign": func(*testing.T, *world) call {
+		return call{path: "/v1/sign", body: api.SignRequest{Label: "m-ec", Message: []byte("hello")}}
+	},
+	"POST /v1/verify": func(*testing.T, *world) call {
+		return call{path: "/v1/verify", body: api.VerifyRequest{SignRequest: api.SignRequest{Label: "m-ec", Message: []byte("hello")}, Signature: []byte{0x30, 0}}}
+	},
+	"POST /v1/encrypt": func(*testing.T, *world) call {
+		return call{path: "/v1/encrypt", body: api.EncryptRequest{Label: "m-rsa", Plaintext: []byte("hi"), Scheme: "oaep"}}
+	},
+	"POST /v1/decrypt": func(t *testing.T, w *world) call {
+		k, err := w.in.Backend.Key(context.Background(), backend.ByLabel("m-rsa"))
+		require.NoError(t, err)
+		ct := encryptOAEP(t, k.Public(), []byte("hi"))
+		return call{path: "/v1/decrypt", body: api.DecryptRequest{Label: "m-rsa", Ciphertext: ct, Scheme: "oaep", Hash: "SHA-256"}}
+	},
+	"POST /v1/encapsulate": func(*testing.T, *world) call {
+		return call{path: "/v1/encapsulate", body: api.EncapsulateRequest{Label: "m-kem"}}
+	},
+	"POST /v1/decapsulate": func(*testing.T, *world) call {
+		return call{path: "/v1/decapsulate", body: api.DecapsulateRequest{Label: "m-kem", Ciphertext: make([]byte, mlkem.CiphertextSize768)}}
+	},
+	"GET /v1/generateRandom/{length}": func(*testing.T, *world) call { return call{path: "/v1/generateRandom/32"} },
+	"POST /sys/v1/session/auth": func(t *testing.T, w *world) call {
+		return call{path: "/sys/v1/session/auth", basic: [2]string{"admin@example.test", refservertest.Password}}
+	},
+	"POST /sys/v1/session/reauth":    func(*testing.T, *world) call { return call{path: "/sys/v1/session/reauth"} },
+	"POST /sys/v1/session/terminate": func(*testing.T, *world) call { return call{path: "/sys/v1/session/terminate"} },
+	"POST /sys/v1/apps": func(*testing.T, *world) call {
+		return call{path: "/sys/v1/apps", body: api.CreateApplication{Name: "a", Roles: []string{"keyOperation"}, Method: "apiKey"}}
+	},
+	"GET /sys/v1/apps":         func(*testing.T, *world) call { return call{path: "/sys/v1/apps"} },
+	"GET /sys/v1/apps/{id}":    func(t *testing.T, w *world) call { id, _ := w.app(t); return call{path: "/sys/v1/apps/" + id} },
+	"DELETE /sys/v1/apps/{id}": func(t *testing.T, w *world) call { id, _ := w.app(t); return call{path: "/sys/v1/apps/" + id} },
+	"POST /sys/v1/apps/{id}/reset_secret": func(t *testing.T, w *world) call {
+		id, _ := w.app(t)
+		return call{path: "/sys/v1/apps/" + id + "/reset_secret"}
+	},
+	"POST /sys/v1/apps/{id}/method": func(t *testing.T, w *world) call {
+		id, _ := w.app(t)
+		return call{path: "/sys/v1/apps/" + id + "/method", body: api.SwitchMethod{Method: "apiKey"}}
+	},
+	"POST /sys/v1/apps/{id}/apikeys": func(t *testing.T, w *world) call {
+		id, _ := w.app(t)
+		return call{path: "/sys/v1/apps/" + id + "/apikeys", body: api.CreateAPIKey{Role: "keyOperation", ValidForSeconds: 60}}
+	},
+	"GET /sys/v1/apps/{id}/apikeys": func(t *testing.T, w *world) call {
+		id, _ := w.app(t)
+		return call{path: "/sys/v1/apps/" + id + "/apikeys"}
+	},
+	"DELETE /sys/v1/apikeys/{id}": func(t *testing.T, w *world) call {
+		_, k := w.app(t)
+		return call{path: "/sys/v1/apikeys/" + k.ID}
+	},
+	"POST /sys/v1/apikeys/{id}/rotate": func(t *testing.T, w *world) call {
+		_, k := w.app(t)
+		return call{path: "/sys/v1/apikeys/" + k.ID + "/rotate", body: api.RotateAPIKey{OverlapSeconds: 30}}
+	},
+	"DELETE /sys/v1/accounts/{id}/sessions": func(t *testing.T, w *world) call {
+		return call{path: "/sys/v1/accounts/" + w.user(t) + "/sessions"}
+	},
+	"POST /sys/v1/users": func(*testing.T, *world) call {
+		return call{path: "/sys/v1/users", body: api.CreateUser{Email: uniqueLabel("u") + "@example.test", Password: refservertest.Password, Roles: []string{"keyOperation"}}}
+	},
+	"GET /sys/v1/users":         func(*testing.T, *world) call { return call{path: "/sys/v1/users"} },
+	"GET /sys/v1/users/{id}":    func(t *testing.T, w *world) call { return call{path: "/sys/v1/users/" + w.user(t)} },
+	"DELETE /sys/v1/users/{id}": func(t *testing.T, w *world) call { return call{path: "/sys/v1/users/" + w.user(t)} },
+	"PUT /sys/v1/users/{id}/password": func(t *testing.T, w *world) call {
+		return call{path: "/sys/v1/users/" + w.user(t) + "/password", body: api.SetPassword{Password: "another long password"}}
+	},
+	"POST /sys/v1/registrationTokens": func(*testing.T, *world) call {
+		return call{path: "/sys/v1/registrationTokens", body: api.CreateRegistrationToken{Roles: []string{"keyOperation"}, Uses: 1, ValidForSeconds: 60}}
+	},
+	"GET /sys/v1/registrationTokens": func(*testing.T, *world) call { return call{path: "/sys/v1/registrationTokens"} },
+	"DELETE /sys/v1/registrationTokens/{id}": func(t *testing.T, w *world) call {
+		return call{path: "/sys/v1/registrationTokens/" + w.registrationToken(t).ID}
+	},
+	"GET /sys/v1/clients/{id}/backup": func(t *testing.T, w *world) call {
+		tok := w.registrationToken(t)
+		c, err := w.in.Auth.RegisterClient(context.Background(), tok.Token, authn.ClientRegistration{Name: "c", PublicKeys: [][]byte{publicKeyDER(t)}, Backup: w.sealed(t)}, netipLoopback)
+		require.NoError(t, err)
+		return call{path: "/sys/v1/clients/" + c.ID + "/backup"}
+	},
+	"POST /users/{user}/secrets": func(t *testing.T, w *world) call { return call{path: "/users/" + w.user(t) + "/secrets"} },
+	"PATCH /users/{user}/secrets": func(t *testing.T, w *world) call {
+		return call{path: "/users/" + w.userWithSecret(t) + "/secrets", body: api.SecretValidity{}}
+	},
+	"DELETE /users/{user}/secrets": func(t *testing.T, w *world) call { return call{path: "/users/" + w.userWithSecret(t) + "/secrets"} },
+	"POST /secrets/{account}": func(t *testing.T, w *world) call {
+		id := w.user(t)
+		pin, err := w.in.Auth.CreatePIN(context.Background(), w.admin, id)
+		require.NoError(t, err)
+		return call{path: "/secrets/" + id, body: api.RedeemPIN{PIN: pin.PIN.Reveal()}}
+	},
+	"POST /v1/clients/register": func(t *testing.T, w *world) call {
+		return call{path: "/v1/clients/register", body: api.RegisterClient{Token: w.registrationToken(t).Token.Reveal(), Name: "c", PublicKeys: [][]byte{publicKeyDER(t)}}}
+	},
+	"GET /v1/clients/recoveryKey": func(*testing.T, *world) call { return call{path: "/v1/clients/recoveryKey"} },
+	"PUT /v1/clients/backup": func(t *testing.T, w *world) call {
+		return call{path: "/v1/clients/backup", body: api.Backup{Backup: w.sealed(t)}, client: true}
+	},
+}
+
+func (w *world) do(t *testing.T, method string, c call, setCred func(http.Header)) (int, string) {
+	var body io.Reader
+	if c.body != nil {
+		b, err := json.Marshal(c.body)
+		require.NoError(t, err)
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, w.in.URL+c.path, body)
+	require.NoError(t, err)
+	if c.basic[0] != "" {
+		req.SetBasicAuth(c.basic[0], c.basic[1])
+	} else if setCred != nil {
+		setCred(req.Header)
+	}
+	resp, err := w.in.Admin.HTTPClient().Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestRouteRoleMatrix calls every route as a principal holding each single
+// role: a role the route declares must get 2xx, any other 403. Public
+// routes must answer 2xx without a credential.
+func TestRouteRoleMatrix(t *testing.T) {
+	w := newWorld(t)
+	for _, rt := range refserver.Routes() {
+		fix, ok := fixtures[rt.Pattern()]
+		if !ok {
+			t.Errorf("route %s has no fixture in matrix_test.go", rt.Pattern())
+			continue
+		}
+		t.Run(rt.Pattern(), func(t *testing.T) {
+			if rt.Public {
+				status, body := w.do(t, rt.Method, fix(t, w), nil)
+				require.Less(t, status, 300, "public route without credential: %s", body)
+				return
+			}
+			for _, role := range authn.AllRoles {
+				c := fix(t, w)
+				var set func(http.Header)
+				if c.client {
+					key := w.client(t, role)
+					set = func(h http.Header) { h.Set("X-API-KEY", key) }
+				} else {
+					_, sess := w.in.User(t, role)
+					set = func(h http.Header) { h.Set("Authorization", "Bearer "+sess) }
+				}
+				status, body := w.do(t, rt.Method, c, set)
+				if rt.Roles.Has(role) {
+					require.True(t, status >= 200 && status < 300, "role %s: status %d: %s", role, status, body)
+				} else {
+					require.Equal(t, http.StatusForbidden, status, "role %s: %s", role, body)
+					require.Contains(t, body, `"code":"forbidden"`)
+				}
+			}
+			// No credential at all: 401 with a challenge, whatever the role.
+			req, _ := http.NewRequest(rt.Method, w.in.URL+fix(t, w).path, nil)
+			resp, err := w.in.Admin.HTTPClient().Do(req)
+			require.NoError(t, err)
+			resp.Body.Close()
+			require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+			require.NotEmpty(t, resp.Header.Values("WWW-Authenticate"))
+		})
+	}
+	for p := range fixtures {
+		found := false
+		for _, rt := range refserver.Routes() {
+			found = found || rt.Pattern() == p
+		}
+		require.True(t, found, "fixture %s names no route", p)
+	}
+}

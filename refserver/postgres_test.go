@@ -1,0 +1,39 @@
+package refserver_test
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/cryptoplug/cryptoplug/authn"
+	"github.com/cryptoplug/cryptoplug/authn/pgtest"
+	"github.com/cryptoplug/cryptoplug/refserver/api"
+	"github.com/cryptoplug/cryptoplug/refserver/client"
+	"github.com/cryptoplug/cryptoplug/refserver/refservertest"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	pgtest.StopShared()
+	os.Exit(code)
+}
+
+// TestPostgresStore proves the PostgreSQL path: the same server over an
+// authn store in a fresh PostgreSQL schema creates a session, a key and a
+// signature.
+func TestPostgresStore(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts PostgreSQL")
+	}
+	ctx := context.Background()
+	in := refservertest.Start(t, refservertest.Options{PostgresDSN: pgtest.Shared(t).NewSchema(t)})
+	_, sess := in.User(t, authn.RoleKeyManagement, authn.RoleKeyOperation)
+	c := in.Client(client.Bearer(sess))
+	_, err := c.CreateKey(ctx, api.KeySpec{Label: "pg", Algorithm: "Ed25519"})
+	require.NoError(t, err)
+	sig, err := c.Sign(ctx, api.SignRequest{Label: "pg", Message: []byte("over postgres")})
+	require.NoError(t, err)
+	require.Len(t, sig, 64)
+}
