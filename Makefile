@@ -47,7 +47,7 @@ test: deps
 ## conformance: the conformance suite on every built-in backend's embedded
 ## default, or on BACKEND='<uri>'; prints the matrix, writes REPORT if set.
 conformance: deps
-	cd conformance && $(GO) test -count=1 -timeout 30m -run 'TestConformance' . \
+	cd conformance && $(GO) test -count=1 -timeout 30m -run 'TestConformance' \
 	  -args -backend '$(BACKEND)' $(if $(REPORT),-report '$(abspath $(REPORT))')
 
 ## lint: go vet and staticcheck (pinned by a tool directive in go.mod).

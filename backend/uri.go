@@ -2,6 +2,7 @@ package backend
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 )
 
@@ -272,4 +273,25 @@ func RedactURI(s string) string {
 		return "(malformed URI)"
 	}
 	return scheme + ":…"
+}
+
+// FilePath returns the attribute name as a cleaned absolute file path. ok is
+// false when the attribute is absent. An empty value, a relative path or a
+// path holding control characters (which percent-encoding can carry) fails
+// with [ErrInvalidInput]: a key directory or module path with a newline in
+// it is a mistake or an attack, never an intent.
+func (u *URI) FilePath(name string) (path string, ok bool, err error) {
+	v, ok := u.Get(name)
+	if !ok {
+		return "", false, nil
+	}
+	if v == "" || !filepath.IsAbs(v) {
+		return "", true, fmt.Errorf("%s URI: %s= must be an absolute path: %w", u.Scheme, name, ErrInvalidInput)
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < 0x20 || v[i] == 0x7f {
+			return "", true, fmt.Errorf("%s URI: %s= holds a control character: %w", u.Scheme, name, ErrInvalidInput)
+		}
+	}
+	return filepath.Clean(v), true, nil
 }

@@ -188,3 +188,31 @@ func FuzzParseURI(f *testing.F) {
 		}
 	})
 }
+
+func TestFilePath(t *testing.T) {
+	tests := []struct {
+		uri, want string
+		ok, fails bool
+	}{
+		{"tpm:dir=/var/lib/k/", "/var/lib/k", true, false},
+		{"tpm:dir=/a/../b", "/b", true, false},
+		{"tpm:simulator", "", false, false},
+		{"tpm:dir=", "", true, true},
+		{"tpm:dir=relative", "", true, true},
+		{"tpm:dir=/k%0a", "", true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.uri, func(t *testing.T) {
+			u, err := backend.ParseURI(tt.uri)
+			require.NoError(t, err)
+			got, ok, err := u.FilePath("dir")
+			require.Equal(t, tt.ok, ok)
+			if tt.fails {
+				require.ErrorIs(t, err, backend.ErrInvalidInput)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.want, got)
+		})
+	}
+}

@@ -41,7 +41,7 @@ func TestParseConfig(t *testing.T) {
 		{name: "negative timeout", uri: "pkcs11:token=t?module-path=" + mod + "&timeout=-1s", err: "timeout must be a positive"},
 		{name: "bad type", uri: "pkcs11:token=t;type=cert?module-path=" + mod, err: "type must be private or public"},
 		{name: "duplicate attribute", uri: "pkcs11:token=a;token=b?module-path=" + mod, err: "appears twice"},
-		{name: "bad id encoding", uri: "pkcs11:token=t;id=%zz?module-path=" + mod, err: "id attribute"},
+		{name: "bad id encoding", uri: "pkcs11:token=t;id=%zz?module-path=" + mod, err: `attribute "id"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -351,23 +351,16 @@ func (s *store) Close() error {
 	return nil
 }
 
-// getOnce returns the value of attribute name, refusing it when it is given
-// in both the path and the query, which would leave its meaning ambiguous.
-func getOnce(u *backend.URI, name string) (string, bool, error) {
-	n := 0
+// getValue returns attribute name, refusing a bare flag where a value is
+// needed. (ParseURI already refuses an attribute given twice.)
+func getValue(u *backend.URI, name string) (string, bool, error) {
+	v, ok := u.Get(name)
 	for _, list := range [][]backend.Attr{u.Path, u.Query} {
 		for _, a := range list {
-			if a.Name == name {
-				n++
-				if !a.HasValue {
-					return "", false, fmt.Errorf("%s URI: attribute %q needs a value: %w", u.Scheme, name, backend.ErrInvalidInput)
-				}
+			if a.Name == name && !a.HasValue {
+				return "", false, fmt.Errorf("%s URI: attribute %q needs a value: %w", u.Scheme, name, backend.ErrInvalidInput)
 			}
 		}
 	}
-	if n > 1 {
-		return "", false, fmt.Errorf("%s URI: attribute %q given twice: %w", u.Scheme, name, backend.ErrInvalidInput)
-	}
-	v, ok := u.Get(name)
 	return v, ok, nil
 }

@@ -69,20 +69,16 @@ func openDir(ctx context.Context, u *backend.URI) (backend.Backend, error) {
 		return fail(err)
 	}
 	for _, attr := range []string{"pin-source", "pin-value"} {
-		if _, _, err := getOnce(u, attr); err != nil {
+		if _, _, err := getValue(u, attr); err != nil {
 			return fail(err)
 		}
 	}
-	dir, _, err := getOnce(u, "dir")
+	dir, _, err := u.FilePath("dir")
 	if err != nil {
 		return fail(err)
 	}
-	if !filepath.IsAbs(dir) {
-		return fail(fmt.Errorf("dir must be an absolute path: %w", backend.ErrInvalidInput))
-	}
-	dir = filepath.Clean(dir)
 	workFactor := DefaultScryptWorkFactor
-	if v, ok, err := getOnce(u, "scrypt-work-factor"); err != nil {
+	if v, ok, err := getValue(u, "scrypt-work-factor"); err != nil {
 		return fail(err)
 	} else if ok {
 		n, err := strconv.Atoi(v)

@@ -2,7 +2,6 @@ package tpm
 
 import (
 	"fmt"
-	"path/filepath"
 
 	"github.com/cryptoplug/cryptoplug/backend"
 )
@@ -80,13 +79,11 @@ func parseURI(s string) (config, error) {
 			}
 			continue
 		}
-		if a.Value == "" {
-			return config{}, fmt.Errorf("tpm URI: %s= needs a path: %w", a.Name, backend.ErrInvalidInput)
+		path, _, err := u.FilePath(a.Name)
+		if err != nil {
+			return config{}, err
 		}
-		if !filepath.IsAbs(a.Value) {
-			return config{}, fmt.Errorf("tpm URI: %s= must be an absolute path: %w", a.Name, backend.ErrInvalidInput)
-		}
-		c.path = filepath.Clean(a.Value)
+		c.path = path
 	}
 	switch {
 	case n == 0:
@@ -94,11 +91,14 @@ func parseURI(s string) (config, error) {
 	case n > 1:
 		return config{}, fmt.Errorf("tpm URI: device=, swtpm= and simulator exclude each other: %w", backend.ErrInvalidInput)
 	}
-	dir, ok := u.Get("dir")
-	if !ok || dir == "" {
+	dir, ok, err := u.FilePath("dir")
+	if err != nil {
+		return config{}, err
+	}
+	if !ok {
 		return config{}, fmt.Errorf("tpm URI: dir= is required (the directory holding the key files): %w", backend.ErrInvalidInput)
 	}
-	c.dir = filepath.Clean(dir)
+	c.dir = dir
 	if src, ok := u.Get("pin-source"); ok {
 		if src == "" {
 			return config{}, fmt.Errorf("tpm URI: pin-source= is empty: %w", backend.ErrInvalidInput)
