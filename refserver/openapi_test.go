@@ -1,0 +1,76 @@
+package refserver_test
+
+import (
+	"bufio"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/cryptoplug/cryptoplug/refserver"
+)
+
+// openAPIRoutes reads the operations of docs/openapi.yaml: under "paths:",
+// a path at two spaces' indent, a method at four, and its x-roles or
+// x-public at six. It returns "METHOD /path" → "role,role" or "public".
+func openAPIRoutes(t *testing.T) map[string]string {
+	f, err := os.Open(filepath.Join("..", "docs", "openapi.yaml"))
+	require.NoError(t, err)
+	defer f.Close()
+	out := map[string]string{}
+	var inPaths bool
+	var path, op string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		trim := strings.TrimSpace(line)
+		indent := len(line) - len(strings.TrimLeft(line, " "))
+		switch {
+		case line == "paths:":
+			inPaths = true
+		case !inPaths || trim == "" || strings.HasPrefix(trim, "#"):
+		case indent == 0:
+			inPaths = false
+		case indent == 2 && strings.HasSuffix(trim, ":"):
+			path = strings.TrimSuffix(trim, ":")
+		case indent == 4 && strings.HasSuffix(trim, ":"):
+			op = strings.ToUpper(strings.TrimSuffix(trim, ":")) + " " + path
+			out[op] = ""
+		case indent == 6 && strings.HasPrefix(trim, "x-roles:"):
+			roles := strings.Trim(strings.TrimSpace(strings.TrimPrefix(trim, "x-roles:")), "[]")
+			var rs []string
+			for _, r := range strings.Split(roles, ",") {
+				rs = append(rs, strings.TrimSpace(r))
+			}
+			sort.Strings(rs)
+			out[op] = strings.Join(rs, ",")
+		case indent == 6 && trim == "x-public: true":
+			out[op] = "public"
+		}
+	}
+	require.NoError(t, sc.Err())
+	return out
+}
+
+// TestOpenAPIMatchesRoutes checks that docs/openapi.yaml lists exactly the
+// routes of the route table, each with the same roles.
+func TestOpenAPIMatchesRoutes(t *testing.T) {
+	doc := openAPIRoutes(t)
+	want := map[string]string{}
+	for _, rt := range refserver.Routes() {
+		access := "public"
+		if !rt.Public {
+			var rs []string
+			for _, r := range rt.Roles.Roles() {
+				rs = append(rs, r.String())
+			}
+			sort.Strings(rs)
+			access = strings.Join(rs, ",")
+		}
+		want[rt.Pattern()] = access
+	}
+	require.Equal(t, want, doc)
+}
