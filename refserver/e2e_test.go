@@ -287,6 +287,8 @@ func TestEndToEnd(t *testing.T) {
 	_, err = opKey.Sign(ctx, api.SignRequest{Label: "web", Message: msg})
 	require.ErrorIs(t, err, authn.ErrUnauthenticated, "a revoked key is refused")
 	opKey = anon.WithCredential(client.APIKey(rotated.Key))
+	_, err = opKey.Sign(ctx, api.SignRequest{Label: "web", Message: msg})
+	require.NoError(t, err, "revoking the old key leaves its rotated successor working")
 
 	// Certificate authentication: pin the client certificate, log in with it.
 	certApp, err := admin.CreateApplication(ctx, api.CreateApplication{Name: "cert", Roles: []string{"keyOperation"}, Method: "certificate",
