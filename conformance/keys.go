@@ -6,7 +6,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/mlkem"
-	"crypto/rand"
 	"crypto/rsa"
 	"errors"
 	"fmt"
@@ -18,40 +17,6 @@ import (
 
 	"github.com/cryptoplug/cryptoplug/backend"
 )
-
-// generateStdlibKey makes a private key of algorithm a with the standard
-// library (circl for Ed448 and ML-DSA), of the type [backend.Importer]
-// accepts.
-func generateStdlibKey(a backend.Algorithm) (any, error) {
-	switch a.Family() {
-	case backend.FamilyRSA:
-		return rsa.GenerateKey(rand.Reader, a.Bits())
-	case backend.FamilyECDSA:
-		return ecdsa.GenerateKey(a.Curve(), rand.Reader)
-	}
-	switch a {
-	case backend.Ed25519:
-		_, priv, err := ed25519.GenerateKey(rand.Reader)
-		return priv, err
-	case backend.Ed448:
-		_, priv, err := ed448.GenerateKey(rand.Reader)
-		return priv, err
-	case backend.MLDSA44:
-		_, priv, err := mldsa44.GenerateKey(rand.Reader)
-		return priv, err
-	case backend.MLDSA65:
-		_, priv, err := mldsa65.GenerateKey(rand.Reader)
-		return priv, err
-	case backend.MLDSA87:
-		_, priv, err := mldsa87.GenerateKey(rand.Reader)
-		return priv, err
-	case backend.MLKEM768:
-		return mlkem.GenerateKey768()
-	case backend.MLKEM1024:
-		return mlkem.GenerateKey1024()
-	}
-	return nil, fmt.Errorf("no standard library key for algorithm %q", a)
-}
 
 // validatePublic reports how pub is not a public key of algorithm a, or nil.
 func validatePublic(a backend.Algorithm, pub crypto.PublicKey) error {

@@ -2,20 +2,9 @@ package software
 
 import (
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/mlkem"
-	"crypto/rand"
-	"crypto/rsa"
-	"fmt"
-
-	"github.com/cloudflare/circl/sign/ed448"
-	"github.com/cloudflare/circl/sign/mldsa/mldsa44"
-	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
-	"github.com/cloudflare/circl/sign/mldsa/mldsa87"
 
 	"github.com/cryptoplug/cryptoplug/backend"
+	"github.com/cryptoplug/cryptoplug/internal/keygen"
 )
 
 // GenerateKey creates a key from spec with crypto/rand. A zero spec.ID gets a
@@ -34,7 +23,7 @@ func (s *store) GenerateKey(ctx context.Context, spec backend.KeySpec) (backend.
 	if err != nil {
 		return nil, err
 	}
-	priv, err := generate(spec.Algorithm)
+	priv, err := keygen.Generate(spec.Algorithm)
 	if err != nil {
 		return nil, backend.Errorf(op, s.name, spec.Label, err)
 	}
@@ -43,35 +32,4 @@ func (s *store) GenerateKey(ctx context.Context, spec backend.KeySpec) (backend.
 		return nil, err
 	}
 	return s.add(op, spec, priv)
-}
-
-// generate makes a new private key of algorithm alg from crypto/rand. The
-// store then treats it exactly like an imported key.
-func generate(alg backend.Algorithm) (crypto.PrivateKey, error) {
-	switch alg {
-	case backend.RSA2048, backend.RSA3072, backend.RSA4096:
-		return rsa.GenerateKey(rand.Reader, alg.Bits())
-	case backend.ECDSAP256, backend.ECDSAP384, backend.ECDSAP521:
-		return ecdsa.GenerateKey(alg.Curve(), rand.Reader)
-	case backend.Ed25519:
-		_, priv, err := ed25519.GenerateKey(rand.Reader)
-		return priv, err
-	case backend.Ed448:
-		_, priv, err := ed448.GenerateKey(rand.Reader)
-		return priv, err
-	case backend.MLDSA44:
-		_, priv, err := mldsa44.GenerateKey(rand.Reader)
-		return priv, err
-	case backend.MLDSA65:
-		_, priv, err := mldsa65.GenerateKey(rand.Reader)
-		return priv, err
-	case backend.MLDSA87:
-		_, priv, err := mldsa87.GenerateKey(rand.Reader)
-		return priv, err
-	case backend.MLKEM768:
-		return mlkem.GenerateKey768()
-	case backend.MLKEM1024:
-		return mlkem.GenerateKey1024()
-	}
-	return nil, fmt.Errorf("cannot generate %q keys: %w", alg, backend.ErrUnsupported)
 }

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 
 	"github.com/cryptoplug/cryptoplug/backend"
+	"github.com/cryptoplug/cryptoplug/internal/keygen"
 )
 
 // sampleKeyFiles holds a valid key file plaintext per algorithm, RSA-3072
@@ -22,7 +23,7 @@ var sampleKeyFiles = sync.OnceValue(func() map[backend.Algorithm][]byte {
 		if alg == backend.RSA3072 || alg == backend.RSA4096 {
 			continue
 		}
-		priv, err := generate(alg)
+		priv, err := keygen.Generate(alg)
 		if err != nil {
 			panic(err)
 		}
