@@ -11,7 +11,11 @@ DEB_PACKAGES := softhsm2 opensc swtpm swtpm-tools libssl-dev postgresql gcc
 
 BACKEND ?=
 REPORT  ?=
-COUNT   ?= 6
+# bench rounds: 1 takes about 5 minutes for the three defaults on 2 cores;
+# use COUNT=5 or more for benchstat confidence intervals (the committed report).
+COUNT   ?= 1
+BENCHTIME ?= 1s
+BENCH_DEFAULTS := software pkcs11 tpm
 FUZZTIME ?= 30s
 
 .PHONY: all deps build test conformance bench bench-report lint fuzz clean
@@ -49,6 +53,28 @@ test: deps
 conformance: deps
 	cd conformance && $(GO) test -count=1 -timeout 30m -run 'TestConformance' \
 	  -args -backend '$(BACKEND)' $(if $(REPORT),-report '$(abspath $(REPORT))')
+
+## bench: benchmark every embedded default (or BACKEND='<uri>') COUNT rounds
+## into bench/results/<scheme>.txt, then print benchstat tables: baseline,
+## backend and peer libraries side by side.
+bench: deps
+	@set -euf -o pipefail; mkdir -p bench/results; \
+	$(GO) test -c -o bench/results/bench.test ./bench; \
+	backends='$(or $(BACKEND),$(BENCH_DEFAULTS))'; \
+	for b in $$backends; do : > "bench/results/$${b%%:*}.txt"; done; \
+	for i in $$(seq $(COUNT)); do for b in $$backends; do \
+	  echo "bench: round $$i of $(COUNT): $${b%%:*}" >&2; \
+	  bench/results/bench.test -test.run '^$$' -test.bench . -test.benchtime $(BENCHTIME) -test.timeout 1h \
+	    -backend "$$b" | tee -a "bench/results/$${b%%:*}.txt"; \
+	done; done; \
+	for b in $$backends; do \
+	  $(GO) tool benchstat -col '/impl@(baseline backend crypto11 go-tpm-tools)' -row /op,/alg,/p "bench/results/$${b%%:*}.txt"; \
+	done
+
+## bench-report: render docs/benchmarks.md and docs/benchmarks.svg from
+## bench/results/*.txt (NOTES=file adds a hand-written analysis section).
+bench-report:
+	$(GO) run ./cmd/benchreport -o docs/benchmarks.md -svg docs/benchmarks.svg $(if $(NOTES),-notes $(NOTES)) bench/results/*.txt
 
 ## lint: go vet and staticcheck (pinned by a tool directive in go.mod).
 lint:
