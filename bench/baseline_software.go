@@ -7,7 +7,6 @@ import (
 	"crypto/ed25519"
 	"crypto/mlkem"
 	"crypto/rand"
-	"crypto/rsa"
 	"fmt"
 
 	"github.com/cloudflare/circl/sign/ed448"
@@ -16,6 +15,7 @@ import (
 	"github.com/cloudflare/circl/sign/mldsa/mldsa87"
 
 	"github.com/cryptoplug/cryptoplug/backend"
+	"github.com/cryptoplug/cryptoplug/internal/keygen"
 )
 
 // softwareBaselines compares the software backend with the libraries it
@@ -27,7 +27,7 @@ type softwareBaselines struct{}
 
 // MakeKey generates a key of alg with the standard library or circl.
 func (softwareBaselines) MakeKey(alg backend.Algorithm) (crypto.PrivateKey, error) {
-	return stdlibKey(alg)
+	return keygen.Generate(alg)
 }
 
 func openSoftwareBaselines(context.Context, string) (Baselines, error) {
@@ -48,7 +48,7 @@ func (softwareBaselines) Impls(_ context.Context, _ backend.Backend, w *Workload
 	priv := w.Private
 	if priv == nil {
 		var err error
-		if priv, err = stdlibKey(w.Algorithm); err != nil {
+		if priv, err = keygen.Generate(w.Algorithm); err != nil {
 			return nil, err
 		}
 	}
@@ -67,39 +67,6 @@ func (softwareBaselines) Impls(_ context.Context, _ backend.Backend, w *Workload
 		return []Impl{{Name: "baseline", Op: func(int) ([]byte, error) { return dk.Decapsulate(ct) }, Check: checkEqual(want)}}, nil
 	}
 	return nil, fmt.Errorf("no software baseline for %s", w)
-}
-
-// stdlibKey generates a private key of alg with the standard library or
-// circl.
-func stdlibKey(alg backend.Algorithm) (crypto.PrivateKey, error) {
-	switch alg.Family() {
-	case backend.FamilyRSA:
-		return rsa.GenerateKey(rand.Reader, alg.Bits())
-	case backend.FamilyECDSA:
-		return ecdsa.GenerateKey(alg.Curve(), rand.Reader)
-	}
-	switch alg {
-	case backend.Ed25519:
-		_, k, err := ed25519.GenerateKey(rand.Reader)
-		return k, err
-	case backend.Ed448:
-		_, k, err := ed448.GenerateKey(rand.Reader)
-		return k, err
-	case backend.MLDSA44:
-		_, k, err := mldsa44.GenerateKey(rand.Reader)
-		return k, err
-	case backend.MLDSA65:
-		_, k, err := mldsa65.GenerateKey(rand.Reader)
-		return k, err
-	case backend.MLDSA87:
-		_, k, err := mldsa87.GenerateKey(rand.Reader)
-		return k, err
-	case backend.MLKEM768:
-		return mlkem.GenerateKey768()
-	case backend.MLKEM1024:
-		return mlkem.GenerateKey1024()
-	}
-	return nil, fmt.Errorf("no standard library key for %s", alg)
 }
 
 // stdlibGenerate returns a function that generates one key of alg and
