@@ -24,6 +24,14 @@ var (
 
 // ckr returns the PKCS #11 return code in err, or false.
 func ckr(err error) (uint, bool) {
+	// The nil and unwrapped cases come first: they are the sign path's,
+	// and errors.As would move its target to the heap on every call.
+	if err == nil {
+		return 0, false
+	}
+	if e, ok := err.(pkcs11.Error); ok {
+		return uint(e), true
+	}
 	var e pkcs11.Error
 	if errors.As(err, &e) {
 		return uint(e), true

@@ -102,10 +102,14 @@ func (p *pool) acquire(ctx context.Context) (s *session, opened bool, err error)
 		return p.openWithPermit()
 	default:
 	}
+	// A context-free call (Sign, Decrypt) waits at most the backend's
+	// timeout; a bare timer costs less than a context.WithTimeout on this
+	// path, which every goroutine beyond max-sessions takes.
+	var timeout <-chan time.Time
 	if _, ok := ctx.(timeoutContext); ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(context.Background(), p.timeout)
-		defer cancel()
+		t := time.NewTimer(p.timeout)
+		defer t.Stop()
+		timeout = t.C
 	}
 	select {
 	case s := <-p.idle:
@@ -116,6 +120,8 @@ func (p *pool) acquire(ctx context.Context) (s *session, opened bool, err error)
 		return nil, false, backend.ErrClosed
 	case <-ctx.Done():
 		return nil, false, fmt.Errorf("waiting for a free session (max-sessions=%d): %w", p.max, ctx.Err())
+	case <-timeout:
+		return nil, false, fmt.Errorf("waiting for a free session (max-sessions=%d) longer than %v: %w", p.max, p.timeout, context.DeadlineExceeded)
 	}
 }
 
