@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -165,7 +166,7 @@ func (s *Server) wrap(rt *Route) http.Handler {
 		r.Body = http.MaxBytesReader(sw, r.Body, limit)
 		err := s.authorize(rq)
 		if err == nil {
-			err = rt.handle(s, rq)
+			err = s.handle(rt, rq)
 		}
 		if err != nil {
 			s.writeError(rq, err)
@@ -176,6 +177,27 @@ func (s *Server) wrap(rt *Route) http.Handler {
 		obs.observe(sw.status, time.Since(start))
 		s.auditRequest(rq, label, sw.status, err)
 	})
+}
+
+// errPanic marks a handler that panicked: a bug here or in a backend. The
+// client gets the fixed internal-error answer; the audit log gets the
+// panic's type; nobody gets a stack trace or the panic's message, which
+// could quote request data.
+var errPanic = errors.New("handler panicked")
+
+// handle runs the route's handler, turning a panic into errPanic so that
+// the caller receives a JSON 500 rather than a reset connection, and the
+// metrics and audit log still record the request.
+func (s *Server) handle(rt *Route, rq *request) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p) // net/http's own signal to drop the connection quietly
+			}
+			err = fmt.Errorf("%w (%T)", errPanic, p)
+		}
+	}()
+	return rt.handle(s, rq)
 }
 
 // authorize authenticates the caller of a role-protected route and checks
