@@ -51,11 +51,15 @@ func (s *Store) GetAPIKey(ctx context.Context, id string) (authn.APIKeyRecord, e
 	return k, nil
 }
 
+// apiKeyByHashQuery finds an API key with what authentication needs of its
+// principal; prepared once in [Store.prepare].
+const apiKeyByHashQuery = `SELECT k.id, k.principal_id, k.role, k.token_hash, k.pepper_version,
+		k.created_at, k.expires_at, p.kind, p.roles, p.method, p.epoch
+		FROM api_keys k JOIN principals p ON p.id = k.principal_id WHERE k.token_hash = ?`
+
 // GetAPIKeyByHash implements [authn.Store].
 func (s *Store) GetAPIKeyByHash(ctx context.Context, hash []byte) (authn.APIKeyRecord, error) {
-	k, err := scanAPIKey(s.read.QueryRowContext(ctx, s.q(`SELECT k.id, k.principal_id, k.role, k.token_hash, k.pepper_version,
-		k.created_at, k.expires_at, p.kind, p.roles, p.method, p.epoch
-		FROM api_keys k JOIN principals p ON p.id = k.principal_id WHERE k.token_hash = ?`), hash), true)
+	k, err := scanAPIKey(s.apiKeyByHash.QueryRowContext(ctx, hash), true)
 	if err != nil {
 		return k, s.err("get API key by hash", err)
 	}

@@ -39,7 +39,10 @@ type Store struct {
 	closeOnce   sync.Once
 	closeErr    error
 
+	// The statements on every authenticated request's path, prepared once:
+	// preparing per call cost the API-key path a third of its throughput.
 	sessionByHash *sql.Stmt
+	apiKeyByHash  *sql.Stmt
 }
 
 type dialect struct {
@@ -124,13 +127,22 @@ func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
 	return s, nil
 }
 
-// prepare readies the statement on every session request's path.
+// prepare readies the statements on every session and API-key request's
+// path.
 func (s *Store) prepare(ctx context.Context) error {
-	st, err := s.read.PrepareContext(ctx, s.q(`SELECT `+sessionCols+` FROM sessions WHERE token_hash = ?`))
-	if err != nil {
-		return fmt.Errorf("sqlstore: prepare: %w", err)
+	for _, p := range []struct {
+		dst   **sql.Stmt
+		query string
+	}{
+		{&s.sessionByHash, `SELECT ` + sessionCols + ` FROM sessions WHERE token_hash = ?`},
+		{&s.apiKeyByHash, apiKeyByHashQuery},
+	} {
+		st, err := s.read.PrepareContext(ctx, s.q(p.query))
+		if err != nil {
+			return fmt.Errorf("sqlstore: prepare: %w", err)
+		}
+		*p.dst = st
 	}
-	s.sessionByHash = st
 	return nil
 }
 
@@ -138,8 +150,10 @@ func (s *Store) prepare(ctx context.Context) error {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		var errs []error
-		if s.sessionByHash != nil {
-			errs = append(errs, s.sessionByHash.Close())
+		for _, st := range []*sql.Stmt{s.sessionByHash, s.apiKeyByHash} {
+			if st != nil {
+				errs = append(errs, st.Close())
+			}
 		}
 		if s.read != nil && s.read != s.write {
 			errs = append(errs, s.read.Close())
