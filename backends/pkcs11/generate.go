@@ -32,17 +32,10 @@ func (b *Backend) GenerateKey(ctx context.Context, spec backend.KeySpec) (backen
 		return nil, err
 	}
 	fail := func(err error) (backend.Key, error) { return nil, backend.Errorf(op, b.name, spec.Label, err) }
-	if err := spec.Validate(); err != nil {
-		return fail(err)
-	}
-	if !b.caps.Supports(spec.Algorithm, backend.OpGenerate) {
-		return fail(fmt.Errorf("token cannot generate %s keys: %w", spec.Algorithm, backend.ErrUnsupported))
-	}
-	id, err := keyID(spec)
+	id, pubT, privT, err := b.newKeyTemplates(spec, backend.OpGenerate)
 	if err != nil {
 		return fail(err)
 	}
-	pubT, privT := templates(spec, id)
 	var mech []*pkcs11.Mechanism
 	switch spec.Algorithm.Family() {
 	case backend.FamilyRSA:
@@ -59,29 +52,61 @@ func (b *Backend) GenerateKey(ctx context.Context, spec backend.KeySpec) (backen
 	default:
 		return fail(fmt.Errorf("%s: %w", spec.Algorithm, backend.ErrUnsupported))
 	}
-
-	b.createMu.Lock()
-	defer b.createMu.Unlock()
-	var k *key
-	err = b.withSession(ctx, func(s *session) error {
-		if err := b.checkUnique(s.h, spec.Label, id); err != nil {
-			return err
+	k, err := b.createKeyPair(ctx, spec.Label, id, "generated", func(s *session) (pub, priv pkcs11.ObjectHandle, err error) {
+		if pub, priv, err = b.p11.GenerateKeyPair(s.h, mech, pubT, privT); err != nil {
+			return 0, 0, classify("C_GenerateKeyPair", err)
 		}
-		pub, priv, err := b.p11.GenerateKeyPair(s.h, mech, pubT, privT)
-		if err != nil {
-			return classify("C_GenerateKeyPair", err)
-		}
-		if k, err = b.loadKey(s.h, priv); err != nil {
-			_ = b.p11.DestroyObject(s.h, priv)
-			_ = b.p11.DestroyObject(s.h, pub)
-			return fmt.Errorf("reading back the generated key: %w", err)
-		}
-		return nil
+		return pub, priv, nil
 	})
 	if err != nil {
 		return fail(err)
 	}
 	return k, nil
+}
+
+// newKeyTemplates validates spec for a key the token is to create (need is
+// OpGenerate or OpImport) and returns its ID and the attribute templates
+// every key pair this package creates starts from.
+func (b *Backend) newKeyTemplates(spec backend.KeySpec, need backend.Ops) (id []byte, pubT, privT []*pkcs11.Attribute, err error) {
+	if err := spec.Validate(); err != nil {
+		return nil, nil, nil, err
+	}
+	if !b.caps.Supports(spec.Algorithm, need) {
+		return nil, nil, nil, fmt.Errorf("token cannot %s %s keys: %w", need, spec.Algorithm, backend.ErrUnsupported)
+	}
+	if id, err = keyID(spec); err != nil {
+		return nil, nil, nil, err
+	}
+	pubT, privT = templates(spec, id)
+	return id, pubT, privT, nil
+}
+
+// createKeyPair runs create (C_GenerateKeyPair or C_CreateObject) under the
+// creation lock after checking that label and id are free, and reads the
+// new pair back as a key; a pair that cannot be read back is destroyed, so
+// no half-made key stays on the token. how ("generated", "imported")
+// names the origin in errors.
+func (b *Backend) createKeyPair(ctx context.Context, label string, id []byte, how string,
+	create func(*session) (pub, priv pkcs11.ObjectHandle, err error)) (*key, error) {
+	b.createMu.Lock()
+	defer b.createMu.Unlock()
+	var k *key
+	err := b.withSession(ctx, func(s *session) error {
+		if err := b.checkUnique(s.h, label, id); err != nil {
+			return err
+		}
+		pub, priv, err := create(s)
+		if err != nil {
+			return err
+		}
+		if k, err = b.loadKey(s.h, priv); err != nil {
+			_ = b.p11.DestroyObject(s.h, priv)
+			_ = b.p11.DestroyObject(s.h, pub)
+			return fmt.Errorf("reading back the %s key: %w", how, err)
+		}
+		return nil
+	})
+	return k, err
 }
 
 // keyID returns spec.ID or a fresh random ID.

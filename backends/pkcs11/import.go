@@ -32,46 +32,25 @@ func (b *Backend) ImportKey(ctx context.Context, spec backend.KeySpec, priv cryp
 		return nil, err
 	}
 	fail := func(err error) (backend.Key, error) { return nil, backend.Errorf(op, b.name, spec.Label, err) }
-	if err := spec.Validate(); err != nil {
-		return fail(err)
-	}
-	if !b.caps.Supports(spec.Algorithm, backend.OpImport) {
-		return fail(fmt.Errorf("token cannot hold %s keys: %w", spec.Algorithm, backend.ErrUnsupported))
-	}
-	id, err := keyID(spec)
+	id, pubT, privT, err := b.newKeyTemplates(spec, backend.OpImport)
 	if err != nil {
 		return fail(err)
 	}
-	pubT, privT := templates(spec, id)
 	extraPub, extraPriv, err := keyMaterial(spec.Algorithm, priv)
 	if err != nil {
 		return fail(err)
 	}
 	pubT = append(pubT, extraPub...)
 	privT = append(privT, extraPriv...)
-
-	b.createMu.Lock()
-	defer b.createMu.Unlock()
-	var k *key
-	err = b.withSession(ctx, func(s *session) error {
-		if err := b.checkUnique(s.h, spec.Label, id); err != nil {
-			return err
+	k, err := b.createKeyPair(ctx, spec.Label, id, "imported", func(s *session) (pub, privH pkcs11.ObjectHandle, err error) {
+		if pub, err = b.p11.CreateObject(s.h, pubT); err != nil {
+			return 0, 0, classify("C_CreateObject (public key)", err)
 		}
-		pub, err := b.p11.CreateObject(s.h, pubT)
-		if err != nil {
-			return classify("C_CreateObject (public key)", err)
-		}
-		privH, err := b.p11.CreateObject(s.h, privT)
-		if err != nil {
+		if privH, err = b.p11.CreateObject(s.h, privT); err != nil {
 			_ = b.p11.DestroyObject(s.h, pub)
-			return classify("C_CreateObject (private key)", err)
+			return 0, 0, classify("C_CreateObject (private key)", err)
 		}
-		if k, err = b.loadKey(s.h, privH); err != nil {
-			_ = b.p11.DestroyObject(s.h, privH)
-			_ = b.p11.DestroyObject(s.h, pub)
-			return fmt.Errorf("reading back the imported key: %w", err)
-		}
-		return nil
+		return pub, privH, nil
 	})
 	if err != nil {
 		return fail(err)
