@@ -52,6 +52,44 @@ func (s *Server) createKey(rq *request) error {
 	return nil
 }
 
+// importKey stores a caller's private key (POST /v1/key/import). The body
+// holds key material: nothing here logs or echoes it, errors name only the
+// label and algorithm, and the decoded bytes are cleared.
+func (s *Server) importKey(rq *request) error {
+	var req api.ImportKeyRequest
+	err := decodeJSON(rq.r, &req)
+	defer clear(req.PrivateKey)
+	if err != nil {
+		return err
+	}
+	rq.key = req.Label
+	spec, err := keySpec(req.KeySpec)
+	if err != nil {
+		return err
+	}
+	imp, ok := s.opts.Backend.(backend.Importer)
+	if !ok {
+		return backend.Errorf("import key", "", spec.Label, backend.ErrUnsupported)
+	}
+	priv, err := api.ParsePrivateKey(spec.Algorithm, req.PrivateKey)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := s.opContext(rq)
+	defer cancel()
+	k, err := imp.ImportKey(ctx, spec, priv)
+	if err != nil {
+		return err
+	}
+	s.keys.forget(spec.Label)
+	out, err := keyJSON(k)
+	if err != nil {
+		return err
+	}
+	writeJSON(rq.w, http.StatusCreated, out)
+	return nil
+}
+
 // keySpec converts and validates a wire KeySpec.
 func keySpec(req api.KeySpec) (backend.KeySpec, error) {
 	alg, err := backend.ParseAlgorithm(req.Algorithm)

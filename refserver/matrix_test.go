@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/mlkem"
 	"crypto/rand"
@@ -125,6 +126,13 @@ var fixtures = map[string]func(t *testing.T, w *world) call{
 	"GET /v1/capabilities":        func(*testing.T, *world) call { return call{path: "/v1/capabilities"} },
 	"POST /v1/key": func(*testing.T, *world) call {
 		return call{path: "/v1/key", body: api.KeySpec{Label: uniqueLabel("k"), Algorithm: "Ed25519"}}
+	},
+	"POST /v1/key/import": func(t *testing.T, _ *world) call {
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
+		require.NoError(t, err)
+		enc, err := api.MarshalPrivateKey(backend.Ed25519, priv)
+		require.NoError(t, err)
+		return call{path: "/v1/key/import", body: api.ImportKeyRequest{KeySpec: api.KeySpec{Label: uniqueLabel("imp"), Algorithm: "Ed25519"}, PrivateKey: enc}}
 	},
 	"GET /v1/key":         func(*testing.T, *world) call { return call{path: "/v1/key"} },
 	"GET /v1/key/{label}": func(*testing.T, *world) call { return call{path: "/v1/key/m-ec"} },

@@ -60,6 +60,7 @@ func routeTable() []Route {
 
 		// Keys.
 		{Method: "POST", Path: "/v1/key", Roles: roleKeys, Summary: "generate a key", handle: (*Server).createKey},
+		{Method: "POST", Path: "/v1/key/import", Roles: roleKeys, Summary: "import a private key", handle: (*Server).importKey},
 		{Method: "GET", Path: "/v1/key", Roles: roleKeys, Summary: "list keys (or find one by ?id=hex)", handle: (*Server).listKeys},
 		{Method: "GET", Path: "/v1/key/{label}", Roles: roleKeys, Summary: "describe a key", handle: (*Server).getKey},
 		{Method: "DELETE", Path: "/v1/key/{label}", Roles: roleKeys, Summary: "destroy a key", handle: (*Server).deleteKey},

@@ -2,6 +2,7 @@ package remote
 
 import (
 	"context"
+	"crypto"
 	"errors"
 	"fmt"
 	"os"
@@ -170,6 +171,34 @@ func (b *Backend) GenerateKey(ctx context.Context, spec backend.KeySpec) (backen
 		req.ID = spec.ID.String()
 	}
 	k, err := b.c.CreateKey(ctx, req)
+	if err != nil {
+		return nil, backend.Errorf(op, Scheme, spec.Label, err)
+	}
+	return b.newKey(k, op)
+}
+
+// ImportKey stores priv on the server under spec (POST /v1/key/import). priv
+// is sent in the encoding api.MarshalPrivateKey documents, over the
+// client's TLS connection; the encoded copy is cleared afterwards. A server
+// whose backend cannot import answers backend.ErrUnsupported.
+func (b *Backend) ImportKey(ctx context.Context, spec backend.KeySpec, priv crypto.PrivateKey) (backend.Key, error) {
+	const op = "import key"
+	if err := b.check(ctx, op, spec.Label); err != nil {
+		return nil, err
+	}
+	if err := spec.Validate(); err != nil {
+		return nil, backend.Errorf(op, Scheme, spec.Label, err)
+	}
+	enc, err := api.MarshalPrivateKey(spec.Algorithm, priv)
+	if err != nil {
+		return nil, backend.Errorf(op, Scheme, spec.Label, err)
+	}
+	defer clear(enc)
+	req := api.ImportKeyRequest{KeySpec: api.KeySpec{Label: spec.Label, Algorithm: spec.Algorithm.String(), Usage: api.UsageNames(spec.Usage)}, PrivateKey: enc}
+	if len(spec.ID) > 0 {
+		req.ID = spec.ID.String()
+	}
+	k, err := b.c.ImportKey(ctx, req)
 	if err != nil {
 		return nil, backend.Errorf(op, Scheme, spec.Label, err)
 	}

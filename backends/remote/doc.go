@@ -21,8 +21,9 @@
 //   - timeout: bound for calls made without a context (Sign, Decrypt,
 //     Decapsulate), as a Go duration; default backend.DefaultTimeout.
 //
-// Capabilities are the server's, read once at Open; key import is not
-// offered over HTTP, so the backend does not implement backend.Importer.
+// Capabilities are the server's, read once at Open. The backend implements
+// backend.Importer over POST /v1/key/import; it claims OpImport for an
+// algorithm only where the server's backend does.
 // Server errors come back as the backend sentinels (ErrKeyNotFound,
 // ErrInvalidInput, ErrUnsupported, rsa.ErrDecryption, …); a refused
 // credential or role is ErrAuth. The rand argument of Sign and Decrypt is

@@ -233,6 +233,7 @@ func (d *Decapsulator) DecapsulateContext(ctx context.Context, ciphertext []byte
 
 var (
 	_ backend.Backend       = (*Backend)(nil)
+	_ backend.Importer      = (*Backend)(nil)
 	_ backend.Key           = (*Key)(nil)
 	_ backend.Signer        = (*Signer)(nil)
 	_ backend.MessageSigner = (*MessageSigner)(nil)

@@ -72,10 +72,10 @@ next:
 var opNames = []struct {
 	op   backend.Ops
 	name string
-}{{backend.OpGenerate, "generate"}, {backend.OpSign, "sign"}, {backend.OpDecrypt, "decrypt"}, {backend.OpDecapsulate, "decapsulate"}}
+}{{backend.OpGenerate, "generate"}, {backend.OpSign, "sign"}, {backend.OpDecrypt, "decrypt"}, {backend.OpDecapsulate, "decapsulate"}, {backend.OpImport, "import"}}
 
 // OpsNames returns the wire names of the operations in o that the server
-// offers over HTTP (import is not one of them).
+// offers over HTTP (import through POST /v1/key/import).
 func OpsNames(o backend.Ops) []string {
 	out := []string{}
 	for _, n := range opNames {

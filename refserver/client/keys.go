@@ -13,6 +13,14 @@ func (c *Client) CreateKey(ctx context.Context, spec api.KeySpec) (api.Key, erro
 	return out, c.do(ctx, "POST", "/v1/key", spec, &out, nil)
 }
 
+// ImportKey stores a private key (POST /v1/key/import; role
+// keyManagement). req.PrivateKey is encoded with api.MarshalPrivateKey; the
+// caller should clear it afterwards.
+func (c *Client) ImportKey(ctx context.Context, req api.ImportKeyRequest) (api.Key, error) {
+	var out api.Key
+	return out, c.do(ctx, "POST", "/v1/key/import", req, &out, nil)
+}
+
 // ListKeys lists every key (GET /v1/key; role keyManagement).
 func (c *Client) ListKeys(ctx context.Context) (api.KeyList, error) {
 	var out api.KeyList
