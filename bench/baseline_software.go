@@ -15,7 +15,7 @@ import (
 	"github.com/cloudflare/circl/sign/mldsa/mldsa87"
 
 	"github.com/cryptoplug/cryptoplug/backend"
-	"github.com/cryptoplug/cryptoplug/internal/keygen"
+	"github.com/cryptoplug/cryptoplug/internal/privkey"
 )
 
 // softwareBaselines compares the software backend with the libraries it
@@ -27,7 +27,7 @@ type softwareBaselines struct{}
 
 // MakeKey generates a key of alg with the standard library or circl.
 func (softwareBaselines) MakeKey(alg backend.Algorithm) (crypto.PrivateKey, error) {
-	return keygen.Generate(alg)
+	return privkey.Generate(alg)
 }
 
 func openSoftwareBaselines(context.Context, string) (Baselines, error) {
@@ -48,7 +48,7 @@ func (softwareBaselines) Impls(_ context.Context, _ backend.Backend, w *Workload
 	priv := w.Private
 	if priv == nil {
 		var err error
-		if priv, err = keygen.Generate(w.Algorithm); err != nil {
+		if priv, err = privkey.Generate(w.Algorithm); err != nil {
 			return nil, err
 		}
 	}

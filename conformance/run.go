@@ -14,7 +14,7 @@ import (
 	"testing"
 
 	"github.com/cryptoplug/cryptoplug/backend"
-	"github.com/cryptoplug/cryptoplug/internal/keygen"
+	"github.com/cryptoplug/cryptoplug/internal/privkey"
 )
 
 // Opener opens the backend under test. Run calls it once at the start, and
@@ -412,7 +412,7 @@ func (r *runner) stdlibKey(a backend.Algorithm) (any, error) {
 	if k, ok := r.stdlib[a]; ok {
 		return k, nil
 	}
-	k, err := keygen.Generate(a)
+	k, err := privkey.Generate(a)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 
 	"github.com/cryptoplug/cryptoplug/backend"
+	"github.com/cryptoplug/cryptoplug/internal/privkey"
 )
 
 // Scheme is the URI scheme this package registers with [backend.Register].
@@ -159,12 +160,12 @@ func (s *store) taken(spec backend.KeySpec) error {
 // (so the store never holds a key it could not load again, nor the caller's
 // own value), persists it and indexes it.
 func (s *store) add(op string, spec backend.KeySpec, priv crypto.PrivateKey) (backend.Key, error) {
-	enc, err := encodePrivateKey(spec.Algorithm, priv)
+	enc, err := privkey.Marshal(spec.Algorithm, priv)
 	if err != nil {
 		return nil, backend.Errorf(op, s.name, spec.Label, err)
 	}
 	defer clear(enc)
-	own, err := parsePrivateKey(spec.Algorithm, enc)
+	own, err := privkey.Parse(spec.Algorithm, enc)
 	if err != nil {
 		return nil, backend.Errorf(op, s.name, spec.Label, fmt.Errorf("%w: %w", err, backend.ErrInvalidInput))
 	}

@@ -16,6 +16,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/cryptoplug/cryptoplug/backend"
+	"github.com/cryptoplug/cryptoplug/internal/privkey"
 )
 
 // DefaultScryptWorkFactor is the scrypt work factor (log2 of N, as in age,
@@ -319,11 +320,11 @@ func (d *dirStore) loadKey(s *store, e fs.DirEntry, stem string) (*key, error) {
 		return nil, err
 	}
 	if got := rec.ID.String(); got != stem {
-		wipePrivateKey(priv)
+		privkey.Wipe(priv)
 		return nil, fmt.Errorf("holds key ID %s, not the ID its name says", got)
 	}
 	if other, dup := s.byLabel[rec.Label]; dup {
-		wipePrivateKey(priv)
+		privkey.Wipe(priv)
 		return nil, fmt.Errorf("has the label of key file %s%s", other.id, keyFileSuffix)
 	}
 	return s.newKey(rec, priv)

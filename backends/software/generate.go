@@ -4,7 +4,7 @@ import (
 	"context"
 
 	"github.com/cryptoplug/cryptoplug/backend"
-	"github.com/cryptoplug/cryptoplug/internal/keygen"
+	"github.com/cryptoplug/cryptoplug/internal/privkey"
 )
 
 // GenerateKey creates a key from spec with crypto/rand. A zero spec.ID gets a
@@ -23,11 +23,11 @@ func (s *store) GenerateKey(ctx context.Context, spec backend.KeySpec) (backend.
 	if err != nil {
 		return nil, err
 	}
-	priv, err := keygen.Generate(spec.Algorithm)
+	priv, err := privkey.Generate(spec.Algorithm)
 	if err != nil {
 		return nil, backend.Errorf(op, s.name, spec.Label, err)
 	}
-	defer wipePrivateKey(priv)
+	defer privkey.Wipe(priv)
 	if err := s.check(ctx, op, spec.Label); err != nil {
 		return nil, err
 	}

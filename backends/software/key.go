@@ -17,6 +17,7 @@ import (
 	"github.com/cloudflare/circl/sign/mldsa/mldsa87"
 
 	"github.com/cryptoplug/cryptoplug/backend"
+	"github.com/cryptoplug/cryptoplug/internal/privkey"
 )
 
 // key is a [backend.Key] held by a store. Its operation values (signer,
@@ -55,7 +56,7 @@ func (s *store) newKey(rec *keyFile, priv crypto.PrivateKey) (*key, error) {
 	}
 	var err error
 	if k.pub, err = publicKey(priv); err != nil {
-		wipePrivateKey(priv)
+		privkey.Wipe(priv)
 		return nil, fmt.Errorf("%s public key: %v: %w", rec.Algorithm, err, backend.ErrInvalidInput)
 	}
 	sign := rec.Usage&backend.UsageSign != 0
@@ -221,43 +222,6 @@ func (k *key) retire() {
 		return
 	}
 	if k.gate.shut() {
-		wipePrivateKey(k.priv)
-	}
-}
-
-// wipePrivateKey zeroes what it can reach of priv. The standard library keeps
-// further copies it does not expose (RSA's precomputed FIPS key, ML-KEM's
-// expanded key); those are left to the garbage collector.
-func wipePrivateKey(priv crypto.PrivateKey) {
-	switch p := priv.(type) {
-	case *rsa.PrivateKey:
-		wipeInt(p.D)
-		for _, q := range p.Primes {
-			wipeInt(q)
-		}
-		wipeInt(p.Precomputed.Dp)
-		wipeInt(p.Precomputed.Dq)
-		wipeInt(p.Precomputed.Qinv)
-		p.Precomputed = rsa.PrecomputedValues{}
-	case *ecdsa.PrivateKey:
-		//lint:ignore SA1019 wiping the scalar in place is the point; the key is never used again
-		wipeInt(p.D)
-	case ed25519.PrivateKey:
-		clear(p)
-	case ed448.PrivateKey:
-		clear(p)
-	case *mldsa44.PrivateKey:
-		*p = mldsa44.PrivateKey{}
-	case *mldsa65.PrivateKey:
-		*p = mldsa65.PrivateKey{}
-	case *mldsa87.PrivateKey:
-		*p = mldsa87.PrivateKey{}
-	}
-}
-
-func wipeInt(x *big.Int) {
-	if x != nil {
-		clear(x.Bits())
-		x.SetInt64(0)
+		privkey.Wipe(k.priv)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 
 	"github.com/cryptoplug/cryptoplug/backend"
+	"github.com/cryptoplug/cryptoplug/internal/privkey"
 )
 
 // keyFile is the plaintext of a key file, before age encryption. Its
@@ -98,7 +99,7 @@ func readKeyFile(data []byte) (*keyFile, crypto.PrivateKey, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, nil, err
 	}
-	key, err := parsePrivateKey(f.Algorithm, f.Private)
+	key, err := privkey.Parse(f.Algorithm, f.Private)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -12,7 +12,7 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 
 	"github.com/cryptoplug/cryptoplug/backend"
-	"github.com/cryptoplug/cryptoplug/internal/keygen"
+	"github.com/cryptoplug/cryptoplug/internal/privkey"
 )
 
 // sampleKeyFiles holds a valid key file plaintext per algorithm, RSA-3072
@@ -23,11 +23,11 @@ var sampleKeyFiles = sync.OnceValue(func() map[backend.Algorithm][]byte {
 		if alg == backend.RSA3072 || alg == backend.RSA4096 {
 			continue
 		}
-		priv, err := keygen.Generate(alg)
+		priv, err := privkey.Generate(alg)
 		if err != nil {
 			panic(err)
 		}
-		enc, err := encodePrivateKey(alg, priv)
+		enc, err := privkey.Marshal(alg, priv)
 		if err != nil {
 			panic(err)
 		}
@@ -185,7 +185,7 @@ func FuzzReadKeyFile(f *testing.F) {
 		if !bytes.Equal(rec.marshal(), data) {
 			t.Fatal("accepted a non-canonical key file")
 		}
-		enc, err := encodePrivateKey(rec.Algorithm, priv)
+		enc, err := privkey.Marshal(rec.Algorithm, priv)
 		if err != nil || !bytes.Equal(enc, rec.Private) {
 			t.Fatalf("accepted a private key that does not re-encode to itself: %v", err)
 		}

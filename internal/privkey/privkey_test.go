@@ -1,4 +1,4 @@
-package keygen_test
+package privkey_test
 
 import (
 	"crypto"
@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cryptoplug/cryptoplug/backend"
-	"github.com/cryptoplug/cryptoplug/internal/keygen"
+	"github.com/cryptoplug/cryptoplug/internal/privkey"
 )
 
 func TestGenerateEveryAlgorithm(t *testing.T) {
@@ -16,7 +16,7 @@ func TestGenerateEveryAlgorithm(t *testing.T) {
 			continue // same code path as RSA-2048, only slower
 		}
 		t.Run(alg.String(), func(t *testing.T) {
-			priv, err := keygen.Generate(alg)
+			priv, err := privkey.Generate(alg)
 			require.NoError(t, err)
 			switch {
 			case alg.Signs():
@@ -28,6 +28,6 @@ func TestGenerateEveryAlgorithm(t *testing.T) {
 			}
 		})
 	}
-	_, err := keygen.Generate("DSA-1024")
+	_, err := privkey.Generate("DSA-1024")
 	require.ErrorIs(t, err, backend.ErrUnsupported)
 }

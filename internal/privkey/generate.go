@@ -1,9 +1,10 @@
-// Package keygen makes in-memory private keys for every [backend.Algorithm]
-// with the standard library (circl for Ed448 and ML-DSA): the keys the
-// software backend stores, the conformance suite imports and the benchmarks
-// use as their baseline. One place decides which library and which key type
-// stands for an algorithm.
-package keygen
+// Package privkey is the one place that decides how an in-memory private
+// key of each [backend.Algorithm] is made, encoded and destroyed: [Generate]
+// with the standard library (circl for Ed448 and ML-DSA), [Marshal] and
+// [Parse] for the canonical encoding the software backend stores and the
+// reference server's import route carries, and [Wipe]. The software
+// backend, the conformance suite, the benchmarks and the server share it.
+package privkey
 
 import (
 	"crypto"
