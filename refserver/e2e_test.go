@@ -166,7 +166,7 @@ func readCredential(t *testing.T, path string) (email, password string) {
 // was lost, and stops it with SIGTERM.
 func TestEndToEnd(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds and runs the binary")
+		t.Skip("-short: this test builds and runs the refserver binary; make test runs it")
 	}
 	ctx := context.Background()
 	bin := buildServer(t)

@@ -25,7 +25,7 @@ func TestMain(m *testing.M) {
 // signature.
 func TestPostgresStore(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts PostgreSQL")
+		t.Skip("-short: this test starts a PostgreSQL cluster; make test runs it")
 	}
 	ctx := context.Background()
 	in := refservertest.Start(t, refservertest.Options{PostgresDSN: pgtest.Shared(t).NewSchema(t)})
