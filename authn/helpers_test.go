@@ -12,7 +12,6 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -25,16 +24,7 @@ import (
 	"github.com/cryptoplug/cryptoplug/authn/sqlstore"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if err := pgtest.StopShared(); err != nil {
-		os.Stderr.WriteString(err.Error() + "\n")
-		if code == 0 {
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { pgtest.Main(m) }
 
 var ctx = context.Background()
 

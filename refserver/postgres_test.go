@@ -2,7 +2,6 @@ package refserver_test
 
 import (
 	"context"
-	"os"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -14,11 +13,7 @@ import (
 	"github.com/cryptoplug/cryptoplug/refserver/refservertest"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	pgtest.StopShared()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // TestPostgresStore proves the PostgreSQL path: the same server over an
 // authn store in a fresh PostgreSQL schema creates a session, a key and a

@@ -312,3 +312,17 @@ func StopShared() error {
 	}
 	return shared.cluster.Stop()
 }
+
+// Main runs a package's tests and then stops the cluster [Shared] started,
+// failing the run if it cannot be stopped (a leaked server would outlive the
+// tests). Call it from TestMain: func TestMain(m *testing.M) { pgtest.Main(m) }.
+func Main(m *testing.M) {
+	code := m.Run()
+	if err := StopShared(); err != nil {
+		fmt.Fprintln(os.Stderr, "pgtest:", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	os.Exit(code)
+}

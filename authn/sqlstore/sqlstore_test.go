@@ -2,7 +2,6 @@ package sqlstore_test
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -14,16 +13,7 @@ import (
 	"github.com/cryptoplug/cryptoplug/authn/storetest"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if err := pgtest.StopShared(); err != nil {
-		os.Stderr.WriteString(err.Error() + "\n")
-		if code == 0 {
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { pgtest.Main(m) }
 
 func openSQLite(t *testing.T) *sqlstore.Store {
 	t.Helper()
