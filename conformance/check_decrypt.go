@@ -223,6 +223,10 @@ func checkDecryptInvalid(r *runner, c *cell, a backend.Algorithm) {
 	pub, d := r.decrypter(c, a)
 	k := pub.Size()
 	msg := randomBytes(20)
+	// "No 0x01 separator" zeroes the separator, so a decoder scans on into
+	// the message: a message starting 0x00 or 0x01 (one in 128) would then
+	// decode. A top bit set makes the first non-zero byte always wrong.
+	msg[0] |= 0x80
 	// "One byte short" drops valid[0]; when that byte is zero (about one
 	// ciphertext in 256) the shorter slice is the same integer and
 	// decrypts correctly, as crypto/rsa does. Use a ciphertext whose first
