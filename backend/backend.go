@@ -73,15 +73,15 @@ type Importer interface {
 
 // Info describes a backend instance.
 type Info struct {
-	Name         string // the backend's registered scheme: "software", "pkcs11", "tpm", …
-	Kind         string // what holds the keys: "memory", "directory", "hsm", "tpm", "remote"
-	URI          string // the URI it was opened with, secrets removed
-	Manufacturer string // token or TPM manufacturer, where known
-	Model        string // token model or TPM vendor string, where known
-	Firmware     string // firmware version, where known
+	Name         string `json:"name"`                   // the backend's registered scheme: "software", "pkcs11", "tpm", …
+	Kind         string `json:"kind"`                   // what holds the keys: "memory", "directory", "hsm", "tpm", "remote"
+	URI          string `json:"uri"`                    // the URI it was opened with, secrets removed
+	Manufacturer string `json:"manufacturer,omitempty"` // token or TPM manufacturer, where known
+	Model        string `json:"model,omitempty"`        // token model or TPM vendor string, where known
+	Firmware     string `json:"firmware,omitempty"`     // firmware version, where known
 	// Persistent reports whether keys outlive Close: opening the same URI
 	// again finds them. False for the in-memory software store.
-	Persistent bool
+	Persistent bool `json:"persistent"`
 }
 
 // KeySpec describes a key to generate or import.

@@ -151,11 +151,14 @@ func runCell(parent testT, rep *Report, timeout time.Duration, check, col string
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
 		c := &cell{t: t, ctx: ctx, check: check, col: col}
+		start := time.Now()
 		defer func() {
 			if p := recover(); p != nil {
 				c.Errorf("panic: %v\n%s", p, debug.Stack())
 			}
-			rep.add(c.result())
+			res := c.result()
+			res.Seconds = time.Since(start).Seconds()
+			rep.add(res)
 		}()
 		f(c)
 	})

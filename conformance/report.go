@@ -43,7 +43,32 @@ type Result struct {
 	// for passing checks notes what was refused or measured. It never holds
 	// a PIN or key material.
 	Detail string `json:"detail"`
+	// Fault says, for a failure, whose it is: [FaultStore] when the store
+	// (token, TPM, library) returned a wrong result that cryptoplug passed
+	// through, [FaultCryptoplug] when cryptoplug's own code broke the
+	// contract. Empty for other statuses and when it cannot be told.
+	Fault Fault `json:"fault,omitempty"`
+	// Expected and Got are, for a failure, what the check expected and what
+	// came back, in a few words each (never key material).
+	Expected string `json:"expected,omitempty"`
+	Got      string `json:"got,omitempty"`
+	// Seconds is how long the check took on this algorithm.
+	Seconds float64 `json:"seconds"`
 }
+
+// Fault names who is to blame for a [StatusFail] result.
+type Fault string
+
+// The faults a failing [Result] can carry.
+const (
+	// FaultStore: the store answered wrongly (a signature that does not
+	// verify, a wrong plaintext, an invalid input accepted) and cryptoplug
+	// passed the answer through.
+	FaultStore Fault = "store"
+	// FaultCryptoplug: cryptoplug itself broke the contract (a wrong error
+	// type, a panic, a false capability, a leak).
+	FaultCryptoplug Fault = "cryptoplug"
+)
 
 // Report collects the results of a run. Pass one to [Run] with [WithReport];
 // the zero value is ready to use. A Report is safe for concurrent use, but
@@ -51,7 +76,23 @@ type Result struct {
 type Report struct {
 	mu      sync.Mutex
 	backend string
+	info    backend.Info
 	results []Result
+}
+
+// Info returns what the backend under test said about itself (name, kind,
+// manufacturer, model, firmware; the URI redacted).
+func (r *Report) Info() backend.Info {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.info
+}
+
+func (r *Report) setInfo(info backend.Info) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	info.URI = backend.RedactURI(info.URI)
+	r.info = info
 }
 
 // Backend returns the URI (with secrets removed) of the backend the results
@@ -104,18 +145,20 @@ func (r *Report) add(res Result) {
 }
 
 type reportJSON struct {
-	Backend string   `json:"backend"`
-	Results []Result `json:"results"`
+	Backend string       `json:"backend"`
+	Info    backend.Info `json:"info"`
+	Results []Result     `json:"results"`
 }
 
 // MarshalJSON encodes the report as
-// {"backend": "<uri>", "results": [{"check", "algorithm", "status", "detail"}, …]}.
+// {"backend": "<uri>", "info": {…}, "results": [{"check", "algorithm",
+// "status", "detail", "fault", "expected", "got", "seconds"}, …]}.
 func (r *Report) MarshalJSON() ([]byte, error) {
 	res := r.Results()
 	if res == nil {
 		res = []Result{}
 	}
-	return json.Marshal(reportJSON{Backend: r.Backend(), Results: res})
+	return json.Marshal(reportJSON{Backend: r.Backend(), Info: r.Info(), Results: res})
 }
 
 // UnmarshalJSON decodes what MarshalJSON produces.
@@ -126,7 +169,7 @@ func (r *Report) UnmarshalJSON(b []byte) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.backend, r.results = v.Backend, v.Results
+	r.backend, r.info, r.results = v.Backend, v.Info, v.Results
 	return nil
 }
 

@@ -40,7 +40,7 @@ func TestReportJSON(t *testing.T) {
 	require.NoError(t, json.Unmarshal(b, &raw))
 	require.Equal(t, "software:dir=/tmp/k?pin-source=env:PIN", raw["backend"])
 	first := raw["results"].([]any)[0].(map[string]any)
-	require.Equal(t, map[string]any{"check": "capabilities", "algorithm": "backend", "status": "pass", "detail": ""}, first)
+	require.Equal(t, map[string]any{"check": "capabilities", "algorithm": "backend", "status": "pass", "detail": "", "seconds": 0.0}, first)
 
 	var back Report
 	require.NoError(t, json.Unmarshal(b, &back))
@@ -50,5 +50,5 @@ func TestReportJSON(t *testing.T) {
 
 	empty, err := json.Marshal(new(Report))
 	require.NoError(t, err)
-	require.JSONEq(t, `{"backend": "", "results": []}`, string(empty))
+	require.JSONEq(t, `{"backend": "", "info": {"name": "", "kind": "", "uri": "", "persistent": false}, "results": []}`, string(empty))
 }

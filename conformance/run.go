@@ -121,6 +121,7 @@ func run(t testT, open Opener, opts ...Option) {
 		uri = backend.RedactURI(uri)
 	}
 	rep.setBackend(uri)
+	rep.setInfo(r.info)
 
 	scope := cfg.algorithms
 	if scope == nil {
