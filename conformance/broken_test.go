@@ -354,7 +354,7 @@ func TestSuiteCleansUpAndLeavesOtherKeysAlone(t *testing.T) {
 			dir := t.TempDir()
 			pass := filepath.Join(dir, "passphrase")
 			require.NoError(t, os.WriteFile(pass, []byte("cleanup test"), 0o600))
-			uri := "software:dir=" + filepath.Join(dir, "keys") + "?pin-source=file:" + pass + "&scrypt-work-factor=10"
+			uri := "software:dir=" + filepath.Join(dir, "keys") + "?pin-source=file:" + pass
 
 			b, err := backend.Open(ctx, uri)
 			require.NoError(t, err)

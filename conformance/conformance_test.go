@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/cryptoplug/cryptoplug/internal/scryptcost"
 	"os"
 	"sync"
 	"testing"
@@ -39,6 +40,9 @@ func newReport(name string) *conformance.Report {
 // go test shows the matrix when a test fails, with -v, or when run without
 // package arguments (cd conformance && go test -run TestConformance).
 func TestMain(m *testing.M) {
+	// The suite's directory stores are created at scrypt's lowest cost:
+	// the cost is not what it tests.
+	scryptcost.SetForTests(scryptcost.Min)
 	code := m.Run()
 	runs.Lock()
 	defer runs.Unlock()

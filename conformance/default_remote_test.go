@@ -22,7 +22,7 @@ func init() {
 				tb.Fatal(err)
 			}
 			in := refservertest.Start(tb, refservertest.Options{
-				BackendURI: "software:dir=" + filepath.Join(dir, "keys") + "?pin-source=file:" + pass + "&scrypt-work-factor=10",
+				BackendURI: "software:dir=" + filepath.Join(dir, "keys") + "?pin-source=file:" + pass,
 			})
 			return in.RemoteURI(tb)
 		},

@@ -9,8 +9,8 @@ import (
 )
 
 // The software backend's two stores: in memory, and an encrypted directory
-// whose passphrase comes from a file (with the lowest scrypt cost the store
-// accepts, since only tests open it).
+// whose passphrase comes from a file (created at the lowest scrypt cost, set
+// in TestMain, since only tests open it).
 func init() {
 	registerDefault(defaultBackend{
 		name:  "software-memory",
@@ -24,7 +24,7 @@ func init() {
 			if err := os.WriteFile(pass, []byte("cryptoplug conformance passphrase\n"), 0o600); err != nil {
 				tb.Fatal(err)
 			}
-			return "software:dir=" + filepath.Join(dir, "keys") + "?pin-source=file:" + pass + "&scrypt-work-factor=10"
+			return "software:dir=" + filepath.Join(dir, "keys") + "?pin-source=file:" + pass
 		},
 	})
 }

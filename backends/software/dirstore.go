@@ -10,26 +10,24 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 
 	"filippo.io/age"
 
 	"github.com/cryptoplug/cryptoplug/backend"
 	"github.com/cryptoplug/cryptoplug/internal/privkey"
+	"github.com/cryptoplug/cryptoplug/internal/scryptcost"
 )
 
 // DefaultScryptWorkFactor is the scrypt work factor (log2 of N, as in age,
 // whose default it is) that stretches the passphrase of a new directory
 // store: N = 2^18 with r = 8, so 256 MiB of memory and on the order of a
-// second of one core, once per Open. The URI attribute scrypt-work-factor
-// overrides it between 10 and 22, for tests.
-const DefaultScryptWorkFactor = 18
+// second of one core, once per Open. No URI attribute or option lowers it.
+const DefaultScryptWorkFactor = scryptcost.Default
 
-const (
-	minScryptWorkFactor = 10
-	maxScryptWorkFactor = 22
-)
+// maxScryptWorkFactor bounds the work factor an existing store's file may
+// ask for, so that a tampered file cannot make Open spend minutes in scrypt.
+const maxScryptWorkFactor = 22
 
 // ErrLocked means a directory store is already open, in another process or
 // through another Open in this one. Open fails with an error wrapping it
@@ -66,7 +64,7 @@ var _ persister = (*dirStore)(nil)
 func openDir(ctx context.Context, u *backend.URI) (backend.Backend, error) {
 	name := u.Redacted()
 	fail := func(err error) (backend.Backend, error) { return nil, backend.Errorf("open", name, "", err) }
-	if err := u.CheckAttrs("dir", "pin-source", "pin-value", "scrypt-work-factor"); err != nil {
+	if err := u.CheckAttrs("dir", "pin-source", "pin-value"); err != nil {
 		return fail(err)
 	}
 	for _, attr := range []string{"pin-source", "pin-value"} {
@@ -77,17 +75,6 @@ func openDir(ctx context.Context, u *backend.URI) (backend.Backend, error) {
 	dir, _, err := u.FilePath("dir")
 	if err != nil {
 		return fail(err)
-	}
-	workFactor := DefaultScryptWorkFactor
-	if v, ok, err := getValue(u, "scrypt-work-factor"); err != nil {
-		return fail(err)
-	} else if ok {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < minScryptWorkFactor || n > maxScryptWorkFactor {
-			return fail(fmt.Errorf("scrypt-work-factor must be an integer from %d to %d: %w",
-				minScryptWorkFactor, maxScryptWorkFactor, backend.ErrInvalidInput))
-		}
-		workFactor = n
 	}
 	pass, ok, err := u.PIN()
 	if err != nil {
@@ -102,7 +89,7 @@ func openDir(ctx context.Context, u *backend.URI) (backend.Backend, error) {
 		return fail(fmt.Errorf("the passphrase is empty: %w", backend.ErrInvalidInput))
 	}
 
-	d, err := openDirStore(dir, pass, workFactor)
+	d, err := openDirStore(dir, pass, scryptcost.WorkFactor())
 	if err != nil {
 		return fail(err)
 	}

@@ -29,9 +29,8 @@
 // initialised when the directory holds no store yet. The passphrase is
 // required and comes from the URI's PIN attributes (see [backend.URI.PIN]);
 // prefer pin-source, since pin-value puts the secret in command lines.
-// The attribute scrypt-work-factor=N (10 to 22, default
-// [DefaultScryptWorkFactor]) sets the scrypt cost of a store being created;
-// lower it only in tests.
+// A new store's passphrase is stretched with scrypt at
+// [DefaultScryptWorkFactor]; no attribute lowers it.
 //
 // # Directory layout
 //

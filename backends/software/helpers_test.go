@@ -11,6 +11,7 @@ import (
 	"crypto/rsa"
 	"errors"
 	"fmt"
+	"github.com/cryptoplug/cryptoplug/internal/scryptcost"
 	"os"
 	"path/filepath"
 	"sync"
@@ -25,6 +26,13 @@ import (
 	"github.com/cryptoplug/cryptoplug/backend"
 	_ "github.com/cryptoplug/cryptoplug/backends/software"
 )
+
+// TestMain creates keystores at scrypt's lowest cost: the tests create
+// hundreds, and the cost is not what they test.
+func TestMain(m *testing.M) {
+	scryptcost.SetForTests(scryptcost.Min)
+	os.Exit(m.Run())
+}
 
 // rawKeys returns one standard-library (or circl) private key per algorithm,
 // generated once per test binary: RSA-4096 generation is slow.
@@ -155,7 +163,7 @@ func dirURI(t testing.TB, dir, pass string) string {
 	t.Helper()
 	passFile := filepath.Join(t.TempDir(), "pass")
 	require.NoError(t, os.WriteFile(passFile, []byte(pass+"\n"), 0o600))
-	return "software:dir=" + dir + "?pin-source=file:" + passFile + "&scrypt-work-factor=10"
+	return "software:dir=" + dir + "?pin-source=file:" + passFile
 }
 
 // openDir opens uri, closing the store when the test ends.
