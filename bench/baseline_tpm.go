@@ -12,6 +12,7 @@ import (
 
 	"github.com/cryptoplug/cryptoplug/backend"
 	"github.com/cryptoplug/cryptoplug/backends/tpm"
+	"github.com/cryptoplug/cryptoplug/internal/tpmbaseline"
 )
 
 // tpmBaselines compares the TPM backend with raw TPM2_Sign and
@@ -19,7 +20,7 @@ import (
 // ("baseline"), and with go-tpm-tools' client signer ("go-tpm-tools").
 //
 // The raw baseline holds the TPM for the length of each run
-// ([tpm.LockForBaseline]) and sends one prepared command per operation over
+// ([tpmbaseline.Lock]) and sends one prepared command per operation over
 // the backend's own connection. A TPM runs one command at a time and the
 // connection is not safe for concurrent use, so goroutines take turns
 // through a one-slot channel, which like the backend's own lock serves
@@ -68,7 +69,7 @@ type rawTPM struct {
 // begin locks the TPM with k loaded for one run.
 func (r *rawTPM) begin(tb *tpm.Backend, k backend.Key) func(context.Context) (func(), error) {
 	return func(ctx context.Context) (func(), error) {
-		t, h, unlock, err := tpm.LockForBaseline(ctx, tb, k)
+		t, h, unlock, err := tpmbaseline.Lock(ctx, tb, k)
 		if err != nil {
 			return nil, err
 		}

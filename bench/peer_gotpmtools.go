@@ -11,6 +11,7 @@ import (
 
 	"github.com/cryptoplug/cryptoplug/backend"
 	"github.com/cryptoplug/cryptoplug/backends/tpm"
+	"github.com/cryptoplug/cryptoplug/internal/tpmbaseline"
 )
 
 // goTPMToolsImpl is go-tpm-tools' client signer (client.Key.GetSigner) on
@@ -41,7 +42,7 @@ func goTPMToolsImpl(ctx context.Context, tb *tpm.Backend, w *Workload) (Impl, er
 		return Impl{}, fmt.Errorf("go-tpm-tools: no peer for %s", w)
 	}
 
-	t, _, unlock, err := tpm.LockForBaseline(ctx, tb, nil)
+	t, _, unlock, err := tpmbaseline.Lock(ctx, tb, nil)
 	if err != nil {
 		return Impl{}, fmt.Errorf("go-tpm-tools: %w", err)
 	}
@@ -51,7 +52,7 @@ func goTPMToolsImpl(ctx context.Context, tb *tpm.Backend, w *Workload) (Impl, er
 		return Impl{}, fmt.Errorf("go-tpm-tools: create key: %w", err)
 	}
 	closeKey := func() error {
-		_, _, unlock, err := tpm.LockForBaseline(context.Background(), tb, nil)
+		_, _, unlock, err := tpmbaseline.Lock(context.Background(), tb, nil)
 		if err != nil {
 			return err
 		}
@@ -66,7 +67,7 @@ func goTPMToolsImpl(ctx context.Context, tb *tpm.Backend, w *Workload) (Impl, er
 	}
 	im := signerImpl("go-tpm-tools", w, s)
 	im.Begin = func(ctx context.Context) (func(), error) {
-		_, _, unlock, err := tpm.LockForBaseline(ctx, tb, nil)
+		_, _, unlock, err := tpmbaseline.Lock(ctx, tb, nil)
 		return unlock, err
 	}
 	im.Close = closeKey

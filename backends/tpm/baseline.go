@@ -9,22 +9,20 @@ import (
 	"github.com/google/go-tpm/tpm2/transport"
 
 	"github.com/cryptoplug/cryptoplug/backend"
+	"github.com/cryptoplug/cryptoplug/internal/tpmbaseline"
 )
 
-// LockForBaseline is for benchmark baselines (package bench) only: it
-// takes exclusive use of b's TPM and returns the connection to it, so that
-// a benchmark can time raw TPM commands against the backend's.
-//
-// With a key k of b, k is loaded (if it was not) and h is its handle. With
-// a nil k, every key this process has loaded in the TPM is flushed first
-// (the backends reload them when next used), so the caller can load keys
-// of its own into the TPM's few transient slots; it must flush them again
-// before it unlocks.
-//
-// Until unlock is called, every operation of every backend on this TPM
-// waits. unlock may be called more than once.
-func LockForBaseline(ctx context.Context, b *Backend, k backend.Key) (t transport.TPM, h tpm2.AuthHandle, unlock func(), err error) {
+func init() { tpmbaseline.Lock = lockForBaseline }
+
+// lockForBaseline is [tpmbaseline.Lock]: it takes exclusive use of b's TPM
+// for a benchmark's raw baseline. It is reachable only from inside this
+// module.
+func lockForBaseline(ctx context.Context, bb backend.Backend, k backend.Key) (t transport.TPM, h tpm2.AuthHandle, unlock func(), err error) {
 	const op = "lock for baseline"
+	b, ok := bb.(*Backend)
+	if !ok {
+		return nil, tpm2.AuthHandle{}, nil, backend.Errorf(op, "", "", fmt.Errorf("%T is not a TPM backend: %w", bb, backend.ErrInvalidInput))
+	}
 	var obj *keyObject
 	if k != nil {
 		kk, ok := k.(*key)
