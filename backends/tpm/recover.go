@@ -33,7 +33,7 @@ func (d *device) do(ctx context.Context, op func(t transport.TPM) error) error {
 func (d *device) doLocked(ctx context.Context, op func(t transport.TPM) error) error {
 	var err error
 	for attempt := 1; ; attempt++ {
-		if d.closed {
+		if d.closed.Load() {
 			return backend.ErrClosed
 		}
 		if err = d.reconnectIfStale(); err == nil {

@@ -2,6 +2,7 @@ package tpm
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rand"
@@ -9,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"syscall"
 	"testing"
 	"time"
 
@@ -227,4 +230,48 @@ func TestSwtpmLeakedTransientsCleaned(t *testing.T) {
 	require.NoError(t, err)
 	defer raw.Close()
 	require.Empty(t, transients(t, raw))
+}
+
+// TestAHungTPMHoldsUpNoOtherTPM stops one swtpm with SIGSTOP while a
+// backend is opening on it: the Open waits only as long as its context
+// allows, and backends on another swtpm open, sign and close meanwhile.
+func TestAHungTPMHoldsUpNoOtherTPM(t *testing.T) {
+	hung, healthy := startSwtpm(t), startSwtpm(t)
+	require.NoError(t, hung.cmd.Process.Signal(syscall.SIGSTOP))
+	t.Cleanup(func() { _ = hung.cmd.Process.Signal(syscall.SIGCONT) })
+
+	hungOpen := make(chan error, 1)
+	go func() {
+		b, err := Open(testContext(t), hung.uri(t.TempDir()))
+		if err == nil {
+			err = b.Close()
+		}
+		hungOpen <- err
+	}()
+	// Wait until that Open holds its TPM's slot, connecting.
+	sl := slotFor("swtpm:" + hung.socket)
+	for deadline := time.Now().Add(10 * time.Second); len(sl.turn) == 0; runtime.Gosched() {
+		require.False(t, time.Now().After(deadline), "the Open on the stopped TPM never started")
+	}
+
+	ctx, cancel := context.WithTimeout(testContext(t), 20*time.Second)
+	defer cancel()
+	b, err := Open(ctx, healthy.uri(t.TempDir()))
+	require.NoError(t, err, "a stopped TPM must not hold up another one's Open")
+	k := generate(t, b, backend.ECDSAP256, "ec", 0)
+	s, err := k.Signer()
+	require.NoError(t, err)
+	_, err = s.SignContext(ctx, nil, digestOf(crypto.SHA256), crypto.SHA256)
+	require.NoError(t, err)
+	require.NoError(t, b.Close(), "nor its Close")
+
+	// A second Open on the stopped TPM waits its turn, bounded by its own
+	// context, instead of joining the first one's hang.
+	short, cancelShort := context.WithTimeout(testContext(t), 200*time.Millisecond)
+	defer cancelShort()
+	_, err = Open(short, hung.uri(t.TempDir()))
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+
+	require.NoError(t, hung.cmd.Process.Signal(syscall.SIGCONT))
+	require.NoError(t, <-hungOpen, "the first Open completes once the TPM answers again")
 }

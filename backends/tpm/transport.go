@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
@@ -30,7 +32,8 @@ type device struct {
 	kind transportKind
 	path string
 
-	refs int // guarded by devices.mu
+	refs int         // guarded by slot.turn
+	slot *deviceSlot // the slot this device sits in
 
 	caps tpmCaps // set at connect, read-only afterwards
 
@@ -40,16 +43,27 @@ type device struct {
 	srk       tpm2.AuthHandle // the storage root key, loaded
 	ownerAuth []byte          // last owner auth that created the SRK
 	lru       *lru
-	stale     bool // the TPM lost our objects or the connection: reconnect before the next command
-	closed    bool
+	stale     bool        // the TPM lost our objects or the connection: reconnect before the next command
+	closed    atomic.Bool // set by the last release; read without sem
 }
 
-// devices is the process-wide table of connected TPMs. It is global
-// because the TPM itself is: two backends on one TPM must cooperate.
+// devices is the process-wide table of TPMs. It is global because the TPM
+// itself is: two backends on one TPM must cooperate. Its mutex guards only
+// the map; connecting, checking owner auth and closing happen under the
+// slot of that one TPM, so a slow or hung TPM never holds up the Open or
+// Close of a backend on another.
 var devices = struct {
 	sync.Mutex
-	m map[string]*device
-}{m: map[string]*device{}}
+	m map[string]*deviceSlot
+}{m: map[string]*deviceSlot{}}
+
+// deviceSlot serialises the connect, owner-auth check and close of one
+// TPM. turn is a one-slot channel used as a mutex that a context can give
+// up on; d is the connected device, nil when none is.
+type deviceSlot struct {
+	turn chan struct{}
+	d    *device // guarded by turn
+}
 
 func deviceKey(c config) string {
 	if c.kind == kindSimulator {
@@ -58,45 +72,80 @@ func deviceKey(c config) string {
 	return c.kind.String() + ":" + c.path
 }
 
-// acquireDevice returns the shared device for c, connecting to it if this
-// is its first user, and checks ownerAuth by deriving the SRK with it.
-func acquireDevice(ctx context.Context, c config, ownerAuth []byte) (*device, error) {
+// slotFor returns the slot of the TPM named by key, creating it.
+func slotFor(key string) *deviceSlot {
 	devices.Lock()
 	defer devices.Unlock()
-	if d, ok := devices.m[deviceKey(c)]; ok {
+	sl, ok := devices.m[key]
+	if !ok {
+		sl = &deviceSlot{turn: make(chan struct{}, 1)}
+		devices.m[key] = sl
+	}
+	return sl
+}
+
+// acquireDevice returns the shared device for c, connecting to it if this
+// is its first user, and checks ownerAuth by deriving the SRK with it. It
+// gives up when ctx is done while another Open or Close of the same TPM is
+// in progress.
+func acquireDevice(ctx context.Context, c config, ownerAuth []byte) (*device, error) {
+	key := deviceKey(c)
+	sl := slotFor(key)
+	select {
+	case sl.turn <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting for another open or close of %s: %w", key, ctx.Err())
+	}
+	defer func() { <-sl.turn }()
+	if d := sl.d; d != nil {
 		if err := d.checkOwnerAuth(ctx, ownerAuth); err != nil {
 			return nil, err
 		}
 		d.refs++
 		return d, nil
 	}
-	d := &device{key: deviceKey(c), kind: c.kind, path: c.path, sem: make(chan struct{}, 1)}
+	d := &device{key: key, kind: c.kind, path: c.path, sem: make(chan struct{}, 1), slot: sl}
 	if err := d.connect(ownerAuth); err != nil {
 		return nil, err
 	}
 	d.refs = 1
-	devices.m[d.key] = d
+	sl.d = d
 	return d, nil
 }
 
+// releaseWait bounds how long the last release waits for a command in
+// flight before it closes the connection under it.
+const releaseWait = backend.DefaultTimeout
+
 // release drops one reference; the last one flushes every object this
-// process loaded and closes the connection.
+// process loaded and closes the connection. It waits at most releaseWait
+// for a command in flight on this TPM, and never for any other TPM.
 func (d *device) release() error {
-	devices.Lock()
-	defer devices.Unlock()
+	sl := d.slot
+	sl.turn <- struct{}{}
+	defer func() { <-sl.turn }()
 	d.refs--
 	if d.refs > 0 {
 		return nil
 	}
-	delete(devices.m, d.key)
-	d.sem <- struct{}{}
-	defer func() { <-d.sem }()
-	d.closed = true
-	if !d.stale {
-		for _, h := range d.lru.drain() {
-			flush(d.tpm, h.Handle)
+	sl.d = nil
+	timer := time.NewTimer(releaseWait)
+	defer timer.Stop()
+	select {
+	case d.sem <- struct{}{}:
+		defer func() { <-d.sem }()
+		d.closed.Store(true)
+		if !d.stale {
+			for _, h := range d.lru.drain() {
+				flush(d.tpm, h.Handle)
+			}
+			flush(d.tpm, d.srk.Handle)
 		}
-		flush(d.tpm, d.srk.Handle)
+	case <-timer.C:
+		// A command has held the TPM for longer than any should: close
+		// the connection under it, which fails it, rather than hang; the
+		// closed mark keeps its retry from reconnecting.
+		d.closed.Store(true)
 	}
 	return d.tpm.Close()
 }
