@@ -8,24 +8,34 @@ import (
 	"strings"
 )
 
-// Secret holds a PIN or passphrase. Every way of printing it (String,
-// GoString, Format, slog's LogValue) yields "REDACTED", so a Secret that
-// slips into a log line or an error leaks nothing.
+// Secret holds a PIN or passphrase. Every way of printing or encoding it
+// (String, GoString, Format, slog's LogValue, MarshalText, MarshalJSON)
+// yields "[REDACTED]", as authn.Secret does, so a Secret that slips into a
+// log line, an error or a JSON document leaks nothing. Use the bytes
+// themselves ([]byte(s)) at the one place the secret is needed.
 type Secret []byte
 
-const redacted = "REDACTED"
+const redacted = "[REDACTED]"
 
-// String returns "REDACTED".
+// String returns "[REDACTED]".
 func (Secret) String() string { return redacted }
 
-// GoString returns "REDACTED".
+// GoString returns "[REDACTED]".
 func (Secret) GoString() string { return redacted }
 
-// Format prints "REDACTED" for every verb.
+// Format prints "[REDACTED]" for every verb.
 func (Secret) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(redacted)) }
 
-// LogValue returns "REDACTED" to log/slog.
+// LogValue returns "[REDACTED]" to log/slog.
 func (Secret) LogValue() slog.Value { return slog.StringValue(redacted) }
+
+// MarshalText returns "[REDACTED]", so that encoders using
+// encoding.TextMarshaler (JSON map keys, XML, YAML) never see the secret.
+func (Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
+
+// MarshalJSON returns "[REDACTED]" as a JSON string: encoding/json would
+// otherwise write a []byte as its base64.
+func (Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
 
 // Wipe overwrites the secret's bytes with zeros. Go may have copied them
 // elsewhere; Wipe only shortens the window in which this copy lives.

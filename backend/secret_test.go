@@ -2,6 +2,8 @@ package backend_test
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"testing"
@@ -23,7 +25,14 @@ func TestSecretNeverPrints(t *testing.T) {
 	var buf bytes.Buffer
 	slog.New(slog.NewJSONHandler(&buf, nil)).Info("open", "pin", s)
 	require.NotContains(t, buf.String(), "hunter2")
-	require.Contains(t, buf.String(), "REDACTED")
+	require.Contains(t, buf.String(), "[REDACTED]")
+	for _, v := range []any{s, struct{ PIN backend.Secret }{s}, map[string]backend.Secret{"pin": s}, []backend.Secret{s}} {
+		out, err := json.Marshal(v)
+		require.NoError(t, err)
+		require.NotContains(t, string(out), "hunter2")
+		require.NotContains(t, string(out), base64.StdEncoding.EncodeToString(s), "json.Marshal writes a []byte as base64")
+		require.Contains(t, string(out), "[REDACTED]")
+	}
 	s.Wipe()
 	require.Equal(t, make([]byte, 7), []byte(s))
 }
