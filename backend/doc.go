@@ -19,10 +19,22 @@
 // The key's algorithm is fixed when it is generated; the signature or
 // encryption scheme is chosen per call with the standard library's option
 // types: a [crypto.Hash] for PKCS #1 v1.5 and ECDSA, [*rsa.PSSOptions],
-// [*rsa.OAEPOptions], [*rsa.PKCS1v15DecryptOptions] and [*ed25519.Options].
-// Every backend validates those inputs the same way, through [CheckDigest],
-// [PSSSaltLength] and friends in this package, so a key behaves identically
-// whether it lives in software, a PKCS #11 token or a TPM.
+// [*rsa.OAEPOptions], [*rsa.PKCS1v15DecryptOptions], [*ed25519.Options],
+// circl's ed448.SignerOptions and this package's [MLDSAOptions]. Every
+// backend reads those options through one parser, [ParseSignOptions] and
+// [ParseDecryptOptions], into a [SignRequest] or [DecryptRequest] that its
+// store works from, so a key accepts and refuses exactly the same inputs
+// whether it lives in software, a PKCS #11 token, a TPM or behind a server.
+//
+// # Writing a backend
+//
+// A backend's key hands its store's single operation (a [SignFunc],
+// [DecryptFunc] or [DecapsulateFunc]) to [NewSigner], [NewDecrypter] or
+// [NewDecapsulator] with a [StoreKey] that names the key. The adapters own
+// what every backend shares: the timeout of the methods without a context,
+// the checks of the context and of the key's state, option parsing, PKCS #1
+// v1.5's SessionKeyLen rule in constant time, one indistinguishable
+// decryption error, error wrapping, and turning a panic into [ErrInternal].
 //
 // Errors wrap the sentinels in errors.go ([ErrKeyNotFound], [ErrUnsupported],
 // [ErrClosed], …) inside an [*Error] that names the operation, the backend and
@@ -32,5 +44,5 @@
 // passphrase or key material.
 //
 // Nothing in this package is a backend: it is interfaces, the URI grammar,
-// the registry and the shared validation rules.
+// the registry, the request parsers and the adapters every backend uses.
 package backend

@@ -33,6 +33,10 @@ var (
 	// truncated file, or an object whose attributes do not describe a usable
 	// key. The error names the file or object; other keys are unaffected.
 	ErrCorrupt = errors.New("stored key data corrupt")
+	// ErrInternal means cryptoplug or a library it calls failed in a way
+	// that is a bug, such as a panic caught at the API boundary. The error
+	// says where; report it.
+	ErrInternal = errors.New("internal error")
 )
 
 // unsupportedError is ErrUnsupported; its Is method makes it match

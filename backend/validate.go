@@ -6,10 +6,13 @@ import (
 	"crypto/rsa"
 	_ "crypto/sha3" // SHA-3 is on the allow-list, so it must be linked
 	"fmt"
+
+	"github.com/cloudflare/circl/sign/ed448"
 )
 
-// nilOpts reports whether opts is nil or a typed nil of one of the standard
-// option types, whose HashFunc method would panic.
+// nilOpts reports whether opts is nil or a typed nil of one of the option
+// types signers accept, whose HashFunc method would panic or whose fields
+// cannot be read.
 func nilOpts(opts crypto.SignerOpts) bool {
 	switch o := opts.(type) {
 	case nil:
@@ -17,6 +20,10 @@ func nilOpts(opts crypto.SignerOpts) bool {
 	case *rsa.PSSOptions:
 		return o == nil
 	case *ed25519.Options:
+		return o == nil
+	case *ed448.SignerOptions:
+		return o == nil
+	case *MLDSAOptions:
 		return o == nil
 	}
 	return false
@@ -64,7 +71,14 @@ func CheckDigest(digest []byte, opts crypto.SignerOpts) error {
 	if nilOpts(opts) {
 		return fmt.Errorf("nil signer options; pass a crypto.Hash: %w", ErrInvalidInput)
 	}
-	h := opts.HashFunc()
+	h, err := hashFunc(opts)
+	if err != nil {
+		return err
+	}
+	return checkDigest(digest, h)
+}
+
+func checkDigest(digest []byte, h crypto.Hash) error {
 	if h == 0 {
 		return fmt.Errorf("signing without a hash is not allowed for this key: %w", ErrInvalidInput)
 	}
@@ -139,27 +153,4 @@ func CheckOAEP(opts *rsa.OAEPOptions) (mgf crypto.Hash, err error) {
 		return 0, fmt.Errorf("OAEP MGF1 hash %v is not allowed: %w", mgf, ErrUnsupported)
 	}
 	return mgf, nil
-}
-
-// CheckEd25519Options validates Ed25519 options the way crypto/ed25519 does
-// for a message (pre-hashed or not) and reports whether the request is
-// Ed25519ph. Errors wrap [ErrInvalidInput].
-func CheckEd25519Options(msg []byte, opts crypto.SignerOpts) (prehash bool, err error) {
-	if nilOpts(opts) {
-		return false, fmt.Errorf("nil signer options; pass crypto.Hash(0) or *ed25519.Options: %w", ErrInvalidInput)
-	}
-	switch h := opts.HashFunc(); h {
-	case 0:
-	case crypto.SHA512:
-		if len(msg) != crypto.SHA512.Size() {
-			return false, fmt.Errorf("Ed25519ph digest is %d bytes, need 64: %w", len(msg), ErrInvalidInput)
-		}
-		prehash = true
-	default:
-		return false, fmt.Errorf("Ed25519 with hash %v: only SHA-512 (Ed25519ph) or none: %w", h, ErrInvalidInput)
-	}
-	if o, ok := opts.(*ed25519.Options); ok && len(o.Context) > 255 {
-		return false, fmt.Errorf("Ed25519 context longer than 255 bytes: %w", ErrInvalidInput)
-	}
-	return prehash, nil
 }

@@ -3,7 +3,6 @@ package backend_test
 import (
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -104,23 +103,6 @@ func TestCheckOAEP(t *testing.T) {
 	require.ErrorIs(t, err, backend.ErrUnsupported)
 }
 
-func TestCheckEd25519Options(t *testing.T) {
-	pre, err := backend.CheckEd25519Options([]byte("any message"), crypto.Hash(0))
-	require.NoError(t, err)
-	require.False(t, pre)
-	pre, err = backend.CheckEd25519Options(make([]byte, 64), &ed25519.Options{Hash: crypto.SHA512})
-	require.NoError(t, err)
-	require.True(t, pre)
-	_, err = backend.CheckEd25519Options(make([]byte, 63), crypto.SHA512)
-	require.ErrorIs(t, err, backend.ErrInvalidInput)
-	_, err = backend.CheckEd25519Options(make([]byte, 32), crypto.SHA256)
-	require.ErrorIs(t, err, backend.ErrInvalidInput)
-	_, err = backend.CheckEd25519Options(nil, &ed25519.Options{Context: string(make([]byte, 256))})
-	require.ErrorIs(t, err, backend.ErrInvalidInput)
-	_, err = backend.CheckEd25519Options(nil, nil)
-	require.ErrorIs(t, err, backend.ErrInvalidInput)
-}
-
 func TestECDSARawDERRoundTrip(t *testing.T) {
 	for _, curve := range []elliptic.Curve{elliptic.P256(), elliptic.P384(), elliptic.P521()} {
 		t.Run(curve.Params().Name, func(t *testing.T) {
@@ -185,9 +167,7 @@ func TestECDSADERToRawRejectsNonCanonical(t *testing.T) {
 
 func TestTypedNilOptionsFailInsteadOfPanicking(t *testing.T) {
 	require.ErrorIs(t, backend.CheckDigest(make([]byte, 32), (*rsa.PSSOptions)(nil)), backend.ErrInvalidInput)
-	_, err := backend.CheckEd25519Options(nil, (*ed25519.Options)(nil))
-	require.ErrorIs(t, err, backend.ErrInvalidInput)
-	_, err = backend.PSSSaltLength(&rsaKey.PublicKey, nil)
+	_, err := backend.PSSSaltLength(&rsaKey.PublicKey, nil)
 	require.ErrorIs(t, err, backend.ErrInvalidInput)
 	_, err = backend.CheckOAEP(nil)
 	require.ErrorIs(t, err, backend.ErrInvalidInput)

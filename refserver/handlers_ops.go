@@ -5,18 +5,12 @@ package refserver
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
 	"crypto/mlkem"
 	"crypto/rand"
 	"crypto/rsa"
 	"net/http"
 	"strconv"
 
-	"github.com/cloudflare/circl/sign/ed448"
-	"github.com/cloudflare/circl/sign/mldsa/mldsa44"
-	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
-	"github.com/cloudflare/circl/sign/mldsa/mldsa87"
 
 	"github.com/cryptoplug/cryptoplug/backend"
 	"github.com/cryptoplug/cryptoplug/refserver/api"
@@ -24,61 +18,6 @@ import (
 
 func (s *Server) opContext(rq *request) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(rq.r.Context(), s.opts.OpTimeout)
-}
-
-// signerOpts builds the crypto.SignerOpts a sign or verify request
-// describes. The scheme must fit the key's family; an empty scheme picks the
-// family's usual one. A message with no hash on a hashing scheme is hashed
-// with SHA-256 (RSA) or the curve's hash (ECDSA).
-func signerOpts(a backend.Algorithm, req *api.SignRequest) (crypto.SignerOpts, error) {
-	h, err := api.ParseHash(req.Hash)
-	if err != nil {
-		return nil, invalid("%v", err)
-	}
-	scheme := req.Scheme
-	fam := a.Family()
-	if scheme == "" {
-		switch {
-		case fam == backend.FamilyRSA:
-			scheme = api.SchemePKCS1v15
-		case fam == backend.FamilyECDSA:
-			scheme = api.SchemeECDSA
-		case a == backend.Ed25519:
-			scheme = api.SchemeEd25519
-		default:
-			scheme = api.SchemePure
-		}
-	}
-	if h == 0 && req.Message != nil && req.Digest == nil {
-		switch fam {
-		case backend.FamilyRSA:
-			h = crypto.SHA256
-		case backend.FamilyECDSA:
-			h = a.CurveHash()
-		}
-	}
-	fits := func(ok bool) error {
-		if !ok {
-			return invalid("scheme %q does not fit a %s key", scheme, a)
-		}
-		return nil
-	}
-	switch scheme {
-	case api.SchemePKCS1v15:
-		return h, fits(fam == backend.FamilyRSA)
-	case api.SchemePSS:
-		return &rsa.PSSOptions{SaltLength: req.SaltLength, Hash: h}, fits(fam == backend.FamilyRSA)
-	case api.SchemeECDSA:
-		return h, fits(fam == backend.FamilyECDSA)
-	case api.SchemeEd25519:
-		if len(req.Context) == 0 {
-			return h, fits(a == backend.Ed25519)
-		}
-		return &ed25519.Options{Hash: h, Context: string(req.Context)}, fits(a == backend.Ed25519)
-	case api.SchemePure:
-		return h, fits(a.SignsMessages())
-	}
-	return nil, invalid("unknown signature scheme %q", scheme)
 }
 
 // signInput returns the digest to sign (or verify), hashing a message for a
@@ -110,13 +49,17 @@ func (s *Server) sign(rq *request) error {
 	if err := decodeJSON(rq.r, &req); err != nil {
 		return err
 	}
+	id, err := api.KeyID(req.ID)
+	if err != nil {
+		return invalid("%v", err)
+	}
 	ctx, cancel := s.opContext(rq)
 	defer cancel()
 	var sig []byte
-	err := s.withKey(rq, req.Label, func(k backend.Key) error {
-		opts, err := signerOpts(k.Algorithm(), &req)
+	err = s.withKey(rq, req.Label, id, func(k backend.Key) error {
+		opts, err := req.Options(k.Algorithm())
 		if err != nil {
-			return err
+			return invalid("%v", err)
 		}
 		input, isMsg, err := signInput(k, &req, opts)
 		if err != nil {
@@ -140,72 +83,39 @@ func (s *Server) sign(rq *request) error {
 	return nil
 }
 
+// verify checks a signature under exactly the scheme, hash, salt length
+// and context a sign request with the same fields would have used.
 func (s *Server) verify(rq *request) error {
 	var req api.VerifyRequest
 	if err := decodeJSON(rq.r, &req); err != nil {
 		return err
 	}
+	id, err := api.KeyID(req.ID)
+	if err != nil {
+		return invalid("%v", err)
+	}
 	var valid bool
-	err := s.withKey(rq, req.Label, func(k backend.Key) error {
-		opts, err := signerOpts(k.Algorithm(), &req.SignRequest)
+	err = s.withKey(rq, req.Label, id, func(k backend.Key) error {
+		opts, err := req.Options(k.Algorithm())
+		if err != nil {
+			return invalid("%v", err)
+		}
+		input, isMsg, err := signInput(k, &req.SignRequest, opts)
 		if err != nil {
 			return err
 		}
-		input, _, err := signInput(k, &req.SignRequest, opts)
+		parsed, err := backend.ParseSignOptions(k.Algorithm(), k.Public(), input, opts, isMsg)
 		if err != nil {
 			return err
 		}
-		valid, err = verifySignature(k.Public(), input, req.Signature, opts, req.Context)
-		return err
+		valid = backend.VerifySignature(k.Public(), &parsed, req.Signature)
+		return nil
 	})
 	if err != nil {
 		return err
 	}
 	writeJSON(rq.w, http.StatusOK, api.VerifyResponse{Valid: valid})
 	return nil
-}
-
-// verifySignature checks sig with the standard library (circl for Ed448 and
-// ML-DSA). Options that cannot be valid are an error, not "invalid".
-func verifySignature(pub crypto.PublicKey, input, sig []byte, opts crypto.SignerOpts, sigCtx []byte) (bool, error) {
-	switch k := pub.(type) {
-	case *rsa.PublicKey:
-		if o, ok := opts.(*rsa.PSSOptions); ok {
-			if err := backend.CheckDigest(input, o.Hash); err != nil {
-				return false, err
-			}
-			return rsa.VerifyPSS(k, o.Hash, input, sig, o) == nil, nil
-		}
-		if err := backend.CheckDigest(input, opts); err != nil {
-			return false, err
-		}
-		return rsa.VerifyPKCS1v15(k, opts.HashFunc(), input, sig) == nil, nil
-	case *ecdsa.PublicKey:
-		if err := backend.CheckDigest(input, opts); err != nil {
-			return false, err
-		}
-		return ecdsa.VerifyASN1(k, input, sig), nil
-	case ed25519.PublicKey:
-		o := &ed25519.Options{Hash: opts.HashFunc(), Context: string(sigCtx)}
-		if _, err := backend.CheckEd25519Options(input, o); err != nil {
-			return false, err
-		}
-		return ed25519.VerifyWithOptions(k, input, sig, o) == nil, nil
-	}
-	if opts.HashFunc() != 0 {
-		return false, invalid("pure signature schemes take no hash")
-	}
-	switch k := pub.(type) {
-	case ed448.PublicKey:
-		return ed448.Verify(k, input, sig, string(sigCtx)), nil
-	case *mldsa44.PublicKey:
-		return mldsa44.Verify(k, input, sigCtx, sig), nil
-	case *mldsa65.PublicKey:
-		return mldsa65.Verify(k, input, sigCtx, sig), nil
-	case *mldsa87.PublicKey:
-		return mldsa87.Verify(k, input, sigCtx, sig), nil
-	}
-	return false, backend.ErrUnsupported
 }
 
 // oaepOptions builds OAEP options from wire names; the hash defaults to
@@ -228,7 +138,7 @@ func (s *Server) encrypt(rq *request) error {
 		return err
 	}
 	var ct []byte
-	err := s.withKey(rq, req.Label, func(k backend.Key) error {
+	err := s.withKey(rq, req.Label, nil, func(k backend.Key) error {
 		pub, ok := k.Public().(*rsa.PublicKey)
 		if !ok {
 			return backend.Errorf("encrypt", "", k.Label(), backend.ErrUnsupported)
@@ -287,10 +197,14 @@ func (s *Server) decrypt(rq *request) error {
 	default:
 		return invalid("unknown encryption scheme %q", req.Scheme)
 	}
+	id, err := api.KeyID(req.ID)
+	if err != nil {
+		return invalid("%v", err)
+	}
 	ctx, cancel := s.opContext(rq)
 	defer cancel()
 	var pt []byte
-	err := s.withKey(rq, req.Label, func(k backend.Key) error {
+	err = s.withKey(rq, req.Label, id, func(k backend.Key) error {
 		d, err := k.Decrypter()
 		if err != nil {
 			return err
@@ -310,10 +224,14 @@ func (s *Server) decapsulate(rq *request) error {
 	if err := decodeJSON(rq.r, &req); err != nil {
 		return err
 	}
+	id, err := api.KeyID(req.ID)
+	if err != nil {
+		return invalid("%v", err)
+	}
 	ctx, cancel := s.opContext(rq)
 	defer cancel()
 	var key []byte
-	err := s.withKey(rq, req.Label, func(k backend.Key) error {
+	err = s.withKey(rq, req.Label, id, func(k backend.Key) error {
 		d, err := k.Decapsulator()
 		if err != nil {
 			return err
@@ -334,7 +252,7 @@ func (s *Server) encapsulate(rq *request) error {
 		return err
 	}
 	var out api.EncapsulateResponse
-	err := s.withKey(rq, req.Label, func(k backend.Key) error {
+	err := s.withKey(rq, req.Label, nil, func(k backend.Key) error {
 		switch pub := k.Public().(type) {
 		case *mlkem.EncapsulationKey768:
 			out.SharedKey, out.Ciphertext = pub.Encapsulate()

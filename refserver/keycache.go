@@ -3,6 +3,7 @@ package refserver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/cryptoplug/cryptoplug/backend"
@@ -40,10 +41,12 @@ func (s *Server) key(ctx context.Context, label string) (backend.Key, error) {
 	return k, nil
 }
 
-// withKey runs op on the key labelled label. If a cached handle turns out to
-// name a key deleted behind the cache's back, it is dropped and op runs once
-// more on a fresh lookup.
-func (s *Server) withKey(rq *request, label string, op func(backend.Key) error) error {
+// withKey runs op on the key labelled label, which must have ID id when id
+// is not nil (else ErrKeyNotFound: the caller's handle names a key that was
+// deleted and recreated under the same label). If a cached handle turns out
+// to name a key deleted behind the cache's back, it is dropped and op runs
+// once more on a fresh lookup.
+func (s *Server) withKey(rq *request, label string, id backend.KeyID, op func(backend.Key) error) error {
 	rq.key = label
 	ctx := rq.r.Context()
 	for attempt := 0; ; attempt++ {
@@ -52,7 +55,11 @@ func (s *Server) withKey(rq *request, label string, op func(backend.Key) error) 
 		if err != nil {
 			return err
 		}
-		err = op(k)
+		if id != nil && !k.ID().Equal(id) {
+			err = fmt.Errorf("key %q has another ID than the one asked for: %w", label, backend.ErrKeyNotFound)
+		} else {
+			err = op(k)
+		}
 		if cached && attempt == 0 && (errors.Is(err, backend.ErrKeyNotFound) || errors.Is(err, backend.ErrClosed)) {
 			s.keys.forget(label)
 			continue

@@ -108,7 +108,7 @@ func (b *Backend) init(pin backend.Secret) error {
 	if b.caps, b.mechs, err = readCapabilities(b.p11, slot); err != nil {
 		return err
 	}
-	b.pool = newPool(b.p11, slot, pin, poolSize(b.cfg.MaxSessions, ti), b.cfg.Timeout)
+	b.pool = newPool(b.p11, slot, pin, poolSize(b.cfg.MaxSessions, ti))
 	// Open and log in the first session now, so a wrong PIN fails Open.
 	s, err := b.pool.get(context.Background())
 	if err != nil {
@@ -209,12 +209,20 @@ func (b *Backend) Close() error {
 	return b.closeErr
 }
 
-// checkOpen fails with ErrClosed after Close and with the context's error.
-func (b *Backend) checkOpen(ctx context.Context, op, key string) error {
-	if b.pool.closed.Load() {
-		return backend.Errorf(op, b.name, key, backend.ErrClosed)
+// check fails with ErrClosed after Close and with the context's error.
+func (b *Backend) check(ctx context.Context, op, key string) error {
+	if err := b.usable(); err != nil {
+		return backend.Errorf(op, b.name, key, err)
 	}
 	return backend.ContextErr(ctx, op, b.name, key)
+}
+
+// usable fails with ErrClosed after Close.
+func (b *Backend) usable() error {
+	if b.pool.closed.Load() {
+		return backend.ErrClosed
+	}
+	return nil
 }
 
 // openSessions reports how many sessions the backend holds open. For tests.

@@ -5,73 +5,24 @@ package pkcs11
 
 import (
 	"context"
-	"crypto"
-	"crypto/rand"
 	"crypto/rsa"
-	"crypto/subtle"
 	"errors"
 	"fmt"
-	"io"
 
 	"github.com/cryptoplug/cryptoplug/backend"
 	"github.com/miekg/pkcs11"
 )
 
-// rsaDecrypter decrypts with an RSA key created for decryption.
-type rsaDecrypter struct{ k *key }
-
-var _ backend.Decrypter = (*rsaDecrypter)(nil)
-
-func (d *rsaDecrypter) Public() crypto.PublicKey { return d.k.pub }
-
-// Decrypt is DecryptContext bounded by the backend's timeout.
-func (d *rsaDecrypter) Decrypt(rand io.Reader, ciphertext []byte, opts crypto.DecrypterOpts) ([]byte, error) {
-	return d.decrypt(useTimeout, rand, ciphertext, opts)
-}
-
-// DecryptContext decrypts with OAEP (opts *rsa.OAEPOptions: Hash, MGFHash
-// and Label are all passed to the token, which may refuse them with
-// [backend.ErrUnsupported]) or PKCS #1 v1.5 (opts nil or
-// *rsa.PKCS1v15DecryptOptions). A ciphertext that does not decrypt fails
-// with [rsa.ErrDecryption]. With SessionKeyLen > 0, PKCS #1 v1.5 behaves as
-// crypto/rsa: on any padding or length failure it returns SessionKeyLen
-// random bytes from rand and no error, choosing between them without a
-// branch on the outcome.
-func (d *rsaDecrypter) DecryptContext(ctx context.Context, rand io.Reader, ciphertext []byte, opts crypto.DecrypterOpts) ([]byte, error) {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	return d.decrypt(ctx, rand, ciphertext, opts)
-}
-
-func (d *rsaDecrypter) decrypt(ctx context.Context, rnd io.Reader, ciphertext []byte, opts crypto.DecrypterOpts) ([]byte, error) {
-	const op = "decrypt"
-	k := d.k
-	if err := k.b.checkOpen(ctx, op, k.name()); err != nil {
-		return nil, err
-	}
-	fail := func(err error) ([]byte, error) { return nil, backend.Errorf(op, k.b.name, k.name(), err) }
-	pub := k.pub.(*rsa.PublicKey)
-	var (
-		mech          []*pkcs11.Mechanism
-		sessionKeyLen int
-		ignoredLabel  bool // see quirks.oaepIgnoresLabel
-	)
-	switch o := opts.(type) {
-	case nil:
-		mech = mechRSAPKCS
-	case *rsa.PKCS1v15DecryptOptions:
-		mech = mechRSAPKCS
-		sessionKeyLen = o.SessionKeyLen
-		if sessionKeyLen < 0 {
-			return fail(fmt.Errorf("negative SessionKeyLen: %w", backend.ErrInvalidInput))
-		}
-	case *rsa.OAEPOptions:
-		mgf, err := backend.CheckOAEP(o)
-		if err != nil {
-			return fail(err)
-		}
-		label := o.Label
+// decrypt is the key's store operation for [backend.NewDecrypter]: OAEP
+// (Hash, MGFHash and Label are all passed to the token, which may refuse
+// them with [backend.ErrUnsupported]) or PKCS #1 v1.5 through CKM_RSA_PKCS.
+// A ciphertext that does not decrypt fails with [rsa.ErrDecryption]; the
+// token's reason is not revealed. The adapter applies SessionKeyLen.
+func (k *key) decrypt(ctx context.Context, req backend.DecryptRequest) ([]byte, error) {
+	mech := mechRSAPKCS
+	ignoredLabel := false // see quirks.oaepIgnoresLabel
+	if req.Scheme == backend.SchemeOAEP {
+		label := req.Label
 		if len(label) > 0 && k.b.quirks.oaepIgnoresLabel {
 			// The token decrypts as if the label were empty. A ciphertext
 			// it accepts so was made with the empty label, not this one:
@@ -81,34 +32,8 @@ func (d *rsaDecrypter) decrypt(ctx context.Context, rnd io.Reader, ciphertext []
 			ignoredLabel = true
 			label = nil
 		}
-		params := pkcs11.NewOAEPParams(hashMechs[o.Hash].mech, hashMechs[mgf].mgf, pkcs11.CKZ_DATA_SPECIFIED, label)
+		params := pkcs11.NewOAEPParams(hashMechs[req.Hash].mech, hashMechs[req.MGFHash].mgf, pkcs11.CKZ_DATA_SPECIFIED, label)
 		mech = []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_RSA_PKCS_OAEP, params)}
-	default:
-		return fail(fmt.Errorf("decrypter options %T: want nil, *rsa.OAEPOptions or *rsa.PKCS1v15DecryptOptions: %w", opts, backend.ErrInvalidInput))
-	}
-
-	var random []byte
-	if sessionKeyLen > 0 {
-		if rnd == nil {
-			rnd = rand.Reader
-		}
-		random = make([]byte, sessionKeyLen)
-		if _, err := io.ReadFull(rnd, random); err != nil {
-			return fail(fmt.Errorf("reading random session key: %w", err))
-		}
-	}
-	if sessionKeyLen > 0 && sessionKeyLen > pub.Size()-11 {
-		return fail(rsa.ErrDecryption) // as crypto/rsa: the key cannot fit
-	}
-	switch {
-	case len(ciphertext) > pub.Size():
-		return fail(rsa.ErrDecryption)
-	case len(ciphertext) < pub.Size():
-		// crypto/rsa reads the ciphertext as an integer; PKCS #11 wants
-		// exactly the modulus size.
-		padded := make([]byte, pub.Size())
-		copy(padded[pub.Size()-len(ciphertext):], ciphertext)
-		ciphertext = padded
 	}
 
 	var plain []byte
@@ -124,7 +49,7 @@ func (d *rsaDecrypter) decrypt(ctx context.Context, rnd io.Reader, ciphertext []
 		if err != nil {
 			return classify("C_DecryptInit", err)
 		}
-		plain, err = k.b.p11.Decrypt(s.h, ciphertext)
+		plain, err = k.b.p11.Decrypt(s.h, req.Ciphertext)
 		if err != nil {
 			return &decryptionError{err}
 		}
@@ -135,24 +60,13 @@ func (d *rsaDecrypter) decrypt(ctx context.Context, rnd io.Reader, ciphertext []
 	switch {
 	case ignoredLabel && err == nil:
 		clear(plain)
-		return fail(rsa.ErrDecryption)
+		return nil, rsa.ErrDecryption
 	case ignoredLabel && badCiphertext:
-		return fail(fmt.Errorf("this token ignores OAEP labels, so it cannot decrypt a ciphertext made with one: %w", backend.ErrUnsupported))
-	case badCiphertext && sessionKeyLen > 0:
-		return random, nil
+		return nil, fmt.Errorf("this token ignores OAEP labels, so it cannot decrypt a ciphertext made with one: %w", backend.ErrUnsupported)
 	case badCiphertext:
-		return fail(rsa.ErrDecryption) // the token's reason is not revealed
+		return nil, rsa.ErrDecryption
 	case err != nil:
-		return fail(err)
-	}
-	if sessionKeyLen > 0 {
-		// As crypto/rsa: keep the random key unless the plaintext has the
-		// expected length, selected in constant time.
-		ok := subtle.ConstantTimeEq(int32(len(plain)), int32(sessionKeyLen))
-		if len(plain) == sessionKeyLen {
-			subtle.ConstantTimeCopy(ok, random, plain)
-		}
-		return random, nil
+		return nil, err
 	}
 	return plain, nil
 }

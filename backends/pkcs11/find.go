@@ -84,7 +84,7 @@ func (b *Backend) findPublic(sh pkcs11.SessionHandle, id backend.KeyID, label st
 // missing public half) do not make a usable key.
 func (b *Backend) Key(ctx context.Context, ref backend.KeyRef) (backend.Key, error) {
 	const op = "find key"
-	if err := b.checkOpen(ctx, op, ref.String()); err != nil {
+	if err := b.check(ctx, op, ref.String()); err != nil {
 		return nil, err
 	}
 	if err := ref.Validate(); err != nil {
@@ -125,7 +125,7 @@ func (b *Backend) findKey(sh pkcs11.SessionHandle, ref backend.KeyRef) (*key, er
 // which then wraps [backend.ErrCorrupt] alongside the usable keys returned.
 func (b *Backend) Keys(ctx context.Context) ([]backend.Key, error) {
 	const op = "list keys"
-	if err := b.checkOpen(ctx, op, ""); err != nil {
+	if err := b.check(ctx, op, ""); err != nil {
 		return nil, err
 	}
 	var (
@@ -163,7 +163,7 @@ func (b *Backend) Keys(ctx context.Context) ([]backend.Key, error) {
 // wrapping [backend.ErrKeyNotFound].
 func (b *Backend) DeleteKey(ctx context.Context, ref backend.KeyRef) error {
 	const op = "delete key"
-	if err := b.checkOpen(ctx, op, ref.String()); err != nil {
+	if err := b.check(ctx, op, ref.String()); err != nil {
 		return err
 	}
 	if err := ref.Validate(); err != nil {

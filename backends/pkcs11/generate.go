@@ -28,7 +28,7 @@ const randomIDLen = 16
 // for a malformed spec.
 func (b *Backend) GenerateKey(ctx context.Context, spec backend.KeySpec) (backend.Key, error) {
 	const op = "generate key"
-	if err := b.checkOpen(ctx, op, spec.Label); err != nil {
+	if err := b.check(ctx, op, spec.Label); err != nil {
 		return nil, err
 	}
 	fail := func(err error) (backend.Key, error) { return nil, backend.Errorf(op, b.name, spec.Label, err) }

@@ -28,7 +28,7 @@ import (
 // [backend.ErrKeyExists].
 func (b *Backend) ImportKey(ctx context.Context, spec backend.KeySpec, priv crypto.PrivateKey) (backend.Key, error) {
 	const op = "import key"
-	if err := b.checkOpen(ctx, op, spec.Label); err != nil {
+	if err := b.check(ctx, op, spec.Label); err != nil {
 		return nil, err
 	}
 	fail := func(err error) (backend.Key, error) { return nil, backend.Errorf(op, b.name, spec.Label, err) }

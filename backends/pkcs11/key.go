@@ -46,26 +46,36 @@ func (k *key) name() string {
 	return k.id.String()
 }
 
+// Signer returns the key as a [backend.Signer] ([backend.MessageSigner]
+// for EdDSA keys), or an error wrapping [backend.ErrUnsupported] when the
+// key's CKA_SIGN is false.
 func (k *key) Signer() (backend.Signer, error) {
-	if k.usage&backend.UsageSign == 0 {
+	if k.usage&backend.UsageSign == 0 || !k.alg.Signs() {
 		return nil, backend.Errorf("signer", k.b.name, k.name(), fmt.Errorf("key was not created for signing (CKA_SIGN is false): %w", backend.ErrUnsupported))
 	}
-	switch k.alg.Family() {
-	case backend.FamilyRSA:
-		return &rsaSigner{k}, nil
-	case backend.FamilyECDSA:
-		return &ecdsaSigner{k}, nil
-	case backend.FamilyEdDSA:
-		return &edSigner{k}, nil
-	}
-	return nil, backend.Errorf("signer", k.b.name, k.name(), backend.ErrUnsupported)
+	return backend.NewSigner(k.storeKey(), k.sign), nil
 }
 
+// Decrypter returns the key as a [backend.Decrypter], or an error wrapping
+// [backend.ErrUnsupported] unless it is an RSA key with CKA_DECRYPT.
 func (k *key) Decrypter() (backend.Decrypter, error) {
 	if k.alg.Family() != backend.FamilyRSA || k.usage&backend.UsageDecrypt == 0 {
 		return nil, backend.Errorf("decrypter", k.b.name, k.name(), fmt.Errorf("%s key was not created for decryption (CKA_DECRYPT is false): %w", k.alg, backend.ErrUnsupported))
 	}
-	return &rsaDecrypter{k}, nil
+	return backend.NewDecrypter(k.storeKey(), k.decrypt), nil
+}
+
+// storeKey describes the key to the adapters in package backend: methods
+// without a context wait at most the backend's timeout.
+func (k *key) storeKey() backend.StoreKey {
+	return backend.StoreKey{
+		Backend:   k.b.name,
+		Key:       k.name(),
+		Algorithm: k.alg,
+		Public:    k.pub,
+		Timeout:   k.b.cfg.Timeout,
+		Check:     k.b.usable,
+	}
 }
 
 func (k *key) Decapsulator() (backend.Decapsulator, error) {

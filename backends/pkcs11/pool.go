@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
-	"time"
 
 	"github.com/cryptoplug/cryptoplug/backend"
 	"github.com/miekg/pkcs11"
@@ -21,11 +20,10 @@ import (
 // The hot path is a channel receive and a channel send; no lock is held
 // while a PKCS #11 call runs, other than the session's own exclusive use.
 type pool struct {
-	p11     *pkcs11.Ctx
-	slotID  atomic.Uint64
-	pin     backend.Secret // nil: do not log in
-	max     int
-	timeout time.Duration
+	p11    *pkcs11.Ctx
+	slotID atomic.Uint64
+	pin    backend.Secret // nil: do not log in
+	max    int
 
 	idle    chan *session
 	permits chan struct{}
@@ -38,12 +36,11 @@ type pool struct {
 	testHookOpened func() // called after a session is opened; tests only
 }
 
-func newPool(p11 *pkcs11.Ctx, slot uint, pin backend.Secret, max int, timeout time.Duration) *pool {
+func newPool(p11 *pkcs11.Ctx, slot uint, pin backend.Secret, max int) *pool {
 	p := &pool{
 		p11:     p11,
 		pin:     pin,
 		max:     max,
-		timeout: timeout,
 		idle:    make(chan *session, max),
 		permits: make(chan struct{}, max),
 		done:    make(chan struct{}),
@@ -57,15 +54,8 @@ func newPool(p11 *pkcs11.Ctx, slot uint, pin backend.Secret, max int, timeout ti
 
 func (p *pool) slot() uint { return uint(p.slotID.Load()) }
 
-// timeoutContext marks calls made through methods without a context
-// (crypto.Signer.Sign, crypto.Decrypter.Decrypt): they wait for a session
-// at most the backend's timeout, and create no timer when one is free.
-type timeoutContext struct{ context.Context }
-
-var useTimeout context.Context = timeoutContext{context.Background()}
-
 // get returns a session for the caller's exclusive use, waiting for one
-// while ctx allows (useTimeout: the pool's timeout). It fails with
+// while ctx allows. It fails with
 // backend.ErrClosed after close, and with the context's error.
 func (p *pool) get(ctx context.Context) (*session, error) {
 	for {
@@ -102,15 +92,6 @@ func (p *pool) acquire(ctx context.Context) (s *session, opened bool, err error)
 		return p.openWithPermit()
 	default:
 	}
-	// A context-free call (Sign, Decrypt) waits at most the backend's
-	// timeout; a bare timer costs less than a context.WithTimeout on this
-	// path, which every goroutine beyond max-sessions takes.
-	var timeout <-chan time.Time
-	if _, ok := ctx.(timeoutContext); ok {
-		t := time.NewTimer(p.timeout)
-		defer t.Stop()
-		timeout = t.C
-	}
 	select {
 	case s := <-p.idle:
 		return s, false, nil
@@ -120,8 +101,6 @@ func (p *pool) acquire(ctx context.Context) (s *session, opened bool, err error)
 		return nil, false, backend.ErrClosed
 	case <-ctx.Done():
 		return nil, false, fmt.Errorf("waiting for a free session (max-sessions=%d): %w", p.max, ctx.Err())
-	case <-timeout:
-		return nil, false, fmt.Errorf("waiting for a free session (max-sessions=%d) longer than %v: %w", p.max, p.timeout, context.DeadlineExceeded)
 	}
 }
 

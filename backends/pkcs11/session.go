@@ -51,7 +51,7 @@ func (p *pool) openSession() (*session, error) {
 // where needed), and fn runs once more on a fresh, logged-in session.
 //
 // ctx bounds only the wait for a free session: a PKCS #11 call cannot be
-// interrupted. useTimeout waits at most the backend's timeout.
+// interrupted.
 func (b *Backend) withSession(ctx context.Context, fn func(s *session) error) error {
 	for attempt := 0; ; attempt++ {
 		s, err := b.pool.get(ctx)

@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/rsa"
 	"encoding/asn1"
 	"fmt"
 	"io"
@@ -66,9 +65,43 @@ var digestInfoPrefix = func() map[crypto.Hash][]byte {
 	return out
 }()
 
-// sign runs C_SignInit and C_Sign on a pooled session. A stale object
+// sign is the key's store operation for [backend.NewSigner]. rand is
+// unused: the token draws PSS salts and ECDSA nonces itself.
+func (k *key) sign(ctx context.Context, _ io.Reader, req backend.SignRequest) ([]byte, error) {
+	switch req.Scheme {
+	case backend.SchemePKCS1v15:
+		// CKM_RSA_PKCS signs what it is given, so the DigestInfo is built
+		// here; a hash without a prefix is never signed bare.
+		prefix, ok := digestInfoPrefix[req.Hash]
+		if !ok {
+			return nil, fmt.Errorf("no PKCS #1 v1.5 DigestInfo for %v: %w", req.Hash, backend.ErrUnsupported)
+		}
+		data := make([]byte, 0, len(prefix)+len(req.Input))
+		data = append(append(data, prefix...), req.Input...)
+		return k.signRaw(ctx, mechRSAPKCS, data)
+	case backend.SchemePSS:
+		hm := hashMechs[req.Hash]
+		mech := []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_RSA_PKCS_PSS, pkcs11.NewPSSParams(hm.mech, hm.mgf, uint(req.SaltLength)))}
+		return k.signRaw(ctx, mech, req.Input)
+	case backend.SchemeECDSA:
+		raw, err := k.signRaw(ctx, mechECDSA, req.Input)
+		if err != nil {
+			return nil, err
+		}
+		der, err := backend.ECDSARawToDER(k.pub.(*ecdsa.PublicKey).Curve, raw)
+		if err != nil {
+			return nil, fmt.Errorf("token returned a malformed signature: %w", err)
+		}
+		return der, nil
+	case backend.SchemeEd25519, backend.SchemeEd25519ph, backend.SchemeEd448, backend.SchemeEd448ph:
+		return k.signEdDSA(ctx, &req)
+	}
+	return nil, fmt.Errorf("%v signatures: %w", req.Scheme, backend.ErrUnsupported)
+}
+
+// signRaw runs C_SignInit and C_Sign on a pooled session. A stale object
 // handle is looked up again once.
-func (k *key) sign(ctx context.Context, mech []*pkcs11.Mechanism, data []byte) ([]byte, error) {
+func (k *key) signRaw(ctx context.Context, mech []*pkcs11.Mechanism, data []byte) ([]byte, error) {
 	var sig []byte
 	err := k.b.withSession(ctx, func(s *session) error {
 		h := pkcs11.ObjectHandle(k.handle.Load())
@@ -88,107 +121,4 @@ func (k *key) sign(ctx context.Context, mech []*pkcs11.Mechanism, data []byte) (
 		return nil
 	})
 	return sig, err
-}
-
-// rsaSigner signs with an RSA key: PKCS #1 v1.5 for a crypto.Hash, PSS for
-// *rsa.PSSOptions.
-type rsaSigner struct{ k *key }
-
-var _ backend.Signer = (*rsaSigner)(nil)
-
-func (s *rsaSigner) Public() crypto.PublicKey { return s.k.pub }
-
-// Sign is SignContext bounded by the backend's timeout.
-func (s *rsaSigner) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
-	return s.sign(useTimeout, digest, opts)
-}
-
-// SignContext signs digest with PKCS #1 v1.5 (opts a crypto.Hash) or PSS
-// (opts *rsa.PSSOptions) after validating it with [backend.CheckDigest] and
-// [backend.PSSSaltLength]. The DigestInfo for PKCS #1 v1.5 is built here.
-// rand is unused: the token draws PSS salts itself.
-func (s *rsaSigner) SignContext(ctx context.Context, rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	return s.sign(ctx, digest, opts)
-}
-
-func (s *rsaSigner) sign(ctx context.Context, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
-	const op = "sign"
-	k := s.k
-	if err := k.b.checkOpen(ctx, op, k.name()); err != nil {
-		return nil, err
-	}
-	if err := backend.CheckDigest(digest, opts); err != nil {
-		return nil, backend.Errorf(op, k.b.name, k.name(), err)
-	}
-	h := opts.HashFunc()
-	var (
-		mech []*pkcs11.Mechanism
-		data []byte
-	)
-	if pss, ok := opts.(*rsa.PSSOptions); ok {
-		salt, err := backend.PSSSaltLength(k.pub.(*rsa.PublicKey), pss)
-		if err != nil {
-			return nil, backend.Errorf(op, k.b.name, k.name(), err)
-		}
-		hm := hashMechs[h]
-		mech = []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_RSA_PKCS_PSS, pkcs11.NewPSSParams(hm.mech, hm.mgf, uint(salt)))}
-		data = digest
-	} else {
-		prefix, ok := digestInfoPrefix[h]
-		if !ok {
-			return nil, backend.Errorf(op, k.b.name, k.name(), fmt.Errorf("no PKCS #1 v1.5 DigestInfo for %v: %w", h, backend.ErrUnsupported))
-		}
-		mech = mechRSAPKCS
-		data = make([]byte, 0, len(prefix)+len(digest))
-		data = append(append(data, prefix...), digest...)
-	}
-	sig, err := k.sign(ctx, mech, data)
-	if err != nil {
-		return nil, backend.Errorf(op, k.b.name, k.name(), err)
-	}
-	return sig, nil
-}
-
-// ecdsaSigner signs digests with an ECDSA key and returns ASN.1 DER.
-type ecdsaSigner struct{ k *key }
-
-var _ backend.Signer = (*ecdsaSigner)(nil)
-
-func (s *ecdsaSigner) Public() crypto.PublicKey { return s.k.pub }
-
-// Sign is SignContext bounded by the backend's timeout.
-func (s *ecdsaSigner) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
-	return s.sign(useTimeout, digest, opts)
-}
-
-// SignContext signs digest (validated by [backend.CheckDigest]) with
-// CKM_ECDSA and converts the token's r||s to ASN.1 DER. rand is unused.
-func (s *ecdsaSigner) SignContext(ctx context.Context, rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	return s.sign(ctx, digest, opts)
-}
-
-func (s *ecdsaSigner) sign(ctx context.Context, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
-	const op = "sign"
-	k := s.k
-	if err := k.b.checkOpen(ctx, op, k.name()); err != nil {
-		return nil, err
-	}
-	if err := backend.CheckDigest(digest, opts); err != nil {
-		return nil, backend.Errorf(op, k.b.name, k.name(), err)
-	}
-	raw, err := k.sign(ctx, mechECDSA, digest)
-	if err != nil {
-		return nil, backend.Errorf(op, k.b.name, k.name(), err)
-	}
-	der, err := backend.ECDSARawToDER(k.pub.(*ecdsa.PublicKey).Curve, raw)
-	if err != nil {
-		return nil, backend.Errorf(op, k.b.name, k.name(), fmt.Errorf("token returned a malformed signature: %w", err))
-	}
-	return der, nil
 }

@@ -13,6 +13,7 @@ import (
 	"crypto/sha256"
 	"crypto/sha3"
 	"crypto/sha512"
+	"strings"
 	"testing"
 
 	"github.com/cloudflare/circl/sign/ed448"
@@ -148,6 +149,47 @@ func TestEdDSA(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ed448.Verify(k448.Public().(ed448.PublicKey), msg, sig, ""))
 	_, err = s448.Sign(rand.Reader, msg, crypto.SHA256)
+	require.ErrorIs(t, err, backend.ErrInvalidInput)
+
+	// circl's Ed448 options are a value type: both forms select the
+	// variant, which this token cannot do; never a pure signature instead.
+	for _, opts := range []crypto.SignerOpts{
+		ed448.SignerOptions{Scheme: ed448.ED448, Context: "ctx"},
+		&ed448.SignerOptions{Scheme: ed448.ED448, Context: "ctx"},
+		ed448.SignerOptions{Scheme: ed448.ED448Ph},
+		&ed448.SignerOptions{Scheme: ed448.ED448Ph},
+	} {
+		sig, err := s448.Sign(rand.Reader, msg, opts)
+		require.ErrorIs(t, err, backend.ErrUnsupported, "%#v", opts)
+		require.Nil(t, sig)
+	}
+	_, err = s448.Sign(rand.Reader, msg, (*ed448.SignerOptions)(nil))
+	require.ErrorIs(t, err, backend.ErrInvalidInput)
+	_, err = s448.Sign(rand.Reader, msg, ed448.SignerOptions{Context: strings.Repeat("c", 256)})
+	require.ErrorIs(t, err, backend.ErrInvalidInput)
+}
+
+// A nil context or typed nil options are the caller's mistake: a quick
+// error, never a hang or a panic.
+func TestNilContextAndTypedNilOptions(t *testing.T) {
+	b, _ := newToken(t, "")
+	k := generate(t, b, backend.RSA2048, "rsa", backend.UsageSign|backend.UsageDecrypt)
+	s, err := k.Signer()
+	require.NoError(t, err)
+	d, err := k.Decrypter()
+	require.NoError(t, err)
+	digest := make([]byte, 32)
+	//lint:ignore SA1012 a nil context is what is tested
+	_, err = s.SignContext(nil, rand.Reader, digest, crypto.SHA256)
+	require.ErrorIs(t, err, backend.ErrInvalidInput)
+	//lint:ignore SA1012 a nil context is what is tested
+	_, err = d.DecryptContext(nil, rand.Reader, make([]byte, 256), nil)
+	require.ErrorIs(t, err, backend.ErrInvalidInput)
+	_, err = s.Sign(rand.Reader, digest, (*rsa.PSSOptions)(nil))
+	require.ErrorIs(t, err, backend.ErrInvalidInput)
+	_, err = d.Decrypt(rand.Reader, make([]byte, 256), (*rsa.PKCS1v15DecryptOptions)(nil))
+	require.ErrorIs(t, err, backend.ErrInvalidInput)
+	_, err = d.Decrypt(rand.Reader, make([]byte, 256), (*rsa.OAEPOptions)(nil))
 	require.ErrorIs(t, err, backend.ErrInvalidInput)
 }
 

@@ -151,10 +151,18 @@ func (b *Backend) Capabilities() backend.Capabilities {
 }
 
 func (b *Backend) check(ctx context.Context, op, key string) error {
-	if b.closed.Load() {
-		return backend.Errorf(op, Scheme, key, backend.ErrClosed)
+	if err := b.usable(); err != nil {
+		return backend.Errorf(op, Scheme, key, err)
 	}
 	return backend.ContextErr(ctx, op, Scheme, key)
+}
+
+// usable fails with ErrClosed after Close.
+func (b *Backend) usable() error {
+	if b.closed.Load() {
+		return backend.ErrClosed
+	}
+	return nil
 }
 
 // GenerateKey asks the server to generate spec (POST /v1/key).

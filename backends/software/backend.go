@@ -86,31 +86,6 @@ func newStore(name string, info backend.Info, p persister) *store {
 // Info describes the store. It never fails.
 func (s *store) Info() backend.Info { return s.info }
 
-// Capabilities reports every algorithm: RSA generates, signs, decrypts and
-// imports; ECDSA, EdDSA and ML-DSA generate, sign and import; ML-KEM
-// generates, decapsulates and imports. The map is new on every call.
-func (s *store) Capabilities() backend.Capabilities {
-	c := backend.Capabilities{}
-	for _, a := range backend.Algorithms() {
-		c[a] = capabilities(a)
-	}
-	return c
-}
-
-func capabilities(a backend.Algorithm) backend.Ops {
-	ops := backend.OpGenerate | backend.OpImport
-	if a.Signs() {
-		ops |= backend.OpSign
-	}
-	if a.Decrypts() {
-		ops |= backend.OpDecrypt
-	}
-	if a.Decapsulates() {
-		ops |= backend.OpDecapsulate
-	}
-	return ops
-}
-
 // check fails when the store is closed or ctx is done.
 func (s *store) check(ctx context.Context, op, label string) error {
 	if s.closed.Load() {
@@ -212,7 +187,7 @@ func (s *store) Key(ctx context.Context, ref backend.KeyRef) (backend.Key, error
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if k := s.lookup(ref); k != nil {
+	if k := s.findKey(ref); k != nil {
 		return k, nil
 	}
 	if len(ref.ID) > 0 {
@@ -227,8 +202,8 @@ func (s *store) Key(ctx context.Context, ref backend.KeyRef) (backend.Key, error
 	return nil, backend.Errorf(op, s.name, ref.String(), err)
 }
 
-// lookup returns the key ref names, or nil. s.mu must be held.
-func (s *store) lookup(ref backend.KeyRef) *key {
+// findKey returns the key ref names, or nil. s.mu must be held.
+func (s *store) findKey(ref backend.KeyRef) *key {
 	var k *key
 	if len(ref.ID) > 0 {
 		k = s.byID[ref.ID.String()]
@@ -290,7 +265,7 @@ func (s *store) DeleteKey(ctx context.Context, ref backend.KeyRef) error {
 		s.mu.Unlock()
 		return backend.Errorf(op, s.name, ref.String(), backend.ErrClosed)
 	}
-	k := s.lookup(ref)
+	k := s.findKey(ref)
 	if k == nil {
 		err := s.deleteUnreadable(ref)
 		s.mu.Unlock()

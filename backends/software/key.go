@@ -1,7 +1,6 @@
 package software
 
 import (
-	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -59,27 +58,22 @@ func (s *store) newKey(rec *keyFile, priv crypto.PrivateKey) (*key, error) {
 		privkey.Wipe(priv)
 		return nil, fmt.Errorf("%s public key: %v: %w", rec.Algorithm, err, backend.ErrInvalidInput)
 	}
-	sign := rec.Usage&backend.UsageSign != 0
+	sk := backend.StoreKey{Backend: s.name, Key: k.label, Algorithm: k.alg, Public: k.pub, Check: k.usable}
+	k.gate.idle = func() { privkey.Wipe(k.priv) }
 	switch p := priv.(type) {
 	case *rsa.PrivateKey:
-		if sign {
-			k.signer = &rsaSigner{k: k, priv: p}
+		if rec.Usage&backend.UsageSign != 0 {
+			k.signer = backend.NewSigner(sk, k.signFunc(p))
 		}
 		if rec.Usage&backend.UsageDecrypt != 0 {
-			k.decrypter = &rsaDecrypter{k: k, priv: p}
+			k.decrypter = backend.NewDecrypter(sk, k.decryptFunc(p))
 		}
-	case *ecdsa.PrivateKey:
-		k.signer = &ecdsaSigner{k: k, priv: p}
-	case ed25519.PrivateKey:
-		k.signer = &ed25519Signer{k: k, priv: p}
-	case ed448.PrivateKey:
-		k.signer = &ed448Signer{k: k, priv: p}
-	case *mldsa44.PrivateKey, *mldsa65.PrivateKey, *mldsa87.PrivateKey:
-		k.signer = &mldsaSigner{k: k, priv: p.(crypto.Signer)}
-	case *mlkem.DecapsulationKey768:
-		k.decapsulator = &mlkemDecapsulator{k: k, dk: p, ciphertextSize: mlkem.CiphertextSize768}
-	case *mlkem.DecapsulationKey1024:
-		k.decapsulator = &mlkemDecapsulator{k: k, dk: p, ciphertextSize: mlkem.CiphertextSize1024}
+	case *mlkem.DecapsulationKey768, *mlkem.DecapsulationKey1024:
+		k.decapsulator = backend.NewDecapsulator(sk, k.decapsulateFunc(p.(crypto.Decapsulator)))
+	default:
+		if k.alg.Signs() {
+			k.signer = backend.NewSigner(sk, k.signFunc(p))
+		}
 	}
 	return k, nil
 }
@@ -185,43 +179,40 @@ func usageString(u backend.Usage) string {
 	return s
 }
 
-// enter admits one operation; the caller must call leave when enter
-// returned nil. It fails with ErrClosed after Close and ErrKeyNotFound after
-// DeleteKey.
-func (k *key) enter(op string) error {
-	if k.gate.enter() {
-		return nil
-	}
+// usable reports, before an operation starts, whether the key can still be
+// used: [backend.ErrClosed] after Close, [backend.ErrKeyNotFound] after
+// DeleteKey. The gate makes the final decision (see enter).
+func (k *key) usable() error {
 	if k.store.closed.Load() {
-		return backend.Errorf(op, k.store.name, k.label, backend.ErrClosed)
+		return backend.ErrClosed
 	}
-	return backend.Errorf(op, k.store.name, k.label, fmt.Errorf("key was deleted: %w", backend.ErrKeyNotFound))
-}
-
-func (k *key) leave() { k.gate.leave() }
-
-// ctxErr returns ctx's error, wrapped, when ctx is done. The software
-// store's operations cannot block, so the context is checked once, before
-// the operation starts.
-func (k *key) ctxErr(ctx context.Context, op string) error {
-	if err := ctx.Err(); err != nil {
-		return backend.Errorf(op, k.store.name, k.label, err)
+	if k.retired.Load() {
+		return fmt.Errorf("key was deleted: %w", backend.ErrKeyNotFound)
 	}
 	return nil
 }
 
-// fail wraps an operation's error.
-func (k *key) fail(op string, err error) error {
-	return backend.Errorf(op, k.store.name, k.label, err)
+// enter admits one operation; the caller must call leave when enter
+// returned nil. It fails like usable once the key is retired, so an
+// operation racing with Close or DeleteKey either runs on an intact key or
+// does not run.
+func (k *key) enter() error {
+	if k.gate.enter() {
+		return nil
+	}
+	if err := k.usable(); err != nil {
+		return err
+	}
+	return fmt.Errorf("key was deleted: %w", backend.ErrKeyNotFound)
 }
 
-// retire shuts the key's gate and, once operations in flight have finished,
-// wipes the private key. It is idempotent.
+func (k *key) leave() { k.gate.leave() }
+
+// retire shuts the key's gate; the private key is wiped as soon as no
+// operation uses it (at once if none does). It is idempotent and never
+// blocks.
 func (k *key) retire() {
-	if !k.retired.CompareAndSwap(false, true) {
-		return
-	}
-	if k.gate.shut() {
-		privkey.Wipe(k.priv)
+	if k.retired.CompareAndSwap(false, true) {
+		k.gate.shut()
 	}
 }

@@ -315,3 +315,23 @@ func TestSignNilRand(t *testing.T) {
 		})
 	}
 }
+
+// A nil context or typed nil options are the caller's mistake: an error,
+// never a panic.
+func TestNilContextAndTypedNilOptions(t *testing.T) {
+	b := openMemory(t)
+	k, err := b.GenerateKey(context.Background(), backend.KeySpec{Algorithm: backend.RSA2048, Label: "nil", Usage: backend.UsageSign | backend.UsageDecrypt})
+	require.NoError(t, err)
+	s, err := k.Signer()
+	require.NoError(t, err)
+	d, err := k.Decrypter()
+	require.NoError(t, err)
+	//lint:ignore SA1012 a nil context is what is tested
+	_, err = s.SignContext(nil, nil, make([]byte, 32), crypto.SHA256)
+	require.ErrorIs(t, err, backend.ErrInvalidInput)
+	//lint:ignore SA1012 a nil context is what is tested
+	_, err = d.DecryptContext(nil, nil, make([]byte, 256), nil)
+	require.ErrorIs(t, err, backend.ErrInvalidInput)
+	_, err = s.Sign(nil, make([]byte, 32), (*rsa.PSSOptions)(nil))
+	require.ErrorIs(t, err, backend.ErrInvalidInput)
+}

@@ -106,7 +106,7 @@ func (b *Backend) Key(ctx context.Context, ref backend.KeyRef) (backend.Key, err
 	if err := ref.Validate(); err != nil {
 		return nil, backend.Errorf(op, b.name, "", err)
 	}
-	obj, err := b.find(ref)
+	obj, err := b.findKey(ref)
 	if err != nil {
 		return nil, backend.Errorf(op, b.name, ref.String(), err)
 	}
@@ -146,7 +146,7 @@ func (b *Backend) DeleteKey(ctx context.Context, ref backend.KeyRef) error {
 	}
 	b.genMu.Lock()
 	defer b.genMu.Unlock()
-	obj, err := b.find(ref)
+	obj, err := b.findKey(ref)
 	if err != nil {
 		return backend.Errorf(op, b.name, ref.String(), err)
 	}
@@ -218,8 +218,8 @@ func (b *Backend) withKey(ctx context.Context, obj *keyObject, fn func(t transpo
 	})
 }
 
-// find returns the key ref names, reading dir.
-func (b *Backend) find(ref backend.KeyRef) (*keyObject, error) {
+// findKey returns the key ref names, reading dir.
+func (b *Backend) findKey(ref backend.KeyRef) (*keyObject, error) {
 	if len(ref.ID) > 0 {
 		obj, err := b.load(keyFileName(ref.ID), ref.ID)
 		if err != nil {

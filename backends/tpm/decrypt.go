@@ -3,13 +3,9 @@ package tpm
 
 import (
 	"context"
-	"crypto"
-	"crypto/rand"
 	"crypto/rsa"
 	"errors"
 	"fmt"
-	"io"
-	"math/big"
 
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
@@ -17,103 +13,48 @@ import (
 	"github.com/cryptoplug/cryptoplug/backend"
 )
 
-// decrypter is a key's [backend.Decrypter].
-type decrypter struct{ k *key }
-
-var _ backend.Decrypter = (*decrypter)(nil)
-
-// Public returns the key's *rsa.PublicKey.
-func (d *decrypter) Public() crypto.PublicKey { return d.k.obj.public }
-
-// Decrypt decrypts like [decrypter.DecryptContext], bounded by
-// [backend.DefaultTimeout].
-func (d *decrypter) Decrypt(rand io.Reader, ciphertext []byte, opts crypto.DecrypterOpts) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), backend.DefaultTimeout)
-	defer cancel()
-	return d.DecryptContext(ctx, rand, ciphertext, opts)
-}
-
-// DecryptContext decrypts ciphertext with TPM2_RSA_Decrypt; rand is not
-// used. opts is nil or [*rsa.PKCS1v15DecryptOptions] for PKCS #1 v1.5
-// (TPM_ALG_RSAES), [*rsa.OAEPOptions] for OAEP (TPM_ALG_OAEP).
+// decrypt is the key's store operation for [backend.NewDecrypter]:
+// TPM2_RSA_Decrypt with TPM_ALG_RSAES (PKCS #1 v1.5) or TPM_ALG_OAEP. The
+// adapter has checked the options and the ciphertext's size and applies
+// SessionKeyLen's rule.
 //
-// A ciphertext that does not decrypt fails with [rsa.ErrDecryption] and
-// nothing more, except that PKCS #1 v1.5 with SessionKeyLen > 0 returns
-// that many random bytes and no error, as crypto/rsa does. OAEP needs a
-// hash the TPM implements and an MGF1 hash equal to it (a TPM has no
-// separate MGF hash), and a label that is empty or ends in a zero byte
-// (the TPM spec's rule); anything else fails with
+// OAEP needs a hash the TPM implements and an MGF1 hash equal to it (a TPM
+// has no separate MGF hash), and a label that is empty or ends in a zero
+// byte (the TPM spec's rule); anything else fails with
 // [backend.ErrUnsupported] (a label not ending in zero also wraps
 // [rsa.ErrDecryption]: nothing decrypts with it on a TPM).
-func (d *decrypter) DecryptContext(ctx context.Context, _ io.Reader, ciphertext []byte, opts crypto.DecrypterOpts) ([]byte, error) {
-	const op = "decrypt"
-	b, obj := d.k.b, d.k.obj
-	if err := b.check(ctx, op, keyName(obj)); err != nil {
-		return nil, err
-	}
-	pub := obj.public.(*rsa.PublicKey)
-	caps := b.dev.caps
+func (k *key) decrypt(ctx context.Context, req backend.DecryptRequest) ([]byte, error) {
+	caps := k.b.dev.caps
 	var scheme tpm2.TPMTRSADecrypt
-	var label []byte
-	sessionKeyLen := 0
-	switch o := opts.(type) {
-	case nil:
-		scheme.Scheme = tpm2.TPMAlgRSAES
-	case *rsa.PKCS1v15DecryptOptions:
-		scheme.Scheme = tpm2.TPMAlgRSAES
-		if o != nil {
-			sessionKeyLen = o.SessionKeyLen
+	switch req.Scheme {
+	case backend.SchemeOAEP:
+		if req.MGFHash != req.Hash {
+			return nil, fmt.Errorf("a TPM's OAEP uses the OAEP hash for MGF1 too, not %v: %w", req.MGFHash, backend.ErrUnsupported)
 		}
-	case *rsa.OAEPOptions:
-		mgf, err := backend.CheckOAEP(o)
-		if err != nil {
-			return nil, b.errorf(op, obj, err)
+		if !caps.hasHash(req.Hash) {
+			return nil, fmt.Errorf("this TPM does not implement %v: %w", req.Hash, backend.ErrUnsupported)
 		}
-		if mgf != o.Hash {
-			return nil, b.errorf(op, obj, fmt.Errorf("a TPM's OAEP uses the OAEP hash for MGF1 too, not %v: %w", mgf, backend.ErrUnsupported))
-		}
-		if !caps.hasHash(o.Hash) {
-			return nil, b.errorf(op, obj, fmt.Errorf("this TPM does not implement %v: %w", o.Hash, backend.ErrUnsupported))
-		}
-		if len(o.Label) > 0 && o.Label[len(o.Label)-1] != 0 {
+		if len(req.Label) > 0 && req.Label[len(req.Label)-1] != 0 {
 			// TPM2_RSA_Decrypt answers TPM_RC_VALUE for such a label.
 			// No ciphertext decrypts with such a label here, so this is
 			// both a decryption failure and a limit of the store.
-			return nil, b.errorf(op, obj, fmt.Errorf("a TPM takes an OAEP label only if it ends in a zero byte: %w: %w", backend.ErrUnsupported, rsa.ErrDecryption))
+			return nil, fmt.Errorf("a TPM takes an OAEP label only if it ends in a zero byte: %w: %w", backend.ErrUnsupported, rsa.ErrDecryption)
 		}
 		scheme.Scheme = tpm2.TPMAlgOAEP
-		scheme.Details = tpm2.NewTPMUAsymScheme(tpm2.TPMAlgOAEP, &tpm2.TPMSEncSchemeOAEP{HashAlg: hashAlg(o.Hash)})
-		label = o.Label
+		scheme.Details = tpm2.NewTPMUAsymScheme(tpm2.TPMAlgOAEP, &tpm2.TPMSEncSchemeOAEP{HashAlg: hashAlg(req.Hash)})
 	default:
-		return nil, b.errorf(op, obj, fmt.Errorf("decrypter options %T: want nil, *rsa.PKCS1v15DecryptOptions or *rsa.OAEPOptions: %w", opts, backend.ErrInvalidInput))
-	}
-	if !caps.algs[scheme.Scheme] {
-		return nil, b.errorf(op, obj, fmt.Errorf("this TPM does not implement %v: %w", scheme.Scheme, backend.ErrUnsupported))
-	}
-	if scheme.Scheme == tpm2.TPMAlgRSAES {
+		scheme.Scheme = tpm2.TPMAlgRSAES
 		scheme.Details = tpm2.NewTPMUAsymScheme(tpm2.TPMAlgRSAES, &tpm2.TPMSEncSchemeRSAES{})
 	}
-
-	// As crypto/rsa: a ciphertext longer than the modulus or not below it
-	// is an error even where bad padding is not.
-	k := pub.Size()
-	if len(ciphertext) > k || new(big.Int).SetBytes(ciphertext).Cmp(pub.N) >= 0 {
-		return nil, b.errorf(op, obj, rsa.ErrDecryption)
+	if !caps.algs[scheme.Scheme] {
+		return nil, fmt.Errorf("this TPM does not implement %v: %w", scheme.Scheme, backend.ErrUnsupported)
 	}
-	// DecryptPKCS1v15SessionKey documents an error for a ciphertext of the
-	// wrong length (its code lets a short one through; we keep the
-	// documented rule).
-	if sessionKeyLen > 0 && (k-(sessionKeyLen+11) < 0 || len(ciphertext) != k) {
-		return nil, b.errorf(op, obj, rsa.ErrDecryption)
-	}
-	c := make([]byte, k)
-	copy(c[k-len(ciphertext):], ciphertext)
 
 	var plain []byte
-	err := b.withKey(ctx, obj, func(t transport.TPM, h tpm2.AuthHandle) error {
-		cmd := tpm2.RSADecrypt{KeyHandle: h, CipherText: tpm2.TPM2BPublicKeyRSA{Buffer: c}, InScheme: scheme}
-		if len(label) > 0 {
-			cmd.Label = tpm2.TPM2BData{Buffer: label}
+	err := k.b.withKey(ctx, k.obj, func(t transport.TPM, h tpm2.AuthHandle) error {
+		cmd := tpm2.RSADecrypt{KeyHandle: h, CipherText: tpm2.TPM2BPublicKeyRSA{Buffer: req.Ciphertext}, InScheme: scheme}
+		if len(req.Label) > 0 {
+			cmd.Label = tpm2.TPM2BData{Buffer: req.Label}
 		}
 		rsp, err := cmd.Execute(t)
 		if isRC(err, tpm2.TPMRCFailure) && stillWorking(t) {
@@ -130,26 +71,17 @@ func (d *decrypter) DecryptContext(ctx context.Context, _ io.Reader, ciphertext 
 	})
 	// The TPM answers TPM_RC_VALUE (bad padding, wrong label) or
 	// TPM_RC_SIZE for a ciphertext that does not decrypt.
-	refused := (isRC(err, tpm2.TPMRCValue) || isRC(err, tpm2.TPMRCSize)) && !errors.Is(err, backend.ErrCorrupt)
-	if err == nil && scheme.Scheme == tpm2.TPMAlgRSAES && len(plain) > k-11 {
+	if (isRC(err, tpm2.TPMRCValue) || isRC(err, tpm2.TPMRCSize)) && !errors.Is(err, backend.ErrCorrupt) {
+		return nil, rsa.ErrDecryption
+	}
+	if err != nil {
+		return nil, err
+	}
+	if scheme.Scheme == tpm2.TPMAlgRSAES && len(plain) > len(req.Ciphertext)-11 {
 		// The reference TPM accepts a padding string shorter than the 8
 		// bytes PKCS #1 requires; crypto/rsa does not, and neither do we.
-		refused, plain = true, nil
-	}
-	if sessionKeyLen > 0 && (refused || err == nil && len(plain) != sessionKeyLen) {
-		// The stdlib rule: a session key that does not decrypt is replaced
-		// by random bytes, so a padding oracle learns nothing from errors.
-		key := make([]byte, sessionKeyLen)
-		if _, err := rand.Read(key); err != nil {
-			return nil, b.errorf(op, obj, err)
-		}
-		return key, nil
-	}
-	switch {
-	case refused:
-		return nil, b.errorf(op, obj, rsa.ErrDecryption)
-	case err != nil:
-		return nil, b.errorf(op, obj, err)
+		clear(plain)
+		return nil, rsa.ErrDecryption
 	}
 	return plain, nil
 }

@@ -57,7 +57,7 @@ func (k *key) Signer() (backend.Signer, error) {
 	if k.obj.usage&backend.UsageSign == 0 {
 		return nil, k.b.errorf("signer", k.obj, fmt.Errorf("key was not created for signing: %w", backend.ErrUnsupported))
 	}
-	return &signer{k: k}, nil
+	return backend.NewSigner(k.storeKey(), k.sign), nil
 }
 
 // Decrypter returns the key as a [backend.Decrypter]; it fails with
@@ -67,7 +67,31 @@ func (k *key) Decrypter() (backend.Decrypter, error) {
 	if k.obj.usage&backend.UsageDecrypt == 0 {
 		return nil, k.b.errorf("decrypter", k.obj, fmt.Errorf("key was not created for decryption: %w", backend.ErrUnsupported))
 	}
-	return &decrypter{k: k}, nil
+	return backend.NewDecrypter(k.storeKey(), k.decrypt), nil
+}
+
+// storeKey describes the key to the adapters in package backend. The
+// closed and deleted checks are repeated under the TPM lock (withKey).
+func (k *key) storeKey() backend.StoreKey {
+	return backend.StoreKey{
+		Backend:   k.b.name,
+		Key:       keyName(k.obj),
+		Algorithm: k.obj.alg,
+		Public:    k.obj.public,
+		Timeout:   backend.DefaultTimeout,
+		Check:     k.usable,
+	}
+}
+
+// usable fails after Close and after the key was deleted.
+func (k *key) usable() error {
+	if k.b.closed.Load() {
+		return backend.ErrClosed
+	}
+	if k.obj.deleted.Load() {
+		return fmt.Errorf("key was deleted: %w", backend.ErrKeyNotFound)
+	}
+	return nil
 }
 
 // Decapsulator always fails with [backend.ErrUnsupported]: TPMs have no

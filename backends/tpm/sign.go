@@ -14,70 +14,37 @@ import (
 	"github.com/cryptoplug/cryptoplug/backend"
 )
 
-// signer is a key's [backend.Signer].
-type signer struct{ k *key }
-
-var _ backend.Signer = (*signer)(nil)
-
-// Public returns the key's public key.
-func (s *signer) Public() crypto.PublicKey { return s.k.obj.public }
-
-// Sign signs digest like [signer.SignContext], bounded by
-// [backend.DefaultTimeout].
-func (s *signer) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), backend.DefaultTimeout)
-	defer cancel()
-	return s.SignContext(ctx, rand, digest, opts)
-}
-
-// SignContext signs digest with the key in the TPM; rand is not used.
-// opts is a [crypto.Hash] (PKCS #1 v1.5 for RSA, ECDSA) or
-// [*rsa.PSSOptions]. The digest is validated with [backend.CheckDigest].
+// sign is the key's store operation for [backend.NewSigner]; rand is not
+// used: the TPM draws its own randomness.
 //
-// ECDSA signatures are DER. A digest longer than the curve is truncated
-// to it as FIPS 186 prescribes, so any allowed hash works with any curve
-// and the signature verifies with [ecdsa.VerifyASN1] over the whole digest.
+// ECDSA signatures are DER. A digest longer than the curve is truncated to
+// it as FIPS 186 prescribes, so any allowed hash works with any curve and
+// the signature verifies with [ecdsa.VerifyASN1] over the whole digest.
 //
 // RSA: the hash must be one the TPM implements, else
-// [backend.ErrUnsupported] (SHA-224 and SHA-3 usually are not). PSS with
-// [rsa.PSSSaltLengthEqualsHash] (or an explicit salt length equal to the
-// hash size) is checked after signing and fails with
+// [backend.ErrUnsupported] (SHA-224 and SHA-3 usually are not). PSS with the
+// hash's length as salt is checked after signing and fails with
 // [backend.ErrUnsupported] if the TPM used another salt length; other
-// explicit salt lengths fail with [backend.ErrUnsupported] at once.
+// explicit salt lengths fail with [backend.ErrUnsupported] at once;
 // [rsa.PSSSaltLengthAuto] accepts the TPM's choice.
-func (s *signer) SignContext(ctx context.Context, _ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
-	const op = "sign"
-	b, obj := s.k.b, s.k.obj
-	if err := b.check(ctx, op, keyName(obj)); err != nil {
-		return nil, err
-	}
-	if err := backend.CheckDigest(digest, opts); err != nil {
-		return nil, b.errorf(op, obj, err)
-	}
-	var sig []byte
-	var err error
-	switch pub := obj.public.(type) {
+func (k *key) sign(ctx context.Context, _ io.Reader, req backend.SignRequest) ([]byte, error) {
+	switch pub := k.obj.public.(type) {
 	case *ecdsa.PublicKey:
-		sig, err = s.signECDSA(ctx, pub, digest)
+		return k.signECDSA(ctx, pub, req.Input)
 	case *rsa.PublicKey:
-		if pss, ok := opts.(*rsa.PSSOptions); ok {
-			sig, err = s.signPSS(ctx, pub, digest, pss)
-		} else {
-			sig, err = s.signPKCS1v15(ctx, digest, opts.HashFunc())
+		if req.Scheme == backend.SchemePSS {
+			return k.signPSS(ctx, pub, &req)
 		}
+		return k.signPKCS1v15(ctx, req.Input, req.Hash)
 	default:
-		err = fmt.Errorf("unexpected public key %T: %w", pub, backend.ErrUnsupported)
+		return nil, fmt.Errorf("unexpected public key %T: %w", pub, backend.ErrUnsupported)
 	}
-	if err != nil {
-		return nil, b.errorf(op, obj, err)
-	}
-	return sig, nil
 }
 
 // tpmSign runs TPM2_Sign with an explicit scheme (the key's is null).
-func (s *signer) tpmSign(ctx context.Context, digest []byte, scheme, hash tpm2.TPMAlgID) (*tpm2.TPMTSignature, error) {
+func (k *key) tpmSign(ctx context.Context, digest []byte, scheme, hash tpm2.TPMAlgID) (*tpm2.TPMTSignature, error) {
 	var sig *tpm2.TPMTSignature
-	err := s.k.b.withKey(ctx, s.k.obj, func(t transport.TPM, h tpm2.AuthHandle) error {
+	err := k.b.withKey(ctx, k.obj, func(t transport.TPM, h tpm2.AuthHandle) error {
 		rsp, err := tpm2.Sign{
 			KeyHandle:  h,
 			Digest:     tpm2.TPM2BDigest{Buffer: digest},
@@ -99,7 +66,7 @@ func (s *signer) tpmSign(ctx context.Context, digest []byte, scheme, hash tpm2.T
 // left-padded with zeros (which keeps its value) to the size of the
 // smallest hash the TPM implements that holds it without exceeding the
 // order, and the TPM never truncates further.
-func (s *signer) signECDSA(ctx context.Context, pub *ecdsa.PublicKey, digest []byte) ([]byte, error) {
+func (k *key) signECDSA(ctx context.Context, pub *ecdsa.PublicKey, digest []byte) ([]byte, error) {
 	params := pub.Curve.Params()
 	orderBytes := (params.N.BitLen() + 7) / 8
 	e := digest
@@ -108,7 +75,7 @@ func (s *signer) signECDSA(ctx context.Context, pub *ecdsa.PublicKey, digest []b
 	}
 	var label crypto.Hash
 	for _, h := range []crypto.Hash{crypto.SHA256, crypto.SHA384, crypto.SHA512} {
-		if h.Size() >= len(e) && h.Size()*8 <= params.N.BitLen() && s.k.b.dev.caps.hasHash(h) {
+		if h.Size() >= len(e) && h.Size()*8 <= params.N.BitLen() && k.b.dev.caps.hasHash(h) {
 			label = h
 			break
 		}
@@ -121,7 +88,7 @@ func (s *signer) signECDSA(ctx context.Context, pub *ecdsa.PublicKey, digest []b
 		copy(padded[label.Size()-len(e):], e)
 		e = padded
 	}
-	sig, err := s.tpmSign(ctx, e, tpm2.TPMAlgECDSA, hashAlg(label))
+	sig, err := k.tpmSign(ctx, e, tpm2.TPMAlgECDSA, hashAlg(label))
 	if err != nil {
 		return nil, err
 	}
@@ -141,22 +108,22 @@ func (s *signer) signECDSA(ctx context.Context, pub *ecdsa.PublicKey, digest []b
 
 // rsaHash returns the TPM's ID for h, failing with ErrUnsupported when the
 // TPM does not implement it (its DigestInfo or PSS encoding needs it).
-func (s *signer) rsaHash(h crypto.Hash) (tpm2.TPMAlgID, error) {
-	if !s.k.b.dev.caps.hasHash(h) {
+func (k *key) rsaHash(h crypto.Hash) (tpm2.TPMAlgID, error) {
+	if !k.b.dev.caps.hasHash(h) {
 		return 0, fmt.Errorf("this TPM does not implement %v: %w", h, backend.ErrUnsupported)
 	}
 	return hashAlg(h), nil
 }
 
-func (s *signer) signPKCS1v15(ctx context.Context, digest []byte, h crypto.Hash) ([]byte, error) {
-	if !s.k.b.dev.caps.algs[tpm2.TPMAlgRSASSA] {
+func (k *key) signPKCS1v15(ctx context.Context, digest []byte, h crypto.Hash) ([]byte, error) {
+	if !k.b.dev.caps.algs[tpm2.TPMAlgRSASSA] {
 		return nil, fmt.Errorf("this TPM does not do PKCS #1 v1.5 signatures: %w", backend.ErrUnsupported)
 	}
-	alg, err := s.rsaHash(h)
+	alg, err := k.rsaHash(h)
 	if err != nil {
 		return nil, err
 	}
-	sig, err := s.tpmSign(ctx, digest, tpm2.TPMAlgRSASSA, alg)
+	sig, err := k.tpmSign(ctx, digest, tpm2.TPMAlgRSASSA, alg)
 	if err != nil {
 		return nil, err
 	}
@@ -173,27 +140,24 @@ func (s *signer) signPKCS1v15(ctx context.Context, digest []byte, h crypto.Hash)
 // signature is verified with the salt length asked for, which costs far
 // less than the TPM operation and keeps a signature verifiers would reject
 // from ever leaving.
-func (s *signer) signPSS(ctx context.Context, pub *rsa.PublicKey, digest []byte, opts *rsa.PSSOptions) ([]byte, error) {
-	if _, err := backend.PSSSaltLength(pub, opts); err != nil {
-		return nil, err
-	}
-	h := opts.HashFunc()
+func (k *key) signPSS(ctx context.Context, pub *rsa.PublicKey, req *backend.SignRequest) ([]byte, error) {
+	h, digest := req.Hash, req.Input
 	verifySalt := rsa.PSSSaltLengthAuto
-	switch opts.SaltLength {
-	case rsa.PSSSaltLengthAuto:
-	case rsa.PSSSaltLengthEqualsHash, h.Size():
+	switch {
+	case req.SaltAuto:
+	case req.SaltLength == h.Size():
 		verifySalt = rsa.PSSSaltLengthEqualsHash
 	default:
-		return nil, fmt.Errorf("TPMs choose the PSS salt length; ask for PSSSaltLengthEqualsHash or PSSSaltLengthAuto, not %d: %w", opts.SaltLength, backend.ErrUnsupported)
+		return nil, fmt.Errorf("TPMs choose the PSS salt length; ask for PSSSaltLengthEqualsHash or PSSSaltLengthAuto, not %d: %w", req.SaltLength, backend.ErrUnsupported)
 	}
-	if !s.k.b.dev.caps.algs[tpm2.TPMAlgRSAPSS] {
+	if !k.b.dev.caps.algs[tpm2.TPMAlgRSAPSS] {
 		return nil, fmt.Errorf("this TPM does not do PSS: %w", backend.ErrUnsupported)
 	}
-	alg, err := s.rsaHash(h)
+	alg, err := k.rsaHash(h)
 	if err != nil {
 		return nil, err
 	}
-	sig, err := s.tpmSign(ctx, digest, tpm2.TPMAlgRSAPSS, alg)
+	sig, err := k.tpmSign(ctx, digest, tpm2.TPMAlgRSAPSS, alg)
 	if err != nil {
 		return nil, err
 	}

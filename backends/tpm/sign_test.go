@@ -115,3 +115,25 @@ func TestSignRejectsBadInput(t *testing.T) {
 	_, err = k.Decapsulator()
 	require.ErrorIs(t, err, backend.ErrUnsupported)
 }
+
+// A nil context or typed nil options are the caller's mistake: a quick
+// error, never a hang or a panic.
+func TestNilContextAndTypedNilOptions(t *testing.T) {
+	b := openSim(t, "")
+	k := generate(t, b, backend.RSA2048, "rsa-nil", backend.UsageSign|backend.UsageDecrypt)
+	s, err := k.Signer()
+	require.NoError(t, err)
+	d, err := k.Decrypter()
+	require.NoError(t, err)
+	digest := digestOf(crypto.SHA256)
+	//lint:ignore SA1012 a nil context is what is tested
+	_, err = s.SignContext(nil, nil, digest, crypto.SHA256)
+	require.ErrorIs(t, err, backend.ErrInvalidInput)
+	//lint:ignore SA1012 a nil context is what is tested
+	_, err = d.DecryptContext(nil, nil, make([]byte, 256), nil)
+	require.ErrorIs(t, err, backend.ErrInvalidInput)
+	_, err = s.Sign(nil, digest, (*rsa.PSSOptions)(nil))
+	require.ErrorIs(t, err, backend.ErrInvalidInput)
+	_, err = d.Decrypt(nil, make([]byte, 256), (*rsa.PKCS1v15DecryptOptions)(nil))
+	require.ErrorIs(t, err, backend.ErrInvalidInput)
+}

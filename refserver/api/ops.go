@@ -1,12 +1,17 @@
 package api
 
+import "github.com/cryptoplug/cryptoplug/backend"
+
 // Signature schemes for [SignRequest.Scheme].
 const (
 	SchemePKCS1v15 = "pkcs1v15" // RSA PKCS #1 v1.5 over Hash
 	SchemePSS      = "pss"      // RSA-PSS over Hash with SaltLength
 	SchemeECDSA    = "ecdsa"    // ECDSA over Hash, ASN.1 DER signature
 	SchemeEd25519  = "ed25519"  // Ed25519; Hash "SHA-512" with a digest is Ed25519ph; Context optional
-	SchemePure     = "pure"     // the whole message: ML-DSA, Ed448 (and Ed25519)
+	SchemeEd448    = "ed448"    // pure Ed448 over the message; Context optional
+	SchemeEd448ph  = "ed448ph"  // Ed448ph over the message (hashed by the server); Context optional
+	SchemeMLDSA    = "ml-dsa"   // pure ML-DSA over the message; Context optional
+	SchemePure     = "pure"     // the key's pure scheme: Ed25519, Ed448 or ML-DSA; Context optional
 )
 
 // Encryption schemes for [EncryptRequest.Scheme] and [DecryptRequest.Scheme].
@@ -21,7 +26,11 @@ const (
 // and must be Hash's size. A Message is signed whole by keys with a pure
 // scheme (Ed25519, Ed448, ML-DSA), and hashed with Hash first by the others.
 type SignRequest struct {
-	Label   string `json:"label"`
+	Label string `json:"label"`
+	// ID, when set, is the key's ID in hex: the request then fails with
+	// key_not_found unless the key labelled Label has this ID, so a handle
+	// kept by a client never signs with a key recreated under its label.
+	ID      string `json:"id,omitempty"`
 	Message []byte `json:"message"`
 	Digest  []byte `json:"digest"`
 	// Hash names a crypto.Hash as its String method prints it ("SHA-256");
@@ -32,7 +41,8 @@ type SignRequest struct {
 	// fits (rsa.PSSSaltLengthAuto) or -1 for the hash's size
 	// (rsa.PSSSaltLengthEqualsHash, what TLS 1.3 and X.509 use).
 	SaltLength int `json:"salt_length,omitempty"`
-	// Context is the Ed25519 context (Ed25519ctx, or Ed25519ph with one).
+	// Context is the Ed25519 (Ed25519ctx, Ed25519ph), Ed448 or ML-DSA
+	// context, at most 255 bytes.
 	Context []byte `json:"context,omitempty"`
 }
 
@@ -72,6 +82,7 @@ type EncryptResponse struct {
 // DecryptRequest is the body of POST /v1/decrypt.
 type DecryptRequest struct {
 	Label      string `json:"label"`
+	ID         string `json:"id,omitempty"` // the key's hex ID, checked as in SignRequest
 	Ciphertext []byte `json:"ciphertext"`
 	Scheme     string `json:"scheme"` // "oaep" or "pkcs1v15"
 	Hash       string `json:"hash,omitempty"`
@@ -90,6 +101,7 @@ type DecryptResponse struct {
 // DecapsulateRequest is the body of POST /v1/decapsulate.
 type DecapsulateRequest struct {
 	Label      string `json:"label"`
+	ID         string `json:"id,omitempty"` // the key's hex ID, checked as in SignRequest
 	Ciphertext []byte `json:"ciphertext"`
 }
 
@@ -117,3 +129,16 @@ type RandomResponse struct {
 
 // MaxRandomLength bounds GET /v1/generateRandom/{length}.
 const MaxRandomLength = 4096
+
+// NewDecryptRequest encodes a parsed decryption request (see
+// [backend.ParseDecryptOptions]) for the key labelled label with ID id.
+func NewDecryptRequest(label string, id backend.KeyID, req backend.DecryptRequest) DecryptRequest {
+	out := DecryptRequest{Label: label, Ciphertext: req.Ciphertext, Scheme: SchemeRSAPKCS1v15, SessionKeyLen: req.SessionKeyLen}
+	if len(id) > 0 {
+		out.ID = id.String()
+	}
+	if req.Scheme == backend.SchemeOAEP {
+		out.Scheme, out.Hash, out.MGFHash, out.OAEPLabel = SchemeOAEP, HashName(req.Hash), HashName(req.MGFHash), req.Label
+	}
+	return out
+}

@@ -40,9 +40,9 @@ func (c *Client) Encapsulate(ctx context.Context, label string) (api.Encapsulate
 
 // Decapsulate recovers the shared key of an ML-KEM ciphertext
 // (POST /v1/decapsulate).
-func (c *Client) Decapsulate(ctx context.Context, label string, ciphertext []byte) ([]byte, error) {
+func (c *Client) Decapsulate(ctx context.Context, req api.DecapsulateRequest) ([]byte, error) {
 	var out api.DecapsulateResponse
-	return out.SharedKey, c.do(ctx, "POST", "/v1/decapsulate", api.DecapsulateRequest{Label: label, Ciphertext: ciphertext}, &out, nil)
+	return out.SharedKey, c.do(ctx, "POST", "/v1/decapsulate", req, &out, nil)
 }
 
 // GenerateRandom returns n random bytes from the server, 1 ≤ n ≤

@@ -1,0 +1,16 @@
+package remote
+
+import (
+	"context"
+
+	"github.com/cryptoplug/cryptoplug/backend"
+	"github.com/cryptoplug/cryptoplug/refserver/api"
+)
+
+// decrypt is the key's store operation for [backend.NewDecrypter]: POST
+// /v1/decrypt. SessionKeyLen travels with the request, so the server
+// replaces a bad padding with random bytes on its side and no answer over
+// the network tells them apart.
+func (k *Key) decrypt(ctx context.Context, req backend.DecryptRequest) ([]byte, error) {
+	return k.b.c.Decrypt(ctx, api.NewDecryptRequest(k.label, k.id, req))
+}

@@ -1,0 +1,16 @@
+package remote
+
+import (
+	"context"
+	"io"
+
+	"github.com/cryptoplug/cryptoplug/backend"
+	"github.com/cryptoplug/cryptoplug/refserver/api"
+)
+
+// sign is the key's store operation for [backend.NewSigner]: POST /v1/sign
+// with the parsed request, so the server signs under exactly the scheme,
+// hash, salt length and context asked for here. rand is not used.
+func (k *Key) sign(ctx context.Context, _ io.Reader, req backend.SignRequest) ([]byte, error) {
+	return k.b.c.Sign(ctx, api.NewSignRequest(k.label, k.id, req))
+}
