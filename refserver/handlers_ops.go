@@ -19,7 +19,7 @@ import (
 	"github.com/cloudflare/circl/sign/mldsa/mldsa87"
 
 	"github.com/cryptoplug/cryptoplug/backend"
-	"github.com/cryptoplug/cryptoplug/refserver/api"
+	"github.com/cryptoplug/cryptoplug/wire"
 )
 
 func (s *Server) opContext(rq *request) (context.Context, context.CancelFunc) {
@@ -30,8 +30,8 @@ func (s *Server) opContext(rq *request) (context.Context, context.CancelFunc) {
 // describes. The scheme must fit the key's family; an empty scheme picks the
 // family's usual one. A message with no hash on a hashing scheme is hashed
 // with SHA-256 (RSA) or the curve's hash (ECDSA).
-func signerOpts(a backend.Algorithm, req *api.SignRequest) (crypto.SignerOpts, error) {
-	h, err := api.ParseHash(req.Hash)
+func signerOpts(a backend.Algorithm, req *wire.SignRequest) (crypto.SignerOpts, error) {
+	h, err := wire.ParseHash(req.Hash)
 	if err != nil {
 		return nil, invalid("%v", err)
 	}
@@ -40,13 +40,13 @@ func signerOpts(a backend.Algorithm, req *api.SignRequest) (crypto.SignerOpts, e
 	if scheme == "" {
 		switch {
 		case fam == backend.FamilyRSA:
-			scheme = api.SchemePKCS1v15
+			scheme = wire.SchemePKCS1v15
 		case fam == backend.FamilyECDSA:
-			scheme = api.SchemeECDSA
+			scheme = wire.SchemeECDSA
 		case a == backend.Ed25519:
-			scheme = api.SchemeEd25519
+			scheme = wire.SchemeEd25519
 		default:
-			scheme = api.SchemePure
+			scheme = wire.SchemePure
 		}
 	}
 	if h == 0 && req.Message != nil && req.Digest == nil {
@@ -64,18 +64,18 @@ func signerOpts(a backend.Algorithm, req *api.SignRequest) (crypto.SignerOpts, e
 		return nil
 	}
 	switch scheme {
-	case api.SchemePKCS1v15:
+	case wire.SchemePKCS1v15:
 		return h, fits(fam == backend.FamilyRSA)
-	case api.SchemePSS:
+	case wire.SchemePSS:
 		return &rsa.PSSOptions{SaltLength: req.SaltLength, Hash: h}, fits(fam == backend.FamilyRSA)
-	case api.SchemeECDSA:
+	case wire.SchemeECDSA:
 		return h, fits(fam == backend.FamilyECDSA)
-	case api.SchemeEd25519:
+	case wire.SchemeEd25519:
 		if len(req.Context) == 0 {
 			return h, fits(a == backend.Ed25519)
 		}
 		return &ed25519.Options{Hash: h, Context: string(req.Context)}, fits(a == backend.Ed25519)
-	case api.SchemePure:
+	case wire.SchemePure:
 		return h, fits(a.SignsMessages())
 	}
 	return nil, invalid("unknown signature scheme %q", scheme)
@@ -84,7 +84,7 @@ func signerOpts(a backend.Algorithm, req *api.SignRequest) (crypto.SignerOpts, e
 // signInput returns the digest to sign (or verify), hashing a message for a
 // hashing scheme; msg reports that the input is a whole message for a
 // MessageSigner.
-func signInput(k backend.Key, req *api.SignRequest, opts crypto.SignerOpts) (input []byte, msg bool, err error) {
+func signInput(k backend.Key, req *wire.SignRequest, opts crypto.SignerOpts) (input []byte, msg bool, err error) {
 	switch {
 	case (req.Message == nil) == (req.Digest == nil):
 		return nil, false, badRequest("exactly one of message and digest is required")
@@ -106,7 +106,7 @@ func signInput(k backend.Key, req *api.SignRequest, opts crypto.SignerOpts) (inp
 }
 
 func (s *Server) sign(rq *request) error {
-	var req api.SignRequest
+	var req wire.SignRequest
 	if err := decodeJSON(rq.r, &req); err != nil {
 		return err
 	}
@@ -136,12 +136,12 @@ func (s *Server) sign(rq *request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(rq.w, http.StatusOK, api.SignResponse{Signature: sig})
+	writeJSON(rq.w, http.StatusOK, wire.SignResponse{Signature: sig})
 	return nil
 }
 
 func (s *Server) verify(rq *request) error {
-	var req api.VerifyRequest
+	var req wire.VerifyRequest
 	if err := decodeJSON(rq.r, &req); err != nil {
 		return err
 	}
@@ -161,7 +161,7 @@ func (s *Server) verify(rq *request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(rq.w, http.StatusOK, api.VerifyResponse{Valid: valid})
+	writeJSON(rq.w, http.StatusOK, wire.VerifyResponse{Valid: valid})
 	return nil
 }
 
@@ -211,11 +211,11 @@ func verifySignature(pub crypto.PublicKey, input, sig []byte, opts crypto.Signer
 // oaepOptions builds OAEP options from wire names; the hash defaults to
 // SHA-256 for encryption.
 func oaepOptions(hash, mgf string, label []byte) (*rsa.OAEPOptions, error) {
-	h, err := api.ParseHash(hash)
+	h, err := wire.ParseHash(hash)
 	if err != nil {
 		return nil, invalid("%v", err)
 	}
-	m, err := api.ParseHash(mgf)
+	m, err := wire.ParseHash(mgf)
 	if err != nil {
 		return nil, invalid("%v", err)
 	}
@@ -223,7 +223,7 @@ func oaepOptions(hash, mgf string, label []byte) (*rsa.OAEPOptions, error) {
 }
 
 func (s *Server) encrypt(rq *request) error {
-	var req api.EncryptRequest
+	var req wire.EncryptRequest
 	if err := decodeJSON(rq.r, &req); err != nil {
 		return err
 	}
@@ -235,7 +235,7 @@ func (s *Server) encrypt(rq *request) error {
 		}
 		var err error
 		switch req.Scheme {
-		case api.SchemeOAEP:
+		case wire.SchemeOAEP:
 			if req.Hash == "" {
 				req.Hash = crypto.SHA256.String()
 			}
@@ -247,7 +247,7 @@ func (s *Server) encrypt(rq *request) error {
 				return err
 			}
 			ct, err = rsa.EncryptOAEPWithOptions(rand.Reader, pub, req.Plaintext, o)
-		case api.SchemeRSAPKCS1v15:
+		case wire.SchemeRSAPKCS1v15:
 			ct, err = rsa.EncryptPKCS1v15(rand.Reader, pub, req.Plaintext)
 		default:
 			return invalid("unknown encryption scheme %q", req.Scheme)
@@ -260,24 +260,24 @@ func (s *Server) encrypt(rq *request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(rq.w, http.StatusOK, api.EncryptResponse{Ciphertext: ct})
+	writeJSON(rq.w, http.StatusOK, wire.EncryptResponse{Ciphertext: ct})
 	return nil
 }
 
 func (s *Server) decrypt(rq *request) error {
-	var req api.DecryptRequest
+	var req wire.DecryptRequest
 	if err := decodeJSON(rq.r, &req); err != nil {
 		return err
 	}
 	var opts crypto.DecrypterOpts
 	switch req.Scheme {
-	case api.SchemeOAEP:
+	case wire.SchemeOAEP:
 		o, err := oaepOptions(req.Hash, req.MGFHash, req.OAEPLabel)
 		if err != nil {
 			return err
 		}
 		opts = o
-	case api.SchemeRSAPKCS1v15, "":
+	case wire.SchemeRSAPKCS1v15, "":
 		if req.SessionKeyLen < 0 {
 			return invalid("session_key_len must not be negative")
 		}
@@ -301,12 +301,12 @@ func (s *Server) decrypt(rq *request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(rq.w, http.StatusOK, api.DecryptResponse{Plaintext: pt})
+	writeJSON(rq.w, http.StatusOK, wire.DecryptResponse{Plaintext: pt})
 	return nil
 }
 
 func (s *Server) decapsulate(rq *request) error {
-	var req api.DecapsulateRequest
+	var req wire.DecapsulateRequest
 	if err := decodeJSON(rq.r, &req); err != nil {
 		return err
 	}
@@ -324,16 +324,16 @@ func (s *Server) decapsulate(rq *request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(rq.w, http.StatusOK, api.DecapsulateResponse{SharedKey: key})
+	writeJSON(rq.w, http.StatusOK, wire.DecapsulateResponse{SharedKey: key})
 	return nil
 }
 
 func (s *Server) encapsulate(rq *request) error {
-	var req api.EncapsulateRequest
+	var req wire.EncapsulateRequest
 	if err := decodeJSON(rq.r, &req); err != nil {
 		return err
 	}
-	var out api.EncapsulateResponse
+	var out wire.EncapsulateResponse
 	err := s.withKey(rq, req.Label, func(k backend.Key) error {
 		switch pub := k.Public().(type) {
 		case *mlkem.EncapsulationKey768:
@@ -354,11 +354,11 @@ func (s *Server) encapsulate(rq *request) error {
 
 func (s *Server) generateRandom(rq *request) error {
 	n, err := strconv.Atoi(rq.r.PathValue("length"))
-	if err != nil || n < 1 || n > api.MaxRandomLength {
-		return invalid("length must be an integer from 1 to %d", api.MaxRandomLength)
+	if err != nil || n < 1 || n > wire.MaxRandomLength {
+		return invalid("length must be an integer from 1 to %d", wire.MaxRandomLength)
 	}
 	b := make([]byte, n)
 	rand.Read(b)
-	writeJSON(rq.w, http.StatusOK, api.RandomResponse{Random: b})
+	writeJSON(rq.w, http.StatusOK, wire.RandomResponse{Random: b})
 	return nil
 }

@@ -10,7 +10,7 @@ import (
 	"io"
 
 	"github.com/cryptoplug/cryptoplug/backend"
-	"github.com/cryptoplug/cryptoplug/refserver/api"
+	"github.com/cryptoplug/cryptoplug/wire"
 )
 
 // Key is a handle to a key on the server. It holds the label, ID, algorithm
@@ -38,7 +38,7 @@ func (k *Key) Algorithm() backend.Algorithm { return k.alg }
 func (k *Key) Public() crypto.PublicKey { return k.pub }
 
 func (k *Key) unsupported(op string) error {
-	return backend.Errorf(op, Scheme, k.label, fmt.Errorf("%w: a %s key created for %v", backend.ErrUnsupported, k.alg, api.UsageNames(k.usage)))
+	return backend.Errorf(op, Scheme, k.label, fmt.Errorf("%w: a %s key created for %v", backend.ErrUnsupported, k.alg, wire.UsageNames(k.usage)))
 }
 
 // Signer returns the key as a backend.Signer, and a backend.MessageSigner
@@ -126,7 +126,7 @@ func (k *Key) sign(ctx context.Context, digest, msg []byte, opts crypto.SignerOp
 	if opts == nil {
 		return nil, backend.Errorf(op, Scheme, k.label, fmt.Errorf("%w: nil options", backend.ErrInvalidInput))
 	}
-	req := api.SignRequest{Label: k.label, Hash: api.HashName(opts.HashFunc())}
+	req := wire.SignRequest{Label: k.label, Hash: wire.HashName(opts.HashFunc())}
 	if msg != nil {
 		req.Message = nonNil(msg)
 	} else {
@@ -134,22 +134,22 @@ func (k *Key) sign(ctx context.Context, digest, msg []byte, opts crypto.SignerOp
 	}
 	switch o := opts.(type) {
 	case *rsa.PSSOptions:
-		req.Scheme, req.SaltLength = api.SchemePSS, o.SaltLength
+		req.Scheme, req.SaltLength = wire.SchemePSS, o.SaltLength
 	case *ed25519.Options:
-		req.Scheme, req.Context = api.SchemeEd25519, []byte(o.Context)
+		req.Scheme, req.Context = wire.SchemeEd25519, []byte(o.Context)
 		if o.Context != "" && k.alg != backend.Ed25519 {
 			return nil, backend.Errorf(op, Scheme, k.label, fmt.Errorf("%w: Ed25519 options for a %s key", backend.ErrInvalidInput, k.alg))
 		}
 	default:
 		switch {
 		case k.alg.Family() == backend.FamilyRSA:
-			req.Scheme = api.SchemePKCS1v15
+			req.Scheme = wire.SchemePKCS1v15
 		case k.alg.Family() == backend.FamilyECDSA:
-			req.Scheme = api.SchemeECDSA
+			req.Scheme = wire.SchemeECDSA
 		case k.alg == backend.Ed25519:
-			req.Scheme = api.SchemeEd25519
+			req.Scheme = wire.SchemeEd25519
 		default:
-			req.Scheme = api.SchemePure
+			req.Scheme = wire.SchemePure
 		}
 	}
 	sig, err := k.b.c.Sign(ctx, req)
@@ -180,7 +180,7 @@ func (d *Decrypter) DecryptContext(ctx context.Context, _ io.Reader, ciphertext 
 	if err := k.b.check(ctx, op, k.label); err != nil {
 		return nil, err
 	}
-	req := api.DecryptRequest{Label: k.label, Ciphertext: nonNil(ciphertext), Scheme: api.SchemeRSAPKCS1v15}
+	req := wire.DecryptRequest{Label: k.label, Ciphertext: nonNil(ciphertext), Scheme: wire.SchemeRSAPKCS1v15}
 	switch o := opts.(type) {
 	case nil:
 	case *rsa.PKCS1v15DecryptOptions:
@@ -191,7 +191,7 @@ func (d *Decrypter) DecryptContext(ctx context.Context, _ io.Reader, ciphertext 
 		if o == nil {
 			return nil, backend.Errorf(op, Scheme, k.label, fmt.Errorf("%w: nil OAEP options", backend.ErrInvalidInput))
 		}
-		req.Scheme, req.Hash, req.MGFHash, req.OAEPLabel = api.SchemeOAEP, api.HashName(o.Hash), api.HashName(o.MGFHash), o.Label
+		req.Scheme, req.Hash, req.MGFHash, req.OAEPLabel = wire.SchemeOAEP, wire.HashName(o.Hash), wire.HashName(o.MGFHash), o.Label
 	default:
 		return nil, backend.Errorf(op, Scheme, k.label, fmt.Errorf("%w: decrypter options of type %T", backend.ErrInvalidInput, opts))
 	}

@@ -1,4 +1,4 @@
-package api
+package wire
 
 // Signature schemes for [SignRequest.Scheme].
 const (
