@@ -1,65 +1,59 @@
 package authn
 
 import (
-	"errors"
 	"strconv"
 	"time"
+
+	"github.com/cryptoplug/cryptoplug/authn/autherr"
 )
 
 // Sentinel errors. Every error returned by this package wraps exactly one of
 // them; test with [errors.Is]. None of their messages ever contains a secret.
+// They are the values of package [autherr] (the same pointers), which clients
+// import to test errors without linking this package.
 var (
 	// ErrUnauthenticated is returned for every credential that does not prove
 	// an identity: unknown, wrong, expired, revoked, malformed or presented the
 	// wrong way. Callers answer it with HTTP 401 and must not tell the cases
 	// apart to the client.
-	ErrUnauthenticated = errors.New("unauthenticated")
+	ErrUnauthenticated = autherr.ErrUnauthenticated
 
 	// ErrForbidden is returned when a valid credential lacks the role or
 	// privilege an operation needs (HTTP 403).
-	ErrForbidden = errors.New("forbidden")
+	ErrForbidden = autherr.ErrForbidden
 
 	// ErrRateLimited is returned, wrapped in a [*RateLimitError] that says how
 	// long to wait, when too many authentications failed recently for the
-	// principal or the client address (HTTP 429 with Retry-After).
-	ErrRateLimited = errors.New("rate limited")
+	// credential, principal or client address (HTTP 429 with Retry-After).
+	ErrRateLimited = autherr.ErrRateLimited
 
 	// ErrMalformedCredential is returned when a presented credential cannot
 	// be parsed (bad token checksum, bad base64, duplicate or oversized
 	// headers, non-ASCII bytes). It wraps [ErrUnauthenticated], so a caller
 	// that only checks ErrUnauthenticated still denies the request; it is
 	// rejected before any store lookup.
-	ErrMalformedCredential error = &childError{"malformed credential", ErrUnauthenticated}
+	ErrMalformedCredential = autherr.ErrMalformedCredential
 
 	// ErrCredentialInURL is returned, wrapped in a [*CredentialInURLError],
-	// when a request carries a credential in its URL (query string or
+	// when a request carries a credential in its URL (query string, path or
 	// userinfo). URLs end up in logs and browser history, so such a request is
 	// refused without looking at the credential. It wraps
 	// [ErrUnauthenticated].
-	ErrCredentialInURL error = &childError{"credential in URL", ErrUnauthenticated}
+	ErrCredentialInURL = autherr.ErrCredentialInURL
 
 	// ErrNotFound is returned by management operations when the named
 	// principal, key, session, secret or token does not exist.
-	ErrNotFound = errors.New("not found")
+	ErrNotFound = autherr.ErrNotFound
 
 	// ErrAlreadyExists is returned when creating something whose unique
 	// attribute (user e-mail, certificate, identifier) is already taken.
-	ErrAlreadyExists = errors.New("already exists")
+	ErrAlreadyExists = autherr.ErrAlreadyExists
 
 	// ErrInvalidArgument is returned for inputs rejected before anything is
-	// stored: unknown roles, empty names, negative durations, a password that
-	// is too long, a method that does not fit the principal.
-	ErrInvalidArgument = errors.New("invalid argument")
+	// stored: unknown roles, empty names, out-of-range durations, a password
+	// that is too long, a method that does not fit the principal.
+	ErrInvalidArgument = autherr.ErrInvalidArgument
 )
-
-// childError is a sentinel that also matches a broader sentinel.
-type childError struct {
-	msg    string
-	parent error
-}
-
-func (e *childError) Error() string { return e.msg }
-func (e *childError) Unwrap() error { return e.parent }
 
 // OpError records the operation and the non-secret identifier (principal ID,
 // e-mail, key ID, session ID) an error is about. Err is one of the package's

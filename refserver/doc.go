@@ -9,7 +9,7 @@
 // binary serves with (TLS 1.3, timeouts, graceful shutdown on context
 // cancellation). Clients use github.com/cryptoplug/cryptoplug/refserver/client,
 // or the "remote" backend (backends/remote) to use the server's keys through
-// the backend contract. The wire format is in refserver/api and
+// the backend contract. The wire format is in package wire and
 // docs/openapi.yaml.
 //
 // Every route is declared in one table ([Routes]) with the roles that may

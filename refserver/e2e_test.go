@@ -28,8 +28,8 @@ import (
 
 	"github.com/cryptoplug/cryptoplug/authn"
 	"github.com/cryptoplug/cryptoplug/backend"
-	"github.com/cryptoplug/cryptoplug/refserver/api"
 	"github.com/cryptoplug/cryptoplug/refserver/client"
+	"github.com/cryptoplug/cryptoplug/wire"
 )
 
 // testPKI is a CA with a server certificate for 127.0.0.1 and a client
@@ -174,7 +174,7 @@ func TestEndToEnd(t *testing.T) {
 	pki := newTestPKI(t, dir)
 	recovery, err := mlkem.GenerateKey768()
 	require.NoError(t, err)
-	recPEM, err := api.MarshalPublicKey(recovery.EncapsulationKey())
+	recPEM, err := wire.MarshalPublicKey(recovery.EncapsulationKey())
 	require.NoError(t, err)
 	recFile := filepath.Join(dir, "recovery.pem")
 	require.NoError(t, os.WriteFile(recFile, []byte(recPEM), 0o600))
@@ -208,7 +208,7 @@ func TestEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "Bearer", adminSess.TokenType)
 	admin := anon.WithCredential(client.Bearer(adminSess.AccessToken))
-	app, err := admin.CreateApplication(ctx, api.CreateApplication{Name: "signer", Roles: []string{"keyManagement", "keyOperation"}, Method: "apiKey"})
+	app, err := admin.CreateApplication(ctx, wire.CreateApplication{Name: "signer", Roles: []string{"keyManagement", "keyOperation"}, Method: "apiKey"})
 	require.NoError(t, err)
 	require.Len(t, app.APIKeys, 2)
 	keyFor := map[string]string{}
@@ -224,30 +224,30 @@ func TestEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	op := anon.WithCredential(client.Bearer(opSess.AccessToken))
 
-	key, err := km.CreateKey(ctx, api.KeySpec{Label: "web", Algorithm: "ECDSA-P256"})
+	key, err := km.CreateKey(ctx, wire.KeySpec{Label: "web", Algorithm: "ECDSA-P256"})
 	require.NoError(t, err)
-	pub, err := api.ParsePublicKey(key.PublicKey)
+	pub, err := wire.ParsePublicKey(key.PublicKey)
 	require.NoError(t, err)
-	_, err = op.CreateKey(ctx, api.KeySpec{Label: "nope", Algorithm: "ECDSA-P256"})
+	_, err = op.CreateKey(ctx, wire.KeySpec{Label: "nope", Algorithm: "ECDSA-P256"})
 	require.ErrorIs(t, err, authn.ErrForbidden, "a keyOperation session cannot create keys")
 
 	msg := []byte("end to end")
-	sig, err := op.Sign(ctx, api.SignRequest{Label: "web", Message: msg})
+	sig, err := op.Sign(ctx, wire.SignRequest{Label: "web", Message: msg})
 	require.NoError(t, err)
 	digest := sha256.Sum256(msg)
 	require.True(t, ecdsa.VerifyASN1(pub.(*ecdsa.PublicKey), digest[:], sig), "the standard library verifies the signature")
-	ok, err := op.Verify(ctx, api.VerifyRequest{SignRequest: api.SignRequest{Label: "web", Digest: digest[:], Hash: "SHA-256"}, Signature: sig})
+	ok, err := op.Verify(ctx, wire.VerifyRequest{SignRequest: wire.SignRequest{Label: "web", Digest: digest[:], Hash: "SHA-256"}, Signature: sig})
 	require.NoError(t, err)
 	require.True(t, ok)
 
 	// Reauth replaces the token; terminate ends the new one.
 	re, err := op.Reauth(ctx)
 	require.NoError(t, err)
-	_, err = op.Sign(ctx, api.SignRequest{Label: "web", Message: msg})
+	_, err = op.Sign(ctx, wire.SignRequest{Label: "web", Message: msg})
 	require.ErrorIs(t, err, authn.ErrUnauthenticated, "the old token stops at reauth")
 	op = anon.WithCredential(client.Bearer(re.AccessToken))
 	require.NoError(t, op.Terminate(ctx))
-	_, err = op.Sign(ctx, api.SignRequest{Label: "web", Message: msg})
+	_, err = op.Sign(ctx, wire.SignRequest{Label: "web", Message: msg})
 	require.ErrorIs(t, err, authn.ErrUnauthenticated, "a terminated session is refused")
 
 	// Regenerate: old keys and sessions die at once, new keys work.
@@ -255,13 +255,13 @@ func TestEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	_, err = km.ListKeys(ctx)
 	require.ErrorIs(t, err, authn.ErrUnauthenticated, "sessions end when credentials are regenerated")
-	_, err = anon.WithCredential(client.APIKey(keyFor["keyOperation"])).Sign(ctx, api.SignRequest{Label: "web", Message: msg})
+	_, err = anon.WithCredential(client.APIKey(keyFor["keyOperation"])).Sign(ctx, wire.SignRequest{Label: "web", Message: msg})
 	require.ErrorIs(t, err, authn.ErrUnauthenticated)
 	for _, k := range reset.APIKeys {
 		keyFor[k.Role] = k.Key
 	}
 	opKey := anon.WithCredential(client.APIKey(keyFor["keyOperation"]))
-	_, err = opKey.Sign(ctx, api.SignRequest{Label: "web", Message: msg})
+	_, err = opKey.Sign(ctx, wire.SignRequest{Label: "web", Message: msg})
 	require.NoError(t, err)
 	// A live session kept across the restart below.
 	liveSess, err := anon.Login(ctx, app.Account.ID, keyFor["keyOperation"])
@@ -280,18 +280,18 @@ func TestEndToEnd(t *testing.T) {
 	rotated, err := admin.RotateAPIKey(ctx, opKeyID, 600)
 	require.NoError(t, err)
 	for _, c := range []*client.Client{opKey, anon.WithCredential(client.APIKey(rotated.Key))} {
-		_, err = c.Sign(ctx, api.SignRequest{Label: "web", Message: msg})
+		_, err = c.Sign(ctx, wire.SignRequest{Label: "web", Message: msg})
 		require.NoError(t, err)
 	}
 	require.NoError(t, admin.RevokeAPIKey(ctx, opKeyID))
-	_, err = opKey.Sign(ctx, api.SignRequest{Label: "web", Message: msg})
+	_, err = opKey.Sign(ctx, wire.SignRequest{Label: "web", Message: msg})
 	require.ErrorIs(t, err, authn.ErrUnauthenticated, "a revoked key is refused")
 	opKey = anon.WithCredential(client.APIKey(rotated.Key))
-	_, err = opKey.Sign(ctx, api.SignRequest{Label: "web", Message: msg})
+	_, err = opKey.Sign(ctx, wire.SignRequest{Label: "web", Message: msg})
 	require.NoError(t, err, "revoking the old key leaves its rotated successor working")
 
 	// Certificate authentication: pin the client certificate, log in with it.
-	certApp, err := admin.CreateApplication(ctx, api.CreateApplication{Name: "cert", Roles: []string{"keyOperation"}, Method: "certificate",
+	certApp, err := admin.CreateApplication(ctx, wire.CreateApplication{Name: "cert", Roles: []string{"keyOperation"}, Method: "certificate",
 		Certificate: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: pki.clientX509.Raw}))})
 	require.NoError(t, err)
 	require.Empty(t, certApp.APIKeys)
@@ -303,13 +303,13 @@ func TestEndToEnd(t *testing.T) {
 	certSess, err := withCert.LoginWithCertificate(ctx)
 	require.NoError(t, err)
 	require.Equal(t, certApp.Account.ID, certSess.EntityID)
-	_, err = withCert.WithCredential(client.Bearer(certSess.AccessToken)).Sign(ctx, api.SignRequest{Label: "web", Message: msg})
+	_, err = withCert.WithCredential(client.Bearer(certSess.AccessToken)).Sign(ctx, wire.SignRequest{Label: "web", Message: msg})
 	require.NoError(t, err)
-	_, err = anon.WithCredential(client.Bearer(certSess.AccessToken)).Sign(ctx, api.SignRequest{Label: "web", Message: msg})
+	_, err = anon.WithCredential(client.Bearer(certSess.AccessToken)).Sign(ctx, wire.SignRequest{Label: "web", Message: msg})
 	require.ErrorIs(t, err, authn.ErrUnauthenticated, "a certificate-bound session needs the certificate")
 
 	// User secret: admin creates a user and a PIN, the user redeems it once.
-	user, err := admin.CreateUser(ctx, api.CreateUser{Email: "alice@example.test", Password: "alice's long password", Roles: []string{"keyOperation"}})
+	user, err := admin.CreateUser(ctx, wire.CreateUser{Email: "alice@example.test", Password: "alice's long password", Roles: []string{"keyOperation"}})
 	require.NoError(t, err)
 	pin, err := admin.CreatePIN(ctx, user.ID)
 	require.NoError(t, err)
@@ -319,25 +319,25 @@ func TestEndToEnd(t *testing.T) {
 	_, err = anon.RedeemPIN(ctx, user.ID, pin.PIN)
 	require.ErrorIs(t, err, authn.ErrUnauthenticated, "a PIN is single-use")
 	alice := anon.WithCredential(client.UserSecret(secret.Secret))
-	_, err = alice.Sign(ctx, api.SignRequest{Label: "web", Message: msg})
+	_, err = alice.Sign(ctx, wire.SignRequest{Label: "web", Message: msg})
 	require.NoError(t, err)
 	info, err := admin.SetSecretValidity(ctx, user.ID, time.Now().Add(time.Hour))
 	require.NoError(t, err)
 	require.Equal(t, secret.Fingerprint, info.Fingerprint)
 
 	// Registration and backup.
-	rtok, err := admin.CreateRegistrationToken(ctx, api.CreateRegistrationToken{Roles: []string{"keyOperation"}, Uses: 1, ValidForSeconds: 600})
+	rtok, err := admin.CreateRegistrationToken(ctx, wire.CreateRegistrationToken{Roles: []string{"keyOperation"}, Uses: 1, ValidForSeconds: 600})
 	require.NoError(t, err)
 	recKeyPEM, err := anon.RecoveryKey(ctx)
 	require.NoError(t, err)
-	recPub, err := api.ParsePublicKey(recKeyPEM)
+	recPub, err := wire.ParsePublicKey(recKeyPEM)
 	require.NoError(t, err)
 	blob, err := authn.SealBackup(recPub, []byte("client secrets"))
 	require.NoError(t, err)
-	reg, err := anon.RegisterClient(ctx, api.RegisterClient{Token: rtok.Token, Name: "device", PublicKeys: [][]byte{publicKeyDER(t)}, Backup: blob})
+	reg, err := anon.RegisterClient(ctx, wire.RegisterClient{Token: rtok.Token, Name: "device", PublicKeys: [][]byte{publicKeyDER(t)}, Backup: blob})
 	require.NoError(t, err)
 	require.Len(t, reg.APIKeys, 1)
-	_, err = anon.RegisterClient(ctx, api.RegisterClient{Token: rtok.Token, Name: "device2", PublicKeys: [][]byte{publicKeyDER(t)}})
+	_, err = anon.RegisterClient(ctx, wire.RegisterClient{Token: rtok.Token, Name: "device2", PublicKeys: [][]byte{publicKeyDER(t)}})
 	require.ErrorIs(t, err, authn.ErrUnauthenticated, "the token had one use")
 	dev := anon.WithCredential(client.APIKey(reg.APIKeys[0].Key))
 	blob2, err := authn.SealBackup(recPub, []byte("client secrets v2"))
@@ -358,12 +358,12 @@ func TestEndToEnd(t *testing.T) {
 	srv = startServer(t, bin, common...)
 	anon, err = client.New(srv.url, client.WithCAFile(pki.caFile))
 	require.NoError(t, err)
-	_, err = anon.WithCredential(client.Bearer(liveSess.AccessToken)).Sign(ctx, api.SignRequest{Label: "web", Message: msg})
+	_, err = anon.WithCredential(client.Bearer(liveSess.AccessToken)).Sign(ctx, wire.SignRequest{Label: "web", Message: msg})
 	require.NoError(t, err, "a live session survives the restart")
-	sig, err = anon.WithCredential(client.UserSecret(secret.Secret)).Sign(ctx, api.SignRequest{Label: "web", Message: msg})
+	sig, err = anon.WithCredential(client.UserSecret(secret.Secret)).Sign(ctx, wire.SignRequest{Label: "web", Message: msg})
 	require.NoError(t, err, "the user secret survives the restart")
 	require.True(t, ecdsa.VerifyASN1(pub.(*ecdsa.PublicKey), digest[:], sig), "the same key signs after the restart")
-	_, err = anon.WithCredential(client.APIKey(rotated.Key)).Sign(ctx, api.SignRequest{Label: "web", Message: msg})
+	_, err = anon.WithCredential(client.APIKey(rotated.Key)).Sign(ctx, wire.SignRequest{Label: "web", Message: msg})
 	require.NoError(t, err, "API keys survive the restart")
 	adminSess, err = anon.Login(ctx, email, password)
 	require.NoError(t, err)
@@ -376,7 +376,7 @@ func TestEndToEnd(t *testing.T) {
 	require.Equal(t, key.PublicKey, list.Keys[0].PublicKey)
 	_, err = admin.DeleteSecret(ctx, user.ID)
 	require.NoError(t, err)
-	_, err = anon.WithCredential(client.UserSecret(secret.Secret)).Sign(ctx, api.SignRequest{Label: "web", Message: msg})
+	_, err = anon.WithCredential(client.UserSecret(secret.Secret)).Sign(ctx, wire.SignRequest{Label: "web", Message: msg})
 	require.ErrorIs(t, err, authn.ErrUnauthenticated, "a deleted secret is refused")
 	require.NoError(t, anon.WithCredential(client.Bearer(kmSess.AccessToken)).DeleteKey(ctx, "web"))
 	_, err = opKeySign(ctx, anon, rotated.Key)
@@ -385,5 +385,5 @@ func TestEndToEnd(t *testing.T) {
 }
 
 func opKeySign(ctx context.Context, c *client.Client, key string) ([]byte, error) {
-	return c.WithCredential(client.APIKey(key)).Sign(ctx, api.SignRequest{Label: "web", Digest: make([]byte, 32), Hash: crypto.SHA256.String()})
+	return c.WithCredential(client.APIKey(key)).Sign(ctx, wire.SignRequest{Label: "web", Digest: make([]byte, 32), Hash: crypto.SHA256.String()})
 }

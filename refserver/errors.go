@@ -12,7 +12,7 @@ import (
 
 	"github.com/cryptoplug/cryptoplug/authn"
 	"github.com/cryptoplug/cryptoplug/backend"
-	"github.com/cryptoplug/cryptoplug/refserver/api"
+	"github.com/cryptoplug/cryptoplug/wire"
 )
 
 // httpError is an error the server answers with exactly this code and
@@ -37,13 +37,13 @@ func newError(code, format string, args ...any) *httpError {
 }
 
 var (
-	errNotFound      = newError(api.CodeNotFound, "not found")
-	errForbidden     = &httpError{code: api.CodeForbidden, message: "the credential does not grant a role this route needs", cause: authn.ErrForbidden}
-	errNoCredentials = &httpError{code: api.CodeUnauthenticated, message: "authentication required", cause: fmt.Errorf("no credentials: %w", authn.ErrUnauthenticated)}
+	errNotFound      = newError(wire.CodeNotFound, "not found")
+	errForbidden     = &httpError{code: wire.CodeForbidden, message: "the credential does not grant a role this route needs", cause: authn.ErrForbidden}
+	errNoCredentials = &httpError{code: wire.CodeUnauthenticated, message: "authentication required", cause: fmt.Errorf("no credentials: %w", authn.ErrUnauthenticated)}
 )
 
 func badRequest(format string, args ...any) error {
-	return newError(api.CodeBadRequest, format, args...)
+	return newError(wire.CodeBadRequest, format, args...)
 }
 
 // invalid wraps a validation failure of the request as backend.ErrInvalidInput.
@@ -62,39 +62,39 @@ func classify(err error) (code, message string) {
 	case errors.As(err, &he):
 		return he.code, he.message
 	case errors.As(err, &mbe):
-		return api.CodeTooLarge, "request body larger than " + strconv.FormatInt(mbe.Limit, 10) + " bytes"
+		return wire.CodeTooLarge, "request body larger than " + strconv.FormatInt(mbe.Limit, 10) + " bytes"
 	case errors.Is(err, authn.ErrCredentialInURL):
-		return api.CodeCredentialInURL, "credentials are accepted in headers only, never in the URL"
+		return wire.CodeCredentialInURL, "credentials are accepted in headers only, never in the URL"
 	case errors.Is(err, authn.ErrRateLimited):
-		return api.CodeRateLimited, "too many failed authentications; retry later"
+		return wire.CodeRateLimited, "too many failed authentications; retry later"
 	case errors.Is(err, authn.ErrUnauthenticated):
-		return api.CodeUnauthenticated, "authentication required"
+		return wire.CodeUnauthenticated, "authentication required"
 	case errors.Is(err, authn.ErrForbidden):
-		return api.CodeForbidden, "not allowed for this principal"
+		return wire.CodeForbidden, "not allowed for this principal"
 	case errors.Is(err, authn.ErrNotFound):
-		return api.CodeNotFound, "not found"
+		return wire.CodeNotFound, "not found"
 	case errors.Is(err, authn.ErrAlreadyExists):
-		return api.CodeConflict, "already exists"
+		return wire.CodeConflict, "already exists"
 	case errors.Is(err, authn.ErrInvalidArgument):
-		return api.CodeInvalidInput, err.Error()
+		return wire.CodeInvalidInput, err.Error()
 	case errors.Is(err, backend.ErrKeyNotFound):
-		return api.CodeKeyNotFound, "key not found"
+		return wire.CodeKeyNotFound, "key not found"
 	case errors.Is(err, backend.ErrKeyExists):
-		return api.CodeKeyExists, "a key with this label or ID exists"
+		return wire.CodeKeyExists, "a key with this label or ID exists"
 	case errors.Is(err, backend.ErrInvalidInput):
-		return api.CodeInvalidInput, err.Error()
+		return wire.CodeInvalidInput, err.Error()
 	case errors.Is(err, backend.ErrUnsupported):
-		return api.CodeUnsupported, err.Error()
+		return wire.CodeUnsupported, err.Error()
 	case errors.Is(err, rsa.ErrDecryption):
-		return api.CodeDecryptionFailed, "decryption error"
+		return wire.CodeDecryptionFailed, "decryption error"
 	case errors.Is(err, backend.ErrNotExtractable):
-		return api.CodeNotExtractable, "key not extractable"
+		return wire.CodeNotExtractable, "key not extractable"
 	case errors.Is(err, backend.ErrClosed):
-		return api.CodeBackendUnavailable, "backend unavailable"
+		return wire.CodeBackendUnavailable, "backend unavailable"
 	case errors.Is(err, context.DeadlineExceeded):
-		return api.CodeTimeout, "the backend did not answer in time"
+		return wire.CodeTimeout, "the backend did not answer in time"
 	}
-	return api.CodeInternal, "internal error"
+	return wire.CodeInternal, "internal error"
 }
 
 // writeError answers rq with err's code and status. 401 carries the
@@ -102,7 +102,7 @@ func classify(err error) (code, message string) {
 // the operator can find the cause in the audit log.
 func (s *Server) writeError(rq *request, err error) {
 	code, msg := classify(err)
-	status := api.StatusOf(code)
+	status := wire.StatusOf(code)
 	h := rq.w.Header()
 	switch status {
 	case http.StatusUnauthorized:
@@ -122,7 +122,7 @@ func (s *Server) writeError(rq *request, err error) {
 	if status == http.StatusRequestEntityTooLarge {
 		h.Set("Connection", "close")
 	}
-	writeJSON(rq.w, status, api.ErrorBody{Error: api.ErrorDetail{Code: code, Message: msg}})
+	writeJSON(rq.w, status, wire.ErrorBody{Error: wire.ErrorDetail{Code: code, Message: msg}})
 }
 
 // writeJSON answers with v as JSON. Responses are never cached: many hold

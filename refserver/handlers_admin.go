@@ -7,24 +7,24 @@ import (
 	"net/http"
 
 	"github.com/cryptoplug/cryptoplug/authn"
-	"github.com/cryptoplug/cryptoplug/refserver/api"
+	"github.com/cryptoplug/cryptoplug/wire"
 )
 
-func accountJSON(a authn.Account) api.Account {
-	out := api.Account{ID: a.ID, Kind: a.Kind.String(), Name: a.Name, Email: a.Email, Roles: api.RoleNames(a.Roles),
-		Method: a.Method.String(), PublicKeys: a.PublicKeys, CreatedAt: api.Unix(a.CreatedAt)}
+func accountJSON(a authn.Account) wire.Account {
+	out := wire.Account{ID: a.ID, Kind: a.Kind.String(), Name: a.Name, Email: a.Email, Roles: roleNames(a.Roles),
+		Method: a.Method.String(), PublicKeys: a.PublicKeys, CreatedAt: wire.Unix(a.CreatedAt)}
 	if len(a.CertSHA256) > 0 {
 		out.CertSHA256 = hex.EncodeToString(a.CertSHA256)
 	}
 	return out
 }
 
-func apiKeyJSON(k authn.APIKey) api.APIKey {
-	return api.APIKey{ID: k.ID, Owner: k.PrincipalID, Role: k.Role.String(), CreatedAt: api.Unix(k.CreatedAt), ExpiresAt: api.Unix(k.ExpiresAt)}
+func apiKeyJSON(k authn.APIKey) wire.APIKey {
+	return wire.APIKey{ID: k.ID, Owner: k.PrincipalID, Role: k.Role.String(), CreatedAt: wire.Unix(k.CreatedAt), ExpiresAt: wire.Unix(k.ExpiresAt)}
 }
 
-func issuedKeysJSON(keys []authn.IssuedAPIKey) []api.APIKey {
-	out := []api.APIKey{}
+func issuedKeysJSON(keys []authn.IssuedAPIKey) []wire.APIKey {
+	out := []wire.APIKey{}
 	for _, k := range keys {
 		j := apiKeyJSON(k.APIKey)
 		j.Key = k.Key.Reveal()
@@ -59,11 +59,11 @@ func parseCertificate(pemText string) (*x509.Certificate, error) {
 }
 
 func (s *Server) createApp(rq *request) error {
-	var req api.CreateApplication
+	var req wire.CreateApplication
 	if err := decodeJSON(rq.r, &req); err != nil {
 		return err
 	}
-	roles, err := api.ParseRoles(req.Roles)
+	roles, err := parseRoles(req.Roles)
 	if err != nil {
 		return invalid("%v", err)
 	}
@@ -79,7 +79,7 @@ func (s *Server) createApp(rq *request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(rq.w, http.StatusCreated, api.IssuedCredentials{Account: accountJSON(acct), APIKeys: issuedKeysJSON(keys)})
+	writeJSON(rq.w, http.StatusCreated, wire.IssuedCredentials{Account: accountJSON(acct), APIKeys: issuedKeysJSON(keys)})
 	return nil
 }
 
@@ -88,7 +88,7 @@ func (s *Server) listKind(rq *request, kind authn.Kind) error {
 	if err != nil {
 		return err
 	}
-	out := api.AccountList{Accounts: []api.Account{}}
+	out := wire.AccountList{Accounts: []wire.Account{}}
 	for _, a := range accts {
 		if a.Kind == kind || kind == authn.KindApplication && a.Kind == authn.KindClient {
 			out.Accounts = append(out.Accounts, accountJSON(a))
@@ -154,12 +154,12 @@ func (s *Server) resetSecret(rq *request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(rq.w, http.StatusOK, api.IssuedCredentials{Account: accountJSON(a), APIKeys: issuedKeysJSON(keys)})
+	writeJSON(rq.w, http.StatusOK, wire.IssuedCredentials{Account: accountJSON(a), APIKeys: issuedKeysJSON(keys)})
 	return nil
 }
 
 func (s *Server) switchMethod(rq *request) error {
-	var req api.SwitchMethod
+	var req wire.SwitchMethod
 	if err := decodeJSON(rq.r, &req); err != nil {
 		return err
 	}
@@ -182,12 +182,12 @@ func (s *Server) switchMethod(rq *request) error {
 	if a, err = s.opts.Auth.GetAccount(rq.r.Context(), a.ID); err != nil {
 		return err
 	}
-	writeJSON(rq.w, http.StatusOK, api.IssuedCredentials{Account: accountJSON(a), APIKeys: issuedKeysJSON(keys)})
+	writeJSON(rq.w, http.StatusOK, wire.IssuedCredentials{Account: accountJSON(a), APIKeys: issuedKeysJSON(keys)})
 	return nil
 }
 
 func (s *Server) createAPIKey(rq *request) error {
-	var req api.CreateAPIKey
+	var req wire.CreateAPIKey
 	if err := decodeJSON(rq.r, &req); err != nil {
 		return err
 	}
@@ -202,7 +202,7 @@ func (s *Server) createAPIKey(rq *request) error {
 	if err != nil {
 		return err
 	}
-	k, err := s.opts.Auth.CreateAPIKey(rq.r.Context(), a.ID, role, api.Seconds(req.ValidForSeconds))
+	k, err := s.opts.Auth.CreateAPIKey(rq.r.Context(), a.ID, role, wire.Seconds(req.ValidForSeconds))
 	if err != nil {
 		return err
 	}
@@ -219,7 +219,7 @@ func (s *Server) listAPIKeys(rq *request) error {
 	if err != nil {
 		return err
 	}
-	out := api.APIKeyList{APIKeys: []api.APIKey{}}
+	out := wire.APIKeyList{APIKeys: []wire.APIKey{}}
 	for _, k := range keys {
 		out.APIKeys = append(out.APIKeys, apiKeyJSON(k))
 	}
@@ -236,14 +236,14 @@ func (s *Server) revokeAPIKey(rq *request) error {
 }
 
 func (s *Server) rotateAPIKey(rq *request) error {
-	var req api.RotateAPIKey
+	var req wire.RotateAPIKey
 	if err := decodeJSON(rq.r, &req); err != nil {
 		return err
 	}
 	if req.OverlapSeconds < 0 {
 		return invalid("overlap_seconds must not be negative")
 	}
-	k, err := s.opts.Auth.RotateAPIKey(rq.r.Context(), rq.r.PathValue("id"), api.Seconds(req.OverlapSeconds))
+	k, err := s.opts.Auth.RotateAPIKey(rq.r.Context(), rq.r.PathValue("id"), wire.Seconds(req.OverlapSeconds))
 	if err != nil {
 		return err
 	}
@@ -260,16 +260,16 @@ func (s *Server) terminateSessions(rq *request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(rq.w, http.StatusOK, api.Terminated{Sessions: n})
+	writeJSON(rq.w, http.StatusOK, wire.Terminated{Sessions: n})
 	return nil
 }
 
 func (s *Server) createUser(rq *request) error {
-	var req api.CreateUser
+	var req wire.CreateUser
 	if err := decodeJSON(rq.r, &req); err != nil {
 		return err
 	}
-	roles, err := api.ParseRoles(req.Roles)
+	roles, err := parseRoles(req.Roles)
 	if err != nil {
 		return invalid("%v", err)
 	}
@@ -282,7 +282,7 @@ func (s *Server) createUser(rq *request) error {
 }
 
 func (s *Server) setPassword(rq *request) error {
-	var req api.SetPassword
+	var req wire.SetPassword
 	if err := decodeJSON(rq.r, &req); err != nil {
 		return err
 	}
@@ -297,21 +297,21 @@ func (s *Server) setPassword(rq *request) error {
 	return nil
 }
 
-func registrationTokenJSON(t authn.RegistrationToken) api.RegistrationToken {
-	return api.RegistrationToken{ID: t.ID, Roles: api.RoleNames(t.Roles), UsesLeft: t.UsesLeft, CreatedBy: t.CreatedBy,
-		CreatedAt: api.Unix(t.CreatedAt), ExpiresAt: api.Unix(t.ExpiresAt)}
+func registrationTokenJSON(t authn.RegistrationToken) wire.RegistrationToken {
+	return wire.RegistrationToken{ID: t.ID, Roles: roleNames(t.Roles), UsesLeft: t.UsesLeft, CreatedBy: t.CreatedBy,
+		CreatedAt: wire.Unix(t.CreatedAt), ExpiresAt: wire.Unix(t.ExpiresAt)}
 }
 
 func (s *Server) createRegistrationToken(rq *request) error {
-	var req api.CreateRegistrationToken
+	var req wire.CreateRegistrationToken
 	if err := decodeJSON(rq.r, &req); err != nil {
 		return err
 	}
-	roles, err := api.ParseRoles(req.Roles)
+	roles, err := parseRoles(req.Roles)
 	if err != nil {
 		return invalid("%v", err)
 	}
-	t, err := s.opts.Auth.CreateRegistrationToken(rq.r.Context(), rq.principal, authn.RegistrationTokenSpec{Roles: roles, Uses: req.Uses, ValidFor: api.Seconds(req.ValidForSeconds)})
+	t, err := s.opts.Auth.CreateRegistrationToken(rq.r.Context(), rq.principal, authn.RegistrationTokenSpec{Roles: roles, Uses: req.Uses, ValidFor: wire.Seconds(req.ValidForSeconds)})
 	if err != nil {
 		return err
 	}
@@ -326,7 +326,7 @@ func (s *Server) listRegistrationTokens(rq *request) error {
 	if err != nil {
 		return err
 	}
-	out := api.RegistrationTokenList{Tokens: []api.RegistrationToken{}}
+	out := wire.RegistrationTokenList{Tokens: []wire.RegistrationToken{}}
 	for _, t := range ts {
 		out.Tokens = append(out.Tokens, registrationTokenJSON(t))
 	}

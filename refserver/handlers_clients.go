@@ -4,13 +4,13 @@ import (
 	"net/http"
 
 	"github.com/cryptoplug/cryptoplug/authn"
-	"github.com/cryptoplug/cryptoplug/refserver/api"
+	"github.com/cryptoplug/cryptoplug/wire"
 )
 
 // registerClient is public: the registration token in the body is the
 // credential, spent by this request.
 func (s *Server) registerClient(rq *request) error {
-	var req api.RegisterClient
+	var req wire.RegisterClient
 	if err := decodeJSON(rq.r, &req); err != nil {
 		return err
 	}
@@ -25,27 +25,27 @@ func (s *Server) registerClient(rq *request) error {
 		return err
 	}
 	rq.principal = authn.Principal{ID: c.ID, Kind: authn.KindClient, Roles: c.Roles}
-	writeJSON(rq.w, http.StatusCreated, api.RegisteredClient{Account: accountJSON(c.Account), APIKeys: issuedKeysJSON(c.APIKeys)})
+	writeJSON(rq.w, http.StatusCreated, wire.RegisteredClient{Account: accountJSON(c.Account), APIKeys: issuedKeysJSON(c.APIKeys)})
 	return nil
 }
 
 func (s *Server) recoveryKey(rq *request) error {
 	pub := s.opts.Auth.RecoveryPublicKey()
 	if pub == nil {
-		return newError(api.CodeNotFound, "backups are not configured on this server")
+		return newError(wire.CodeNotFound, "backups are not configured on this server")
 	}
-	pemText, err := api.MarshalPublicKey(pub)
+	pemText, err := wire.MarshalPublicKey(pub)
 	if err != nil {
 		return err
 	}
-	writeJSON(rq.w, http.StatusOK, api.RecoveryKey{PublicKey: pemText})
+	writeJSON(rq.w, http.StatusOK, wire.RecoveryKey{PublicKey: pemText})
 	return nil
 }
 
 // putBackup stores the calling client's backup; authn refuses principals
 // that are not clients with 403.
 func (s *Server) putBackup(rq *request) error {
-	var req api.Backup
+	var req wire.Backup
 	if err := decodeJSON(rq.r, &req); err != nil {
 		return err
 	}
@@ -61,6 +61,6 @@ func (s *Server) getBackup(rq *request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(rq.w, http.StatusOK, api.Backup{Backup: blob})
+	writeJSON(rq.w, http.StatusOK, wire.Backup{Backup: blob})
 	return nil
 }

@@ -5,14 +5,14 @@ import (
 	"net/http"
 
 	"github.com/cryptoplug/cryptoplug/backend"
-	"github.com/cryptoplug/cryptoplug/refserver/api"
+	"github.com/cryptoplug/cryptoplug/wire"
 )
 
 // keyJSON describes k. A key's usage is what its accessors grant.
-func keyJSON(k backend.Key) (api.Key, error) {
-	pemText, err := api.MarshalPublicKey(k.Public())
+func keyJSON(k backend.Key) (wire.Key, error) {
+	pemText, err := wire.MarshalPublicKey(k.Public())
 	if err != nil {
-		return api.Key{}, err
+		return wire.Key{}, err
 	}
 	var u backend.Usage
 	if _, err := k.Signer(); err == nil {
@@ -24,11 +24,11 @@ func keyJSON(k backend.Key) (api.Key, error) {
 	if _, err := k.Decapsulator(); err == nil {
 		u |= backend.UsageDecapsulate
 	}
-	return api.Key{Label: k.Label(), ID: k.ID().String(), Algorithm: k.Algorithm().String(), Usage: api.UsageNames(u), PublicKey: pemText}, nil
+	return wire.Key{Label: k.Label(), ID: k.ID().String(), Algorithm: k.Algorithm().String(), Usage: wire.UsageNames(u), PublicKey: pemText}, nil
 }
 
 func (s *Server) createKey(rq *request) error {
-	var req api.KeySpec
+	var req wire.KeySpec
 	if err := decodeJSON(rq.r, &req); err != nil {
 		return err
 	}
@@ -56,7 +56,7 @@ func (s *Server) createKey(rq *request) error {
 // holds key material: nothing here logs or echoes it, errors name only the
 // label and algorithm, and the decoded bytes are cleared.
 func (s *Server) importKey(rq *request) error {
-	var req api.ImportKeyRequest
+	var req wire.ImportKeyRequest
 	err := decodeJSON(rq.r, &req)
 	defer clear(req.PrivateKey)
 	if err != nil {
@@ -71,7 +71,7 @@ func (s *Server) importKey(rq *request) error {
 	if !ok {
 		return backend.Errorf("import key", "", spec.Label, backend.ErrUnsupported)
 	}
-	priv, err := api.ParsePrivateKey(spec.Algorithm, req.PrivateKey)
+	priv, err := wire.ParsePrivateKey(spec.Algorithm, req.PrivateKey)
 	if err != nil {
 		return err
 	}
@@ -91,7 +91,7 @@ func (s *Server) importKey(rq *request) error {
 }
 
 // keySpec converts and validates a wire KeySpec.
-func keySpec(req api.KeySpec) (backend.KeySpec, error) {
+func keySpec(req wire.KeySpec) (backend.KeySpec, error) {
 	alg, err := backend.ParseAlgorithm(req.Algorithm)
 	if err != nil {
 		return backend.KeySpec{}, err
@@ -102,7 +102,7 @@ func keySpec(req api.KeySpec) (backend.KeySpec, error) {
 			return backend.KeySpec{}, err
 		}
 	}
-	if spec.Usage, err = api.ParseUsage(req.Usage); err != nil {
+	if spec.Usage, err = wire.ParseUsage(req.Usage); err != nil {
 		return backend.KeySpec{}, invalid("%v", err)
 	}
 	return spec, spec.Validate()
@@ -139,7 +139,7 @@ func (s *Server) listKeys(rq *request) error {
 			return err
 		}
 	}
-	out := api.KeyList{Keys: []api.Key{}}
+	out := wire.KeyList{Keys: []wire.Key{}}
 	if err != nil {
 		out.Warnings = append(out.Warnings, err.Error())
 	}

@@ -11,9 +11,8 @@ import (
 	"net/http"
 	"strconv"
 
-
 	"github.com/cryptoplug/cryptoplug/backend"
-	"github.com/cryptoplug/cryptoplug/refserver/api"
+	"github.com/cryptoplug/cryptoplug/wire"
 )
 
 func (s *Server) opContext(rq *request) (context.Context, context.CancelFunc) {
@@ -23,7 +22,7 @@ func (s *Server) opContext(rq *request) (context.Context, context.CancelFunc) {
 // signInput returns the digest to sign (or verify), hashing a message for a
 // hashing scheme; msg reports that the input is a whole message for a
 // MessageSigner.
-func signInput(k backend.Key, req *api.SignRequest, opts crypto.SignerOpts) (input []byte, msg bool, err error) {
+func signInput(k backend.Key, req *wire.SignRequest, opts crypto.SignerOpts) (input []byte, msg bool, err error) {
 	switch {
 	case (req.Message == nil) == (req.Digest == nil):
 		return nil, false, badRequest("exactly one of message and digest is required")
@@ -45,11 +44,11 @@ func signInput(k backend.Key, req *api.SignRequest, opts crypto.SignerOpts) (inp
 }
 
 func (s *Server) sign(rq *request) error {
-	var req api.SignRequest
+	var req wire.SignRequest
 	if err := decodeJSON(rq.r, &req); err != nil {
 		return err
 	}
-	id, err := api.KeyID(req.ID)
+	id, err := wire.KeyID(req.ID)
 	if err != nil {
 		return invalid("%v", err)
 	}
@@ -79,18 +78,18 @@ func (s *Server) sign(rq *request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(rq.w, http.StatusOK, api.SignResponse{Signature: sig})
+	writeJSON(rq.w, http.StatusOK, wire.SignResponse{Signature: sig})
 	return nil
 }
 
 // verify checks a signature under exactly the scheme, hash, salt length
 // and context a sign request with the same fields would have used.
 func (s *Server) verify(rq *request) error {
-	var req api.VerifyRequest
+	var req wire.VerifyRequest
 	if err := decodeJSON(rq.r, &req); err != nil {
 		return err
 	}
-	id, err := api.KeyID(req.ID)
+	id, err := wire.KeyID(req.ID)
 	if err != nil {
 		return invalid("%v", err)
 	}
@@ -114,18 +113,18 @@ func (s *Server) verify(rq *request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(rq.w, http.StatusOK, api.VerifyResponse{Valid: valid})
+	writeJSON(rq.w, http.StatusOK, wire.VerifyResponse{Valid: valid})
 	return nil
 }
 
 // oaepOptions builds OAEP options from wire names; the hash defaults to
 // SHA-256 for encryption.
 func oaepOptions(hash, mgf string, label []byte) (*rsa.OAEPOptions, error) {
-	h, err := api.ParseHash(hash)
+	h, err := wire.ParseHash(hash)
 	if err != nil {
 		return nil, invalid("%v", err)
 	}
-	m, err := api.ParseHash(mgf)
+	m, err := wire.ParseHash(mgf)
 	if err != nil {
 		return nil, invalid("%v", err)
 	}
@@ -133,7 +132,7 @@ func oaepOptions(hash, mgf string, label []byte) (*rsa.OAEPOptions, error) {
 }
 
 func (s *Server) encrypt(rq *request) error {
-	var req api.EncryptRequest
+	var req wire.EncryptRequest
 	if err := decodeJSON(rq.r, &req); err != nil {
 		return err
 	}
@@ -145,7 +144,7 @@ func (s *Server) encrypt(rq *request) error {
 		}
 		var err error
 		switch req.Scheme {
-		case api.SchemeOAEP:
+		case wire.SchemeOAEP:
 			if req.Hash == "" {
 				req.Hash = crypto.SHA256.String()
 			}
@@ -157,7 +156,7 @@ func (s *Server) encrypt(rq *request) error {
 				return err
 			}
 			ct, err = rsa.EncryptOAEPWithOptions(rand.Reader, pub, req.Plaintext, o)
-		case api.SchemeRSAPKCS1v15:
+		case wire.SchemeRSAPKCS1v15:
 			ct, err = rsa.EncryptPKCS1v15(rand.Reader, pub, req.Plaintext)
 		default:
 			return invalid("unknown encryption scheme %q", req.Scheme)
@@ -170,24 +169,24 @@ func (s *Server) encrypt(rq *request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(rq.w, http.StatusOK, api.EncryptResponse{Ciphertext: ct})
+	writeJSON(rq.w, http.StatusOK, wire.EncryptResponse{Ciphertext: ct})
 	return nil
 }
 
 func (s *Server) decrypt(rq *request) error {
-	var req api.DecryptRequest
+	var req wire.DecryptRequest
 	if err := decodeJSON(rq.r, &req); err != nil {
 		return err
 	}
 	var opts crypto.DecrypterOpts
 	switch req.Scheme {
-	case api.SchemeOAEP:
+	case wire.SchemeOAEP:
 		o, err := oaepOptions(req.Hash, req.MGFHash, req.OAEPLabel)
 		if err != nil {
 			return err
 		}
 		opts = o
-	case api.SchemeRSAPKCS1v15, "":
+	case wire.SchemeRSAPKCS1v15, "":
 		if req.SessionKeyLen < 0 {
 			return invalid("session_key_len must not be negative")
 		}
@@ -197,7 +196,7 @@ func (s *Server) decrypt(rq *request) error {
 	default:
 		return invalid("unknown encryption scheme %q", req.Scheme)
 	}
-	id, err := api.KeyID(req.ID)
+	id, err := wire.KeyID(req.ID)
 	if err != nil {
 		return invalid("%v", err)
 	}
@@ -215,16 +214,16 @@ func (s *Server) decrypt(rq *request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(rq.w, http.StatusOK, api.DecryptResponse{Plaintext: pt})
+	writeJSON(rq.w, http.StatusOK, wire.DecryptResponse{Plaintext: pt})
 	return nil
 }
 
 func (s *Server) decapsulate(rq *request) error {
-	var req api.DecapsulateRequest
+	var req wire.DecapsulateRequest
 	if err := decodeJSON(rq.r, &req); err != nil {
 		return err
 	}
-	id, err := api.KeyID(req.ID)
+	id, err := wire.KeyID(req.ID)
 	if err != nil {
 		return invalid("%v", err)
 	}
@@ -242,16 +241,16 @@ func (s *Server) decapsulate(rq *request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(rq.w, http.StatusOK, api.DecapsulateResponse{SharedKey: key})
+	writeJSON(rq.w, http.StatusOK, wire.DecapsulateResponse{SharedKey: key})
 	return nil
 }
 
 func (s *Server) encapsulate(rq *request) error {
-	var req api.EncapsulateRequest
+	var req wire.EncapsulateRequest
 	if err := decodeJSON(rq.r, &req); err != nil {
 		return err
 	}
-	var out api.EncapsulateResponse
+	var out wire.EncapsulateResponse
 	err := s.withKey(rq, req.Label, nil, func(k backend.Key) error {
 		switch pub := k.Public().(type) {
 		case *mlkem.EncapsulationKey768:
@@ -272,11 +271,11 @@ func (s *Server) encapsulate(rq *request) error {
 
 func (s *Server) generateRandom(rq *request) error {
 	n, err := strconv.Atoi(rq.r.PathValue("length"))
-	if err != nil || n < 1 || n > api.MaxRandomLength {
-		return invalid("length must be an integer from 1 to %d", api.MaxRandomLength)
+	if err != nil || n < 1 || n > wire.MaxRandomLength {
+		return invalid("length must be an integer from 1 to %d", wire.MaxRandomLength)
 	}
 	b := make([]byte, n)
 	rand.Read(b)
-	writeJSON(rq.w, http.StatusOK, api.RandomResponse{Random: b})
+	writeJSON(rq.w, http.StatusOK, wire.RandomResponse{Random: b})
 	return nil
 }

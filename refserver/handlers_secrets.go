@@ -5,11 +5,11 @@ import (
 	"time"
 
 	"github.com/cryptoplug/cryptoplug/authn"
-	"github.com/cryptoplug/cryptoplug/refserver/api"
+	"github.com/cryptoplug/cryptoplug/wire"
 )
 
-func userSecretJSON(i authn.UserSecretInfo) api.UserSecret {
-	return api.UserSecret{UserID: i.UserID, Fingerprint: i.Fingerprint, CreatedAt: api.Unix(i.CreatedAt), ValidUntil: api.Unix(i.ValidUntil)}
+func userSecretJSON(i authn.UserSecretInfo) wire.UserSecret {
+	return wire.UserSecret{UserID: i.UserID, Fingerprint: i.Fingerprint, CreatedAt: wire.Unix(i.CreatedAt), ValidUntil: wire.Unix(i.ValidUntil)}
 }
 
 // createPIN issues a one-time PIN for the user's secret. authn requires the
@@ -19,14 +19,14 @@ func (s *Server) createPIN(rq *request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(rq.w, http.StatusCreated, api.IssuedPIN{UserID: pin.UserID, PIN: pin.PIN.Reveal(), ExpiresAt: api.Unix(pin.ExpiresAt)})
+	writeJSON(rq.w, http.StatusCreated, wire.IssuedPIN{UserID: pin.UserID, PIN: pin.PIN.Reveal(), ExpiresAt: wire.Unix(pin.ExpiresAt)})
 	return nil
 }
 
 // redeemPIN is public: the PIN in the body is the credential. Failures are
 // 401 like every other refused credential.
 func (s *Server) redeemPIN(rq *request) error {
-	var req api.RedeemPIN
+	var req wire.RedeemPIN
 	if err := decodeJSON(rq.r, &req); err != nil {
 		return err
 	}
@@ -47,7 +47,7 @@ func (s *Server) redeemPIN(rq *request) error {
 }
 
 func (s *Server) setSecretValidity(rq *request) error {
-	var req api.SecretValidity
+	var req wire.SecretValidity
 	if err := decodeJSON(rq.r, &req); err != nil {
 		return err
 	}

@@ -7,28 +7,28 @@ import (
 	"time"
 
 	"github.com/cryptoplug/cryptoplug/backend"
-	"github.com/cryptoplug/cryptoplug/refserver/api"
+	"github.com/cryptoplug/cryptoplug/wire"
 )
 
 func (s *Server) health(rq *request) error {
-	writeJSON(rq.w, http.StatusOK, api.Health{Status: "ok"})
+	writeJSON(rq.w, http.StatusOK, wire.Health{Status: "ok"})
 	return nil
 }
 
-func backendInfo(b backend.Backend) api.BackendInfo {
+func backendInfo(b backend.Backend) wire.BackendInfo {
 	i := b.Info()
-	return api.BackendInfo{Name: i.Name, Kind: i.Kind, URI: i.URI, Manufacturer: i.Manufacturer, Model: i.Model, Firmware: i.Firmware, Persistent: i.Persistent}
+	return wire.BackendInfo{Name: i.Name, Kind: i.Kind, URI: i.URI, Manufacturer: i.Manufacturer, Model: i.Model, Firmware: i.Firmware, Persistent: i.Persistent}
 }
 
 func (s *Server) versionInfo(rq *request) error {
-	writeJSON(rq.w, http.StatusOK, api.VersionInfo{Version: s.opts.Version, GoVersion: runtime.Version(), Backend: backendInfo(s.opts.Backend)})
+	writeJSON(rq.w, http.StatusOK, wire.VersionInfo{Version: s.opts.Version, GoVersion: runtime.Version(), Backend: backendInfo(s.opts.Backend)})
 	return nil
 }
 
 func (s *Server) capabilities(rq *request) error {
-	out := api.Capabilities{Backend: backendInfo(s.opts.Backend), Algorithms: map[string][]string{}}
+	out := wire.Capabilities{Backend: backendInfo(s.opts.Backend), Algorithms: map[string][]string{}}
 	for a, ops := range s.opts.Backend.Capabilities() {
-		if names := api.OpsNames(ops); len(names) > 0 {
+		if names := wire.OpsNames(ops); len(names) > 0 {
 			out.Algorithms[a.String()] = names
 		}
 	}
@@ -43,7 +43,7 @@ func (s *Server) statistics(rq *request) error {
 	ctx, cancel := s.opContext(rq)
 	defer cancel()
 	keys, err := s.opts.Backend.Keys(ctx)
-	out := api.Statistics{ByAlgorithm: map[string]int{}, CachedKeys: s.keys.len(), UptimeSecs: int64(time.Since(s.started).Seconds())}
+	out := wire.Statistics{ByAlgorithm: map[string]int{}, CachedKeys: s.keys.len(), UptimeSecs: int64(time.Since(s.started).Seconds())}
 	if err != nil {
 		if !errors.Is(err, backend.ErrCorrupt) {
 			return err

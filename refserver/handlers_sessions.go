@@ -4,11 +4,11 @@ import (
 	"net/http"
 
 	"github.com/cryptoplug/cryptoplug/authn"
-	"github.com/cryptoplug/cryptoplug/refserver/api"
+	"github.com/cryptoplug/cryptoplug/wire"
 )
 
-func sessionJSON(iss authn.IssuedSession) api.Session {
-	return api.Session{
+func sessionJSON(iss authn.IssuedSession) wire.Session {
+	return wire.Session{
 		TokenType:   "Bearer",
 		ExpiresIn:   int64(iss.IdleTimeout.Seconds()),
 		AccessToken: iss.Token.Reveal(),

@@ -10,8 +10,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/cryptoplug/cryptoplug/refserver/api"
 	"github.com/cryptoplug/cryptoplug/refserver/client"
+	"github.com/cryptoplug/cryptoplug/wire"
 )
 
 var netipLoopback = netip.MustParseAddr("127.0.0.1")
@@ -24,4 +24,4 @@ func encryptOAEP(t *testing.T, pub crypto.PublicKey, msg []byte) []byte {
 
 func clientBearer(s string) client.Credential { return client.Bearer(s) }
 
-func keySpec(label, alg string) api.KeySpec { return api.KeySpec{Label: label, Algorithm: alg} }
+func keySpec(label, alg string) wire.KeySpec { return wire.KeySpec{Label: label, Algorithm: alg} }

@@ -20,8 +20,8 @@ import (
 	"github.com/cryptoplug/cryptoplug/authn"
 	"github.com/cryptoplug/cryptoplug/backend"
 	"github.com/cryptoplug/cryptoplug/refserver"
-	"github.com/cryptoplug/cryptoplug/refserver/api"
 	"github.com/cryptoplug/cryptoplug/refserver/refservertest"
+	"github.com/cryptoplug/cryptoplug/wire"
 )
 
 // call is one request of the matrix: the path with its parameters filled in,
@@ -125,14 +125,14 @@ var fixtures = map[string]func(t *testing.T, w *world) call{
 	"GET /v1/keystore/statistics": func(*testing.T, *world) call { return call{path: "/v1/keystore/statistics"} },
 	"GET /v1/capabilities":        func(*testing.T, *world) call { return call{path: "/v1/capabilities"} },
 	"POST /v1/key": func(*testing.T, *world) call {
-		return call{path: "/v1/key", body: api.KeySpec{Label: uniqueLabel("k"), Algorithm: "Ed25519"}}
+		return call{path: "/v1/key", body: wire.KeySpec{Label: uniqueLabel("k"), Algorithm: "Ed25519"}}
 	},
 	"POST /v1/key/import": func(t *testing.T, _ *world) call {
 		_, priv, err := ed25519.GenerateKey(rand.Reader)
 		require.NoError(t, err)
-		enc, err := api.MarshalPrivateKey(backend.Ed25519, priv)
+		enc, err := wire.MarshalPrivateKey(backend.Ed25519, priv)
 		require.NoError(t, err)
-		return call{path: "/v1/key/import", body: api.ImportKeyRequest{KeySpec: api.KeySpec{Label: uniqueLabel("imp"), Algorithm: "Ed25519"}, PrivateKey: enc}}
+		return call{path: "/v1/key/import", body: wire.ImportKeyRequest{KeySpec: wire.KeySpec{Label: uniqueLabel("imp"), Algorithm: "Ed25519"}, PrivateKey: enc}}
 	},
 	"GET /v1/key":         func(*testing.T, *world) call { return call{path: "/v1/key"} },
 	"GET /v1/key/{label}": func(*testing.T, *world) call { return call{path: "/v1/key/m-ec"} },
@@ -143,25 +143,25 @@ var fixtures = map[string]func(t *testing.T, w *world) call{
 		return call{path: "/v1/key/" + l}
 	},
 	"POST /v1/sign": func(*testing.T, *world) call {
-		return call{path: "/v1/sign", body: api.SignRequest{Label: "m-ec", Message: []byte("hello")}}
+		return call{path: "/v1/sign", body: wire.SignRequest{Label: "m-ec", Message: []byte("hello")}}
 	},
 	"POST /v1/verify": func(*testing.T, *world) call {
-		return call{path: "/v1/verify", body: api.VerifyRequest{SignRequest: api.SignRequest{Label: "m-ec", Message: []byte("hello")}, Signature: []byte{0x30, 0}}}
+		return call{path: "/v1/verify", body: wire.VerifyRequest{SignRequest: wire.SignRequest{Label: "m-ec", Message: []byte("hello")}, Signature: []byte{0x30, 0}}}
 	},
 	"POST /v1/encrypt": func(*testing.T, *world) call {
-		return call{path: "/v1/encrypt", body: api.EncryptRequest{Label: "m-rsa", Plaintext: []byte("hi"), Scheme: "oaep"}}
+		return call{path: "/v1/encrypt", body: wire.EncryptRequest{Label: "m-rsa", Plaintext: []byte("hi"), Scheme: "oaep"}}
 	},
 	"POST /v1/decrypt": func(t *testing.T, w *world) call {
 		k, err := w.in.Backend.Key(context.Background(), backend.ByLabel("m-rsa"))
 		require.NoError(t, err)
 		ct := encryptOAEP(t, k.Public(), []byte("hi"))
-		return call{path: "/v1/decrypt", body: api.DecryptRequest{Label: "m-rsa", Ciphertext: ct, Scheme: "oaep", Hash: "SHA-256"}}
+		return call{path: "/v1/decrypt", body: wire.DecryptRequest{Label: "m-rsa", Ciphertext: ct, Scheme: "oaep", Hash: "SHA-256"}}
 	},
 	"POST /v1/encapsulate": func(*testing.T, *world) call {
-		return call{path: "/v1/encapsulate", body: api.EncapsulateRequest{Label: "m-kem"}}
+		return call{path: "/v1/encapsulate", body: wire.EncapsulateRequest{Label: "m-kem"}}
 	},
 	"POST /v1/decapsulate": func(*testing.T, *world) call {
-		return call{path: "/v1/decapsulate", body: api.DecapsulateRequest{Label: "m-kem", Ciphertext: make([]byte, mlkem.CiphertextSize768)}}
+		return call{path: "/v1/decapsulate", body: wire.DecapsulateRequest{Label: "m-kem", Ciphertext: make([]byte, mlkem.CiphertextSize768)}}
 	},
 	"GET /v1/generateRandom/{length}": func(*testing.T, *world) call { return call{path: "/v1/generateRandom/32"} },
 	"POST /sys/v1/session/auth": func(t *testing.T, w *world) call {
@@ -170,7 +170,7 @@ var fixtures = map[string]func(t *testing.T, w *world) call{
 	"POST /sys/v1/session/reauth":    func(*testing.T, *world) call { return call{path: "/sys/v1/session/reauth"} },
 	"POST /sys/v1/session/terminate": func(*testing.T, *world) call { return call{path: "/sys/v1/session/terminate"} },
 	"POST /sys/v1/apps": func(*testing.T, *world) call {
-		return call{path: "/sys/v1/apps", body: api.CreateApplication{Name: "a", Roles: []string{"keyOperation"}, Method: "apiKey"}}
+		return call{path: "/sys/v1/apps", body: wire.CreateApplication{Name: "a", Roles: []string{"keyOperation"}, Method: "apiKey"}}
 	},
 	"GET /sys/v1/apps":         func(*testing.T, *world) call { return call{path: "/sys/v1/apps"} },
 	"GET /sys/v1/apps/{id}":    func(t *testing.T, w *world) call { id, _ := w.app(t); return call{path: "/sys/v1/apps/" + id} },
@@ -181,11 +181,11 @@ var fixtures = map[string]func(t *testing.T, w *world) call{
 	},
 	"POST /sys/v1/apps/{id}/method": func(t *testing.T, w *world) call {
 		id, _ := w.app(t)
-		return call{path: "/sys/v1/apps/" + id + "/method", body: api.SwitchMethod{Method: "apiKey"}}
+		return call{path: "/sys/v1/apps/" + id + "/method", body: wire.SwitchMethod{Method: "apiKey"}}
 	},
 	"POST /sys/v1/apps/{id}/apikeys": func(t *testing.T, w *world) call {
 		id, _ := w.app(t)
-		return call{path: "/sys/v1/apps/" + id + "/apikeys", body: api.CreateAPIKey{Role: "keyOperation", ValidForSeconds: 60}}
+		return call{path: "/sys/v1/apps/" + id + "/apikeys", body: wire.CreateAPIKey{Role: "keyOperation", ValidForSeconds: 60}}
 	},
 	"GET /sys/v1/apps/{id}/apikeys": func(t *testing.T, w *world) call {
 		id, _ := w.app(t)
@@ -197,22 +197,22 @@ var fixtures = map[string]func(t *testing.T, w *world) call{
 	},
 	"POST /sys/v1/apikeys/{id}/rotate": func(t *testing.T, w *world) call {
 		_, k := w.app(t)
-		return call{path: "/sys/v1/apikeys/" + k.ID + "/rotate", body: api.RotateAPIKey{OverlapSeconds: 30}}
+		return call{path: "/sys/v1/apikeys/" + k.ID + "/rotate", body: wire.RotateAPIKey{OverlapSeconds: 30}}
 	},
 	"DELETE /sys/v1/accounts/{id}/sessions": func(t *testing.T, w *world) call {
 		return call{path: "/sys/v1/accounts/" + w.user(t) + "/sessions"}
 	},
 	"POST /sys/v1/users": func(*testing.T, *world) call {
-		return call{path: "/sys/v1/users", body: api.CreateUser{Email: uniqueLabel("u") + "@example.test", Password: refservertest.Password, Roles: []string{"keyOperation"}}}
+		return call{path: "/sys/v1/users", body: wire.CreateUser{Email: uniqueLabel("u") + "@example.test", Password: refservertest.Password, Roles: []string{"keyOperation"}}}
 	},
 	"GET /sys/v1/users":         func(*testing.T, *world) call { return call{path: "/sys/v1/users"} },
 	"GET /sys/v1/users/{id}":    func(t *testing.T, w *world) call { return call{path: "/sys/v1/users/" + w.user(t)} },
 	"DELETE /sys/v1/users/{id}": func(t *testing.T, w *world) call { return call{path: "/sys/v1/users/" + w.user(t)} },
 	"PUT /sys/v1/users/{id}/password": func(t *testing.T, w *world) call {
-		return call{path: "/sys/v1/users/" + w.user(t) + "/password", body: api.SetPassword{Password: "another long password"}}
+		return call{path: "/sys/v1/users/" + w.user(t) + "/password", body: wire.SetPassword{Password: "another long password"}}
 	},
 	"POST /sys/v1/registrationTokens": func(*testing.T, *world) call {
-		return call{path: "/sys/v1/registrationTokens", body: api.CreateRegistrationToken{Roles: []string{"keyOperation"}, Uses: 1, ValidForSeconds: 60}}
+		return call{path: "/sys/v1/registrationTokens", body: wire.CreateRegistrationToken{Roles: []string{"keyOperation"}, Uses: 1, ValidForSeconds: 60}}
 	},
 	"GET /sys/v1/registrationTokens": func(*testing.T, *world) call { return call{path: "/sys/v1/registrationTokens"} },
 	"DELETE /sys/v1/registrationTokens/{id}": func(t *testing.T, w *world) call {
@@ -226,21 +226,21 @@ var fixtures = map[string]func(t *testing.T, w *world) call{
 	},
 	"POST /users/{user}/secrets": func(t *testing.T, w *world) call { return call{path: "/users/" + w.user(t) + "/secrets"} },
 	"PATCH /users/{user}/secrets": func(t *testing.T, w *world) call {
-		return call{path: "/users/" + w.userWithSecret(t) + "/secrets", body: api.SecretValidity{}}
+		return call{path: "/users/" + w.userWithSecret(t) + "/secrets", body: wire.SecretValidity{}}
 	},
 	"DELETE /users/{user}/secrets": func(t *testing.T, w *world) call { return call{path: "/users/" + w.userWithSecret(t) + "/secrets"} },
 	"POST /secrets/{account}": func(t *testing.T, w *world) call {
 		id := w.user(t)
 		pin, err := w.in.Auth.CreatePIN(context.Background(), w.admin, id)
 		require.NoError(t, err)
-		return call{path: "/secrets/" + id, body: api.RedeemPIN{PIN: pin.PIN.Reveal()}}
+		return call{path: "/secrets/" + id, body: wire.RedeemPIN{PIN: pin.PIN.Reveal()}}
 	},
 	"POST /v1/clients/register": func(t *testing.T, w *world) call {
-		return call{path: "/v1/clients/register", body: api.RegisterClient{Token: w.registrationToken(t).Token.Reveal(), Name: "c", PublicKeys: [][]byte{publicKeyDER(t)}}}
+		return call{path: "/v1/clients/register", body: wire.RegisterClient{Token: w.registrationToken(t).Token.Reveal(), Name: "c", PublicKeys: [][]byte{publicKeyDER(t)}}}
 	},
 	"GET /v1/clients/recoveryKey": func(*testing.T, *world) call { return call{path: "/v1/clients/recoveryKey"} },
 	"PUT /v1/clients/backup": func(t *testing.T, w *world) call {
-		return call{path: "/v1/clients/backup", body: api.Backup{Backup: w.sealed(t)}, client: true}
+		return call{path: "/v1/clients/backup", body: wire.Backup{Backup: w.sealed(t)}, client: true}
 	},
 }
 

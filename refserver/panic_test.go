@@ -11,8 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cryptoplug/cryptoplug/refserver"
-	"github.com/cryptoplug/cryptoplug/refserver/api"
 	"github.com/cryptoplug/cryptoplug/refserver/refservertest"
+	"github.com/cryptoplug/cryptoplug/wire"
 )
 
 // A handler that panics (a bug here or in a backend) must answer the
@@ -29,7 +29,7 @@ func TestHandlerPanicIsAJSON500(t *testing.T) {
 		rec := httptest.NewRecorder()
 		s.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/boom", nil))
 		require.Equal(t, http.StatusInternalServerError, rec.Code)
-		var body api.ErrorBody
+		var body wire.ErrorBody
 		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body))
 		require.Equal(t, "internal", body.Error.Code)
 		require.NotContains(t, rec.Body.String(), "secret-looking")

@@ -8,9 +8,9 @@ import (
 
 	"github.com/cryptoplug/cryptoplug/authn"
 	"github.com/cryptoplug/cryptoplug/authn/pgtest"
-	"github.com/cryptoplug/cryptoplug/refserver/api"
 	"github.com/cryptoplug/cryptoplug/refserver/client"
 	"github.com/cryptoplug/cryptoplug/refserver/refservertest"
+	"github.com/cryptoplug/cryptoplug/wire"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -26,9 +26,9 @@ func TestPostgresStore(t *testing.T) {
 	in := refservertest.Start(t, refservertest.Options{PostgresDSN: pgtest.Shared(t).NewSchema(t)})
 	_, sess := in.User(t, authn.RoleKeyManagement, authn.RoleKeyOperation)
 	c := in.Client(client.Bearer(sess))
-	_, err := c.CreateKey(ctx, api.KeySpec{Label: "pg", Algorithm: "Ed25519"})
+	_, err := c.CreateKey(ctx, wire.KeySpec{Label: "pg", Algorithm: "Ed25519"})
 	require.NoError(t, err)
-	sig, err := c.Sign(ctx, api.SignRequest{Label: "pg", Message: []byte("over postgres")})
+	sig, err := c.Sign(ctx, wire.SignRequest{Label: "pg", Message: []byte("over postgres")})
 	require.NoError(t, err)
 	require.Len(t, sig, 64)
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cryptoplug/cryptoplug/authn"
+	"github.com/cryptoplug/cryptoplug/wire"
 )
 
 func TestRouteTableIsValid(t *testing.T) {
@@ -33,4 +34,10 @@ func TestCheckRoutesRefuses(t *testing.T) {
 	}
 	dup := routeTable()
 	require.Error(t, checkRoutes(append(dup, dup[0])), "duplicate route")
+}
+
+// The client sends API keys in the header wire names; authn reads the one
+// it names. They must be the same header.
+func TestAPIKeyHeaderAgrees(t *testing.T) {
+	require.Equal(t, authn.APIKeyHeader, wire.APIKeyHeader)
 }

@@ -17,7 +17,7 @@ import (
 	"github.com/cryptoplug/cryptoplug/authn"
 	"github.com/cryptoplug/cryptoplug/authn/sqlstore"
 	"github.com/cryptoplug/cryptoplug/backend"
-	"github.com/cryptoplug/cryptoplug/refserver/api"
+	"github.com/cryptoplug/cryptoplug/wire"
 )
 
 func pemBlock(typ string, der []byte) []byte {
@@ -60,7 +60,7 @@ func openAuthn(ctx context.Context, c *Config, logger *slog.Logger) (*authn.Serv
 			store.Close()
 			return nil, nil, fmt.Errorf("read recovery key: %w", err)
 		}
-		if cfg.RecoveryPublicKey, err = api.ParsePublicKey(string(b)); err != nil {
+		if cfg.RecoveryPublicKey, err = wire.ParsePublicKey(string(b)); err != nil {
 			store.Close()
 			return nil, nil, fmt.Errorf("recovery key %s: %w", c.RecoveryKey, err)
 		}

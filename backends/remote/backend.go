@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/cryptoplug/cryptoplug/backend"
-	"github.com/cryptoplug/cryptoplug/refserver/api"
 	"github.com/cryptoplug/cryptoplug/refserver/client"
+	"github.com/cryptoplug/cryptoplug/wire"
 )
 
 // Scheme is the URI scheme this package registers.
@@ -97,7 +97,7 @@ func open(ctx context.Context, uri string) (backend.Backend, error) {
 		if err != nil {
 			continue // an algorithm this client does not know
 		}
-		if o := api.ParseOps(ops); o != 0 {
+		if o := wire.ParseOps(ops); o != 0 {
 			b.caps[a] = o
 		}
 	}
@@ -174,7 +174,7 @@ func (b *Backend) GenerateKey(ctx context.Context, spec backend.KeySpec) (backen
 	if err := spec.Validate(); err != nil {
 		return nil, backend.Errorf(op, Scheme, spec.Label, err)
 	}
-	req := api.KeySpec{Label: spec.Label, Algorithm: spec.Algorithm.String(), Usage: api.UsageNames(spec.Usage)}
+	req := wire.KeySpec{Label: spec.Label, Algorithm: spec.Algorithm.String(), Usage: wire.UsageNames(spec.Usage)}
 	if len(spec.ID) > 0 {
 		req.ID = spec.ID.String()
 	}
@@ -186,7 +186,7 @@ func (b *Backend) GenerateKey(ctx context.Context, spec backend.KeySpec) (backen
 }
 
 // ImportKey stores priv on the server under spec (POST /v1/key/import). priv
-// is sent in the encoding api.MarshalPrivateKey documents, over the
+// is sent in the encoding wire.MarshalPrivateKey documents, over the
 // client's TLS connection; the encoded copy is cleared afterwards. A server
 // whose backend cannot import answers backend.ErrUnsupported.
 func (b *Backend) ImportKey(ctx context.Context, spec backend.KeySpec, priv crypto.PrivateKey) (backend.Key, error) {
@@ -197,12 +197,12 @@ func (b *Backend) ImportKey(ctx context.Context, spec backend.KeySpec, priv cryp
 	if err := spec.Validate(); err != nil {
 		return nil, backend.Errorf(op, Scheme, spec.Label, err)
 	}
-	enc, err := api.MarshalPrivateKey(spec.Algorithm, priv)
+	enc, err := wire.MarshalPrivateKey(spec.Algorithm, priv)
 	if err != nil {
 		return nil, backend.Errorf(op, Scheme, spec.Label, err)
 	}
 	defer clear(enc)
-	req := api.ImportKeyRequest{KeySpec: api.KeySpec{Label: spec.Label, Algorithm: spec.Algorithm.String(), Usage: api.UsageNames(spec.Usage)}, PrivateKey: enc}
+	req := wire.ImportKeyRequest{KeySpec: wire.KeySpec{Label: spec.Label, Algorithm: spec.Algorithm.String(), Usage: wire.UsageNames(spec.Usage)}, PrivateKey: enc}
 	if len(spec.ID) > 0 {
 		req.ID = spec.ID.String()
 	}
@@ -222,7 +222,7 @@ func (b *Backend) Key(ctx context.Context, ref backend.KeyRef) (backend.Key, err
 	if err := ref.Validate(); err != nil {
 		return nil, backend.Errorf(op, Scheme, ref.String(), err)
 	}
-	var found api.Key
+	var found wire.Key
 	if ref.Label != "" {
 		k, err := b.c.GetKey(ctx, ref.Label)
 		if err != nil {
@@ -308,7 +308,7 @@ func (b *Backend) Close() error {
 }
 
 // newKey builds a key handle from the server's description.
-func (b *Backend) newKey(k api.Key, op string) (*Key, error) {
+func (b *Backend) newKey(k wire.Key, op string) (*Key, error) {
 	alg, err := backend.ParseAlgorithm(k.Algorithm)
 	if err != nil {
 		return nil, backend.Errorf(op, Scheme, k.Label, fmt.Errorf("%w: server sent algorithm %q", backend.ErrUnsupported, k.Algorithm))
@@ -317,11 +317,11 @@ func (b *Backend) newKey(k api.Key, op string) (*Key, error) {
 	if err != nil {
 		return nil, backend.Errorf(op, Scheme, k.Label, fmt.Errorf("server sent a malformed key ID: %w", err))
 	}
-	pub, err := api.ParsePublicKey(k.PublicKey)
+	pub, err := wire.ParsePublicKey(k.PublicKey)
 	if err != nil {
 		return nil, backend.Errorf(op, Scheme, k.Label, fmt.Errorf("server sent a malformed public key: %w", err))
 	}
-	usage, err := api.ParseUsage(k.Usage)
+	usage, err := wire.ParseUsage(k.Usage)
 	if err != nil {
 		return nil, backend.Errorf(op, Scheme, k.Label, err)
 	}

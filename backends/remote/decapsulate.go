@@ -3,13 +3,13 @@ package remote
 import (
 	"context"
 
-	"github.com/cryptoplug/cryptoplug/refserver/api"
+	"github.com/cryptoplug/cryptoplug/wire"
 )
 
 // decapsulate is the key's store operation for [backend.NewDecapsulator]:
 // POST /v1/decapsulate.
 func (k *Key) decapsulate(ctx context.Context, ciphertext []byte) ([]byte, error) {
-	req := api.DecapsulateRequest{Label: k.label, Ciphertext: ciphertext}
+	req := wire.DecapsulateRequest{Label: k.label, Ciphertext: ciphertext}
 	if len(k.id) > 0 {
 		req.ID = k.id.String()
 	}

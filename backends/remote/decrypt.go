@@ -4,7 +4,7 @@ import (
 	"context"
 
 	"github.com/cryptoplug/cryptoplug/backend"
-	"github.com/cryptoplug/cryptoplug/refserver/api"
+	"github.com/cryptoplug/cryptoplug/wire"
 )
 
 // decrypt is the key's store operation for [backend.NewDecrypter]: POST
@@ -12,5 +12,5 @@ import (
 // replaces a bad padding with random bytes on its side and no answer over
 // the network tells them apart.
 func (k *Key) decrypt(ctx context.Context, req backend.DecryptRequest) ([]byte, error) {
-	return k.b.c.Decrypt(ctx, api.NewDecryptRequest(k.label, k.id, req))
+	return k.b.c.Decrypt(ctx, wire.NewDecryptRequest(k.label, k.id, req))
 }

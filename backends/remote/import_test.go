@@ -18,8 +18,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cryptoplug/cryptoplug/backend"
-	"github.com/cryptoplug/cryptoplug/refserver/api"
 	"github.com/cryptoplug/cryptoplug/refserver/refservertest"
+	"github.com/cryptoplug/cryptoplug/wire"
 )
 
 // syncBuffer is a bytes.Buffer the server's goroutines may write at once.
@@ -64,7 +64,7 @@ func TestImportRoundTrip(t *testing.T) {
 		alg  backend.Algorithm
 		priv crypto.PrivateKey
 	}{{backend.ECDSAP256, ec}, {backend.Ed25519, ed}} {
-		enc, err := api.MarshalPrivateKey(p.alg, p.priv)
+		enc, err := wire.MarshalPrivateKey(p.alg, p.priv)
 		require.NoError(t, err)
 		secrets = append(secrets, enc)
 	}

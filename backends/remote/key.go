@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/cryptoplug/cryptoplug/backend"
-	"github.com/cryptoplug/cryptoplug/refserver/api"
+	"github.com/cryptoplug/cryptoplug/wire"
 )
 
 // Key is a handle to a key on the server. It holds the label, ID, algorithm
@@ -34,7 +34,7 @@ func (k *Key) Algorithm() backend.Algorithm { return k.alg }
 func (k *Key) Public() crypto.PublicKey { return k.pub }
 
 func (k *Key) unsupported(op string) error {
-	return backend.Errorf(op, Scheme, k.label, fmt.Errorf("%w: a %s key created for %v", backend.ErrUnsupported, k.alg, api.UsageNames(k.usage)))
+	return backend.Errorf(op, Scheme, k.label, fmt.Errorf("%w: a %s key created for %v", backend.ErrUnsupported, k.alg, wire.UsageNames(k.usage)))
 }
 
 // Signer returns the key as a backend.Signer, and a backend.MessageSigner

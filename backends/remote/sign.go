@@ -5,12 +5,12 @@ import (
 	"io"
 
 	"github.com/cryptoplug/cryptoplug/backend"
-	"github.com/cryptoplug/cryptoplug/refserver/api"
+	"github.com/cryptoplug/cryptoplug/wire"
 )
 
 // sign is the key's store operation for [backend.NewSigner]: POST /v1/sign
 // with the parsed request, so the server signs under exactly the scheme,
 // hash, salt length and context asked for here. rand is not used.
 func (k *Key) sign(ctx context.Context, _ io.Reader, req backend.SignRequest) ([]byte, error) {
-	return k.b.c.Sign(ctx, api.NewSignRequest(k.label, k.id, req))
+	return k.b.c.Sign(ctx, wire.NewSignRequest(k.label, k.id, req))
 }

@@ -1,12 +1,12 @@
 // Package client is the Go client of the cryptoplug reference server
 // (github.com/cryptoplug/cryptoplug/refserver): one method per route, with
-// the request and response types of refserver/api.
+// the request and response types of refserver/wire.
 //
 // Start with New, giving the server's base URL and a credential:
 //
 //	c, err := client.New("https://127.0.0.1:8443", client.WithCAFile("/data/tls/server.crt"),
 //		client.WithCredential(client.APIKey(key)))
-//	sig, err := c.Sign(ctx, api.SignRequest{Label: "web", Message: msg})
+//	sig, err := c.Sign(ctx, wire.SignRequest{Label: "web", Message: msg})
 //
 // To use the server's keys through the backend contract (crypto.Signer and
 // friends), use the "remote" backend (backends/remote), which is built on
@@ -14,7 +14,8 @@
 //
 // Errors from the server are *Error values that also match the sentinels of
 // backend and authn with errors.Is (backend.ErrKeyNotFound,
-// authn.ErrUnauthenticated, …). A Client is safe for concurrent use; it keeps
+// authn.ErrUnauthenticated, …; the latter live in authn/autherr, so this
+// package does not link the server's authentication code). A Client is safe for concurrent use; it keeps
 // HTTP connections alive and never puts a credential in a URL.
 package client
 
@@ -33,8 +34,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cryptoplug/cryptoplug/authn"
-	"github.com/cryptoplug/cryptoplug/refserver/api"
+	"github.com/cryptoplug/cryptoplug/wire"
 )
 
 // Credential is what a request authenticates with: an API key, a session
@@ -44,7 +44,7 @@ type Credential struct {
 }
 
 // APIKey returns a credential sent as the X-API-KEY header.
-func APIKey(key string) Credential { return Credential{authn.APIKeyHeader, key} }
+func APIKey(key string) Credential { return Credential{wire.APIKeyHeader, key} }
 
 // Bearer returns a session credential (Authorization: Bearer).
 func Bearer(token string) Credential { return Credential{"Authorization", "Bearer " + token} }
@@ -230,7 +230,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any, extra
 }
 
 func decodeError(resp *http.Response) error {
-	var eb api.ErrorBody
+	var eb wire.ErrorBody
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	e := &Error{Status: resp.StatusCode}
 	if json.Unmarshal(b, &eb) == nil && eb.Error.Code != "" {
@@ -250,20 +250,20 @@ func decodeError(resp *http.Response) error {
 func codeForStatus(status int) string {
 	switch status {
 	case 401:
-		return api.CodeUnauthenticated
+		return wire.CodeUnauthenticated
 	case 403:
-		return api.CodeForbidden
+		return wire.CodeForbidden
 	case 404:
-		return api.CodeNotFound
+		return wire.CodeNotFound
 	case 413:
-		return api.CodeTooLarge
+		return wire.CodeTooLarge
 	case 429:
-		return api.CodeRateLimited
+		return wire.CodeRateLimited
 	}
 	if status >= 500 {
-		return api.CodeInternal
+		return wire.CodeInternal
 	}
-	return api.CodeBadRequest
+	return wire.CodeBadRequest
 }
 
 // IsCode reports whether err is an *Error with this code.

@@ -3,31 +3,31 @@ package client
 import (
 	"crypto/rsa"
 
-	"github.com/cryptoplug/cryptoplug/authn"
+	"github.com/cryptoplug/cryptoplug/authn/autherr"
 	"github.com/cryptoplug/cryptoplug/backend"
-	"github.com/cryptoplug/cryptoplug/refserver/api"
+	"github.com/cryptoplug/cryptoplug/wire"
 )
 
 // sentinels maps each code to the errors it matches.
 var sentinels = map[string][]error{
-	api.CodeInvalidInput:       {backend.ErrInvalidInput, authn.ErrInvalidArgument},
-	api.CodeBadRequest:         {backend.ErrInvalidInput},
-	api.CodeUnsupported:        {backend.ErrUnsupported},
-	api.CodeDecryptionFailed:   {rsa.ErrDecryption},
-	api.CodeCredentialInURL:    {authn.ErrCredentialInURL},
-	api.CodeUnauthenticated:    {authn.ErrUnauthenticated, backend.ErrAuth},
-	api.CodeForbidden:          {authn.ErrForbidden, backend.ErrAuth},
-	api.CodeNotFound:           {authn.ErrNotFound},
-	api.CodeKeyNotFound:        {backend.ErrKeyNotFound},
-	api.CodeConflict:           {authn.ErrAlreadyExists},
-	api.CodeKeyExists:          {backend.ErrKeyExists},
-	api.CodeRateLimited:        {authn.ErrRateLimited},
-	api.CodeNotExtractable:     {backend.ErrNotExtractable},
-	api.CodeBackendUnavailable: {},
+	wire.CodeInvalidInput:       {backend.ErrInvalidInput, autherr.ErrInvalidArgument},
+	wire.CodeBadRequest:         {backend.ErrInvalidInput},
+	wire.CodeUnsupported:        {backend.ErrUnsupported},
+	wire.CodeDecryptionFailed:   {rsa.ErrDecryption},
+	wire.CodeCredentialInURL:    {autherr.ErrCredentialInURL},
+	wire.CodeUnauthenticated:    {autherr.ErrUnauthenticated, backend.ErrAuth},
+	wire.CodeForbidden:          {autherr.ErrForbidden, backend.ErrAuth},
+	wire.CodeNotFound:           {autherr.ErrNotFound},
+	wire.CodeKeyNotFound:        {backend.ErrKeyNotFound},
+	wire.CodeConflict:           {autherr.ErrAlreadyExists},
+	wire.CodeKeyExists:          {backend.ErrKeyExists},
+	wire.CodeRateLimited:        {autherr.ErrRateLimited},
+	wire.CodeNotExtractable:     {backend.ErrNotExtractable},
+	wire.CodeBackendUnavailable: {},
 }
 
 // Unwrap returns the sentinels e's code stands for: backend.ErrKeyNotFound
-// for "key_not_found", backend.ErrInvalidInput and authn.ErrInvalidArgument
+// for "key_not_found", backend.ErrInvalidInput and autherr.ErrInvalidArgument
 // for "invalid_input", rsa.ErrDecryption for "decryption_failed",
-// authn.ErrUnauthenticated and backend.ErrAuth for 401, and so on.
+// autherr.ErrUnauthenticated and backend.ErrAuth for 401, and so on.
 func (e *Error) Unwrap() []error { return sentinels[e.Code] }

@@ -1,4 +1,4 @@
-package api
+package wire
 
 // RegisterClient is the body of POST /v1/clients/register. The registration
 // token travels in the body because it is spent by this one request.

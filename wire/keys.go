@@ -1,4 +1,4 @@
-package api
+package wire
 
 // KeySpec is the body of POST /v1/key.
 type KeySpec struct {

@@ -1,4 +1,4 @@
-package api
+package wire
 
 import (
 	"crypto"
@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cryptoplug/cryptoplug/authn"
 	"github.com/cryptoplug/cryptoplug/backend"
 )
 
@@ -98,28 +97,6 @@ func ParseOps(names []string) backend.Ops {
 		}
 	}
 	return o
-}
-
-// RoleNames returns the wire names of the roles in s.
-func RoleNames(s authn.RoleSet) []string {
-	out := []string{}
-	for _, r := range s.Roles() {
-		out = append(out, r.String())
-	}
-	return out
-}
-
-// ParseRoles returns the set the wire names describe.
-func ParseRoles(names []string) (authn.RoleSet, error) {
-	var s authn.RoleSet
-	for _, n := range names {
-		r, err := authn.ParseRole(n)
-		if err != nil {
-			return 0, fmt.Errorf("unknown role %q", n)
-		}
-		s |= authn.NewRoleSet(r)
-	}
-	return s, nil
 }
 
 // Unix returns t as Unix seconds, 0 for the zero time.

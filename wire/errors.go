@@ -1,6 +1,10 @@
-package api
+package wire
 
 import "net/http"
+
+// APIKeyHeader is the request header an API key travels in. No credential
+// ever travels in a URL.
+const APIKeyHeader = "X-API-KEY"
 
 // Error codes carried in [ErrorBody]. Each has one HTTP status, given by
 // [StatusOf]; clients branch on the code, never on the message.

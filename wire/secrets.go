@@ -1,4 +1,4 @@
-package api
+package wire
 
 // IssuedPIN is the answer of POST /users/{user}/secrets: a one-time PIN to
 // hand to the user out of band.

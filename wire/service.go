@@ -1,4 +1,4 @@
-package api
+package wire
 
 // VersionInfo is the answer of GET /v1/versionInfo.
 type VersionInfo struct {

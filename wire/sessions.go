@@ -1,4 +1,4 @@
-package api
+package wire
 
 // Session is the answer of POST /sys/v1/session/auth and
 // /sys/v1/session/reauth. AccessToken is shown this once.

@@ -1,4 +1,4 @@
-package api
+package wire
 
 import (
 	"crypto"
@@ -58,7 +58,7 @@ func MarshalPKIX(pub crypto.PublicKey) ([]byte, error) {
 	case sign.PublicKey:
 		s, ok := k.Scheme().(interface{ Oid() asn1.ObjectIdentifier })
 		if !ok {
-			return nil, fmt.Errorf("api: no OID for %s public keys", k.Scheme().Name())
+			return nil, fmt.Errorf("wire: no OID for %s public keys", k.Scheme().Name())
 		}
 		b, err := k.MarshalBinary()
 		if err != nil {
@@ -79,7 +79,7 @@ func MarshalPKIX(pub crypto.PublicKey) ([]byte, error) {
 func ParsePublicKey(pemText string) (crypto.PublicKey, error) {
 	b, rest := pem.Decode([]byte(pemText))
 	if b == nil || b.Type != "PUBLIC KEY" || len(rest) != 0 && len(trimSpace(rest)) != 0 {
-		return nil, errors.New("api: public_key is not one PEM PUBLIC KEY block")
+		return nil, errors.New("wire: public_key is not one PEM PUBLIC KEY block")
 	}
 	return ParsePKIX(b.Bytes)
 }
@@ -88,7 +88,7 @@ func ParsePublicKey(pemText string) (crypto.PublicKey, error) {
 func ParsePKIX(der []byte) (crypto.PublicKey, error) {
 	var s spki
 	if rest, err := asn1.Unmarshal(der, &s); err != nil || len(rest) != 0 {
-		return nil, errors.New("api: malformed SubjectPublicKeyInfo")
+		return nil, errors.New("wire: malformed SubjectPublicKeyInfo")
 	}
 	raw := s.PublicKey.RightAlign()
 	switch oid := s.Algorithm.Algorithm; {
@@ -101,7 +101,7 @@ func ParsePKIX(der []byte) (crypto.PublicKey, error) {
 		if sch.(interface{ Oid() asn1.ObjectIdentifier }).Oid().Equal(s.Algorithm.Algorithm) {
 			pk, err := sch.UnmarshalBinaryPublicKey(raw)
 			if err != nil {
-				return nil, fmt.Errorf("api: malformed %s public key: %w", sch.Name(), err)
+				return nil, fmt.Errorf("wire: malformed %s public key: %w", sch.Name(), err)
 			}
 			if k, ok := pk.(*ed448.PublicKey); ok { // circl's scheme returns a pointer; keys are values
 				return *k, nil

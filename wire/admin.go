@@ -1,4 +1,4 @@
-package api
+package wire
 
 // Account is a principal as the admin routes show it.
 type Account struct {

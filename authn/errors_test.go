@@ -1,0 +1,31 @@
+package authn_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/cryptoplug/cryptoplug/authn"
+	"github.com/cryptoplug/cryptoplug/authn/autherr"
+)
+
+// authn's sentinels are autherr's values, so errors.Is matches whichever
+// package a caller names, and the two sub-sentinels still match
+// ErrUnauthenticated.
+func TestSentinelsAreAutherrs(t *testing.T) {
+	for _, pair := range [][2]error{
+		{authn.ErrUnauthenticated, autherr.ErrUnauthenticated},
+		{authn.ErrForbidden, autherr.ErrForbidden},
+		{authn.ErrRateLimited, autherr.ErrRateLimited},
+		{authn.ErrMalformedCredential, autherr.ErrMalformedCredential},
+		{authn.ErrCredentialInURL, autherr.ErrCredentialInURL},
+		{authn.ErrNotFound, autherr.ErrNotFound},
+		{authn.ErrAlreadyExists, autherr.ErrAlreadyExists},
+		{authn.ErrInvalidArgument, autherr.ErrInvalidArgument},
+	} {
+		require.Same(t, pair[1], pair[0], "%v", pair[0])
+	}
+	require.True(t, errors.Is(autherr.ErrMalformedCredential, authn.ErrUnauthenticated))
+	require.True(t, errors.Is(&authn.CredentialInURLError{Param: "q"}, autherr.ErrUnauthenticated))
+}
