@@ -29,7 +29,8 @@
 //     administrator issued ([Service.CreatePIN], [Service.RedeemPIN]).
 //   - Registration tokens ("cpr_…"): let a client register its public keys
 //     and receive an ID and API keys ([Service.RegisterClient]), optionally
-//     leaving a backup sealed to a recovery key ([SealBackup], [OpenBackup]).
+//     leaving a backup sealed to a recovery key with package
+//     [github.com/cryptoplug/cryptoplug/seal].
 //
 // What it promises: tokens carry at least 128 random bits and a CRC-32, and
 // malformed ones are refused before any lookup; the store only ever sees

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/mlkem"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
@@ -183,3 +184,9 @@ func basic(user, pass string) string {
 }
 
 func bearer(s authn.Secret) string { return "Bearer " + s.Reveal() }
+
+func mlkem768(t testing.TB) *mlkem.DecapsulationKey768 {
+	dk, err := mlkem.GenerateKey768()
+	require.NoError(t, err)
+	return dk
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/cryptoplug/cryptoplug/authn"
 	"github.com/cryptoplug/cryptoplug/authn/pgtest"
 	"github.com/cryptoplug/cryptoplug/authn/sqlstore"
+	"github.com/cryptoplug/cryptoplug/seal"
 )
 
 func TestStatePersistsAcrossRestart(t *testing.T) {
@@ -85,7 +86,7 @@ func plaintexts(t *testing.T, e *env) []string {
 	priv, pub := clientKeys(t)
 	privDER, err := x509.MarshalPKCS8PrivateKey(priv)
 	require.NoError(t, err)
-	blob, err := authn.SealBackup(e.svc.RecoveryPublicKey(), privDER)
+	blob, err := seal.Seal(e.svc.RecoveryPublicKey(), privDER)
 	require.NoError(t, err)
 	client, err := e.svc.RegisterClient(ctx, reg.Token, authn.ClientRegistration{Name: "c", PublicKeys: [][]byte{pub}, Backup: blob}, addr)
 	require.NoError(t, err)

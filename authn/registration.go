@@ -9,6 +9,8 @@ import (
 	"encoding/asn1"
 	"net/netip"
 	"time"
+
+	"github.com/cryptoplug/cryptoplug/seal"
 )
 
 const regTokenIDPrefix = "reg_"
@@ -19,6 +21,8 @@ const (
 	MaxRegistrationValidity = 90 * 24 * time.Hour
 	MaxClientPublicKeys     = 8
 	maxPublicKeyLen         = 16 << 10
+	// MaxBackupLen bounds a client's backup blob ([seal.MaxLen]).
+	MaxBackupLen = seal.MaxLen
 )
 
 // RegistrationTokenSpec describes a registration token.
@@ -105,9 +109,9 @@ type ClientRegistration struct {
 	// MaxClientPublicKeys of them.
 	PublicKeys [][]byte
 	// Backup, if not nil, is the client's own choice to make its
-	// credentials recoverable: a blob from [SealBackup] sealed to
-	// [Service.RecoveryPublicKey]. The server stores it without being able to
-	// read it.
+	// credentials recoverable: a blob from [seal.Seal] sealed to
+	// [Service.RecoveryPublicKey], at most [MaxBackupLen] bytes. The server
+	// stores it without being able to read it.
 	Backup []byte
 }
 
@@ -212,7 +216,7 @@ func checkPublicKeys(keys [][]byte) error {
 }
 
 // RecoveryPublicKey returns the key clients seal backups to with
-// [SealBackup], or nil if backups are not configured.
+// [seal.Seal], or nil if backups are not configured.
 func (s *Service) RecoveryPublicKey() crypto.PublicKey { return s.recovery }
 
 // checkBackup verifies what the server can see of a backup: its framing,
@@ -222,9 +226,9 @@ func (s *Service) checkBackup(blob []byte) error {
 	if s.recovery == nil {
 		return errWrap(ErrInvalidArgument, "backups are not configured (no recovery key)")
 	}
-	_, keyID, err := parseBackupHeader(blob)
+	keyID, err := seal.SealedTo(blob)
 	if err != nil {
-		return err
+		return errWrap(ErrInvalidArgument, "backup: "+err.Error())
 	}
 	if !bytes.Equal(keyID, s.recoveryKeyID) {
 		return errWrap(ErrInvalidArgument, "backup not sealed to this deployment's recovery key")
@@ -250,7 +254,7 @@ func (s *Service) StoreBackup(ctx context.Context, client Principal, blob []byte
 }
 
 // GetBackup returns a client's backup blob for an administrator (admin must
-// hold [RoleAdmin], else [ErrForbidden]), to be opened with [OpenBackup]
+// hold [RoleAdmin], else [ErrForbidden]), to be opened with [seal.Open]
 // and the recovery private key. A client without a backup returns
 // [ErrNotFound].
 func (s *Service) GetBackup(ctx context.Context, admin Principal, clientID string) ([]byte, error) {

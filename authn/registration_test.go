@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cryptoplug/cryptoplug/authn"
+	"github.com/cryptoplug/cryptoplug/seal"
 )
 
 // clientKeys is what a client generates locally: the private key stays
@@ -41,7 +42,7 @@ func TestClientRegistrationWithBackup(t *testing.T) {
 	priv, pubDER := clientKeys(t)
 	privDER, err := x509.MarshalPKCS8PrivateKey(priv)
 	require.NoError(t, err)
-	blob, err := authn.SealBackup(e.svc.RecoveryPublicKey(), privDER)
+	blob, err := seal.Seal(e.svc.RecoveryPublicKey(), privDER)
 	require.NoError(t, err)
 
 	reg, err := e.svc.RegisterClient(ctx, tok.Token, authn.ClientRegistration{Name: "laptop", PublicKeys: [][]byte{pubDER}, Backup: blob}, addr)
@@ -61,7 +62,7 @@ func TestClientRegistrationWithBackup(t *testing.T) {
 	// The administrator recovers the private key with the recovery key.
 	stored, err := e.svc.GetBackup(ctx, admin, reg.ID)
 	require.NoError(t, err)
-	got, err := authn.OpenBackup(recovery, stored)
+	got, err := seal.Open(recovery, stored)
 	require.NoError(t, err)
 	require.Equal(t, privDER, got)
 
@@ -69,7 +70,7 @@ func TestClientRegistrationWithBackup(t *testing.T) {
 	require.ErrorIs(t, err, authn.ErrForbidden, "only administrators fetch backups")
 
 	// The client replaces its backup later, e.g. to add its API key.
-	blob2, err := authn.SealBackup(e.svc.RecoveryPublicKey(), append(privDER, reg.APIKeys[0].Key.Reveal()...))
+	blob2, err := seal.Seal(e.svc.RecoveryPublicKey(), append(privDER, reg.APIKeys[0].Key.Reveal()...))
 	require.NoError(t, err)
 	require.NoError(t, e.svc.StoreBackup(ctx, p, blob2))
 	stored, err = e.svc.GetBackup(ctx, admin, reg.ID)
@@ -124,7 +125,7 @@ func TestRegistrationRefusesBadSubmissionsWithoutSpendingTheToken(t *testing.T) 
 	priv, pub := clientKeys(t)
 	privDER, err := x509.MarshalPKCS8PrivateKey(priv)
 	require.NoError(t, err)
-	wrongRecovery, err := authn.SealBackup(mlkem768(t).EncapsulationKey(), []byte("x"))
+	wrongRecovery, err := seal.Seal(mlkem768(t).EncapsulationKey(), []byte("x"))
 	require.NoError(t, err)
 	otherKey := append([]byte(nil), pub...)
 	otherKey[len(otherKey)-1] ^= 1 // another valid Ed25519 key: any 32 bytes are
@@ -147,7 +148,7 @@ func TestRegistrationRefusesBadSubmissionsWithoutSpendingTheToken(t *testing.T) 
 	noBackups := newEnv(t)
 	tok2, err := noBackups.svc.CreateRegistrationToken(ctx, noBackups.admin(t), authn.RegistrationTokenSpec{Roles: authn.NewRoleSet(authn.RoleService), Uses: 1, ValidFor: time.Hour})
 	require.NoError(t, err)
-	blob, err := authn.SealBackup(recovery.EncapsulationKey(), []byte("x"))
+	blob, err := seal.Seal(recovery.EncapsulationKey(), []byte("x"))
 	require.NoError(t, err)
 	_, err = noBackups.svc.RegisterClient(ctx, tok2.Token, authn.ClientRegistration{Name: "c", PublicKeys: [][]byte{pub}, Backup: blob}, addr)
 	require.ErrorIs(t, err, authn.ErrInvalidArgument, "backups need a configured recovery key")

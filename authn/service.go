@@ -11,6 +11,8 @@ import (
 	"net/netip"
 	"runtime"
 	"time"
+
+	"github.com/cryptoplug/cryptoplug/seal"
 )
 
 // Config configures a [Service]. Store and Peppers are required; every other
@@ -44,7 +46,7 @@ type Config struct {
 	RateLimit RateLimitConfig
 
 	// RecoveryPublicKey is the key clients seal their backups to (see
-	// [SealBackup]): *mlkem.EncapsulationKey768, *mlkem.EncapsulationKey1024
+	// [seal.Seal]): *mlkem.EncapsulationKey768, *mlkem.EncapsulationKey1024
 	// or *rsa.PublicKey. Without it, backups are refused.
 	RecoveryPublicKey crypto.PublicKey
 
@@ -117,9 +119,9 @@ func NewService(cfg Config) (*Service, error) {
 		s.clientAddr = remoteAddr
 	}
 	if cfg.RecoveryPublicKey != nil {
-		id, err := recoveryKeyID(cfg.RecoveryPublicKey)
+		id, err := seal.KeyID(cfg.RecoveryPublicKey)
 		if err != nil {
-			return nil, opErr(op, "", err)
+			return nil, opErr(op, "", errWrap(ErrInvalidArgument, "recovery key: "+err.Error()))
 		}
 		s.recovery, s.recoveryKeyID = cfg.RecoveryPublicKey, id
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/cryptoplug/cryptoplug/authn"
 	"github.com/cryptoplug/cryptoplug/backend"
 	"github.com/cryptoplug/cryptoplug/refserver/client"
+	"github.com/cryptoplug/cryptoplug/seal"
 	"github.com/cryptoplug/cryptoplug/wire"
 )
 
@@ -332,7 +333,7 @@ func TestEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	recPub, err := wire.ParsePublicKey(recKeyPEM)
 	require.NoError(t, err)
-	blob, err := authn.SealBackup(recPub, []byte("client secrets"))
+	blob, err := seal.Seal(recPub, []byte("client secrets"))
 	require.NoError(t, err)
 	reg, err := anon.RegisterClient(ctx, wire.RegisterClient{Token: rtok.Token, Name: "device", PublicKeys: [][]byte{publicKeyDER(t)}, Backup: blob})
 	require.NoError(t, err)
@@ -340,12 +341,12 @@ func TestEndToEnd(t *testing.T) {
 	_, err = anon.RegisterClient(ctx, wire.RegisterClient{Token: rtok.Token, Name: "device2", PublicKeys: [][]byte{publicKeyDER(t)}})
 	require.ErrorIs(t, err, authn.ErrUnauthenticated, "the token had one use")
 	dev := anon.WithCredential(client.APIKey(reg.APIKeys[0].Key))
-	blob2, err := authn.SealBackup(recPub, []byte("client secrets v2"))
+	blob2, err := seal.Seal(recPub, []byte("client secrets v2"))
 	require.NoError(t, err)
 	require.NoError(t, dev.PutBackup(ctx, blob2))
 	got, err := admin.GetBackup(ctx, reg.Account.ID)
 	require.NoError(t, err)
-	plain, err := authn.OpenBackup(recovery, got)
+	plain, err := seal.Open(recovery, got)
 	require.NoError(t, err)
 	require.Equal(t, "client secrets v2", string(plain))
 

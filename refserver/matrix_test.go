@@ -21,6 +21,7 @@ import (
 	"github.com/cryptoplug/cryptoplug/backend"
 	"github.com/cryptoplug/cryptoplug/refserver"
 	"github.com/cryptoplug/cryptoplug/refserver/refservertest"
+	"github.com/cryptoplug/cryptoplug/seal"
 	"github.com/cryptoplug/cryptoplug/wire"
 )
 
@@ -88,7 +89,7 @@ func publicKeyDER(t *testing.T) []byte {
 }
 
 func (w *world) sealed(t *testing.T) []byte {
-	blob, err := authn.SealBackup(w.recovery.EncapsulationKey(), []byte("client credentials"))
+	blob, err := seal.Seal(w.recovery.EncapsulationKey(), []byte("client credentials"))
 	require.NoError(t, err)
 	return blob
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/cryptoplug/cryptoplug/authn"
+	"github.com/cryptoplug/cryptoplug/seal"
 )
 
 // Route is one entry of the server's route table: a method and a
@@ -34,8 +35,8 @@ func (r Route) Pattern() string { return r.Method + " " + r.Path }
 // DefaultMaxBody bounds a request body when a route sets no MaxBody.
 const DefaultMaxBody = 64 << 10
 
-// maxBackupBody fits a base64 backup of authn.MaxBackupLen in JSON.
-const maxBackupBody = authn.MaxBackupLen*4/3 + 4096
+// maxBackupBody fits a base64 backup of seal.MaxLen in JSON.
+const maxBackupBody = seal.MaxLen*4/3 + 4096
 
 var (
 	roleKeys    = authn.NewRoleSet(authn.RoleKeyManagement)

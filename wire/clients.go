@@ -6,7 +6,7 @@ type RegisterClient struct {
 	Token      string   `json:"token"`
 	Name       string   `json:"name"`
 	PublicKeys [][]byte `json:"public_keys"`      // PKIX DER
-	Backup     []byte   `json:"backup,omitempty"` // authn.SealBackup output
+	Backup     []byte   `json:"backup,omitempty"` // seal.Seal output, sealed to the recovery key
 }
 
 // RegisteredClient is the answer of POST /v1/clients/register.

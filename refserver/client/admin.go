@@ -126,7 +126,7 @@ func (c *Client) RevokeRegistrationToken(ctx context.Context, id string) error {
 }
 
 // GetBackup fetches a client's sealed backup (GET /sys/v1/clients/{id}/backup),
-// to be opened with authn.OpenBackup and the recovery private key.
+// to be opened with seal.Open and the recovery private key.
 func (c *Client) GetBackup(ctx context.Context, clientID string) ([]byte, error) {
 	var out wire.Backup
 	return out.Backup, c.do(ctx, "GET", "/sys/v1/clients/"+segment(clientID)+"/backup", nil, &out, nil)

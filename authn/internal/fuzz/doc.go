@@ -1,6 +1,7 @@
 // Package fuzz holds the fuzz targets for authn's parsers: tokens, the
 // credential headers (X-API-KEY, Authorization Bearer, Basic and bare user
-// secrets), query-string checks and backup blobs.
+// secrets), and query-string checks (backup blobs are
+// fuzzed in package seal).
 //
 // They live apart from authn's other tests so that their test binary does
 // not link the SQL drivers: fuzzing instruments every linked package, and
