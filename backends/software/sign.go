@@ -28,10 +28,10 @@ import (
 // [backend.NewSigner]: the request arrives parsed and checked, so each
 // algorithm is one call into the standard library or circl.
 func (k *key) signFunc(priv crypto.PrivateKey) backend.SignFunc {
-	var sign func(rand io.Reader, req *backend.SignRequest) ([]byte, error)
+	var sign func(rand io.Reader, req backend.SignRequest) ([]byte, error)
 	switch p := priv.(type) {
 	case *rsa.PrivateKey:
-		sign = func(rand io.Reader, req *backend.SignRequest) ([]byte, error) {
+		sign = func(rand io.Reader, req backend.SignRequest) ([]byte, error) {
 			if req.Scheme == backend.SchemePSS {
 				if rand == nil {
 					rand = cryptorand.Reader // crypto/rsa would dereference it
@@ -41,18 +41,18 @@ func (k *key) signFunc(priv crypto.PrivateKey) backend.SignFunc {
 			return rsa.SignPKCS1v15(nil, p, req.Hash, req.Input)
 		}
 	case *ecdsa.PrivateKey:
-		sign = func(rand io.Reader, req *backend.SignRequest) ([]byte, error) {
+		sign = func(rand io.Reader, req backend.SignRequest) ([]byte, error) {
 			return p.Sign(rand, req.Input, req.Hash) // RFC 6979 when rand is nil, as crypto/ecdsa does
 		}
 	case ed25519.PrivateKey:
-		sign = func(_ io.Reader, req *backend.SignRequest) ([]byte, error) {
+		sign = func(_ io.Reader, req backend.SignRequest) ([]byte, error) {
 			if req.Scheme == backend.SchemeEd25519 && len(req.Context) == 0 {
 				return ed25519.Sign(p, req.Input), nil
 			}
 			return p.Sign(nil, req.Input, &ed25519.Options{Hash: req.Hash, Context: string(req.Context)})
 		}
 	case ed448.PrivateKey:
-		sign = func(_ io.Reader, req *backend.SignRequest) ([]byte, error) {
+		sign = func(_ io.Reader, req backend.SignRequest) ([]byte, error) {
 			if req.Scheme == backend.SchemeEd448ph {
 				return ed448.SignPh(p, req.Input, string(req.Context)), nil
 			}
@@ -65,7 +65,7 @@ func (k *key) signFunc(priv crypto.PrivateKey) backend.SignFunc {
 	case *mldsa87.PrivateKey:
 		sign = mldsaSign(mldsa87.SignatureSize, func(msg, ctx, sig []byte) error { return mldsa87.SignTo(p, msg, ctx, false, sig) })
 	default:
-		sign = func(io.Reader, *backend.SignRequest) ([]byte, error) {
+		sign = func(io.Reader, backend.SignRequest) ([]byte, error) {
 			return nil, fmt.Errorf("%T keys do not sign: %w", priv, backend.ErrUnsupported)
 		}
 	}
@@ -74,14 +74,14 @@ func (k *key) signFunc(priv crypto.PrivateKey) backend.SignFunc {
 			return nil, err
 		}
 		defer k.leave()
-		return sign(rand, &req)
+		return sign(rand, req)
 	}
 }
 
 // mldsaSign signs with circl's deterministic ML-DSA (FIPS 204), with the
 // request's context.
-func mldsaSign(size int, signTo func(msg, ctx, sig []byte) error) func(io.Reader, *backend.SignRequest) ([]byte, error) {
-	return func(_ io.Reader, req *backend.SignRequest) ([]byte, error) {
+func mldsaSign(size int, signTo func(msg, ctx, sig []byte) error) func(io.Reader, backend.SignRequest) ([]byte, error) {
+	return func(_ io.Reader, req backend.SignRequest) ([]byte, error) {
 		sig := make([]byte, size)
 		if err := signTo(req.Input, req.Context, sig); err != nil {
 			return nil, fmt.Errorf("ML-DSA: %v: %w", err, backend.ErrInvalidInput)
