@@ -328,7 +328,3 @@ func (b *Backend) newKey(k wire.Key, op string) (*Key, error) {
 	return &Key{b: b, label: k.Label, id: id, alg: alg, pub: pub, usage: usage}, nil
 }
 
-// opContext bounds a call made without a context.
-func (b *Backend) opContext() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), b.timeout)
-}
