@@ -3,6 +3,7 @@ package seal_test
 import (
 	"bytes"
 	"crypto"
+	"crypto/mlkem"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
@@ -194,4 +195,30 @@ func FuzzDearmor(f *testing.F) {
 			t.Fatal("opened a blob that was not sealed")
 		}
 	})
+}
+
+func TestInspect(t *testing.T) {
+	dk1024, err := mlkem.GenerateKey1024()
+	require.NoError(t, err)
+	for _, c := range []struct {
+		pub    crypto.PublicKey
+		opts   seal.Options
+		scheme int
+		alg    string
+	}{
+		{mlkem768(t).EncapsulationKey(), seal.Options{}, 1, "HPKE ML-KEM-768, HKDF-SHA256, AES-256-GCM"},
+		{dk1024.EncapsulationKey(), seal.Options{}, 1, "HPKE ML-KEM-1024, HKDF-SHA256, AES-256-GCM"},
+		{&rsaKey().PublicKey, seal.Options{}, 2, "RSA-OAEP-SHA256 (header as label), AES-256-GCM"},
+		{&rsaKey().PublicKey, seal.Options{OAEPHash: crypto.SHA1}, 3, "RSA-OAEP-SHA-1 (MGF1-SHA-1, no label), AES-256-GCM"},
+	} {
+		blob, err := seal.SealWith(c.pub, []byte("x"), c.opts)
+		require.NoError(t, err)
+		info, err := seal.Inspect(blob)
+		require.NoError(t, err)
+		id, err := seal.KeyID(c.pub)
+		require.NoError(t, err)
+		require.Equal(t, seal.Info{Scheme: c.scheme, Algorithm: c.alg, KeyID: id}, info)
+	}
+	_, err = seal.Inspect([]byte("CPB7"))
+	require.ErrorIs(t, err, seal.ErrUnknownFormat)
 }

@@ -56,6 +56,8 @@ const (
 	gcmNonceLen  = 12
 	gcmTagLen    = 16
 	dataKeyLen   = 32
+
+	hpkeMLKEM1024 = 0x0042 // HPKE's KEM ID for ML-KEM-1024
 )
 
 // Seal encrypts plaintext (at most [MaxPlaintextLen] bytes) to recipient,
@@ -326,7 +328,7 @@ func unknownFormat(what string) error {
 // encLen is the size of the KEM encapsulation HPKE puts before the
 // ciphertext.
 func encLen(kemID uint16) int {
-	if kemID == hpke.MLKEM1024().ID() {
+	if kemID == hpkeMLKEM1024 {
 		return mlkem.CiphertextSize1024
 	}
 	return mlkem.CiphertextSize768
