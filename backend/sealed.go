@@ -54,6 +54,10 @@ func (s SealedSource) String() string {
 	return sealedPrefix + escape(s.Path) + "?by=" + escape(s.By) + "&key=" + escape(s.Key)
 }
 
+// AttrValue returns the source's text form percent-encoded once more, as it
+// is written as an attribute value inside a URI: pin-source=<AttrValue>.
+func (s SealedSource) AttrValue() string { return escape(s.String()) }
+
 // ParseSealedSource parses a sealed: source and checks the whole chain of
 // nested sources in By, without opening anything: Path absolute and without
 // control characters, By a URI whose backend is registered, Key a valid

@@ -259,3 +259,12 @@ func TestRedactedKeepsValuesWithoutSecrets(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, u.Query, parsed.Query)
 }
+
+func TestSealedSourceAttrValue(t *testing.T) {
+	src := backend.SealedSource{Path: "/a b", By: "tpm:swtpm=/s;dir=/k", Key: "seal"}
+	u, err := backend.ParseURI("pkcs11:token=t?pin-source=" + src.AttrValue() + "&max-sessions=2")
+	require.NoError(t, err)
+	v, ok := u.Get("pin-source")
+	require.True(t, ok)
+	require.Equal(t, src.String(), v)
+}
