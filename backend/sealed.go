@@ -206,8 +206,9 @@ func registered(scheme string) bool {
 // Open unseals the file: it reads it (at most seal.MaxArmoredLen bytes),
 // opens the backend By names, finds the key labelled Key and decrypts
 // through it, then closes that backend. The key never leaves its store; the
-// plaintext is returned and should be wiped by the caller after use. Errors
-// are those listed at [ReadSecret].
+// plaintext is returned exactly as sealed (ReadSecret drops a trailing
+// newline) and should be wiped by the caller after use. Errors are those
+// listed at [ReadSecret].
 func (s SealedSource) Open(ctx context.Context) (Secret, error) {
 	blob, err := s.ReadBlob()
 	if err != nil {

@@ -268,3 +268,21 @@ func TestSealedSourceAttrValue(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, src.String(), v)
 }
+
+// A file: source's file sealed as it is reads the same through sealed:.
+func TestSealedSourceDropsATrailingNewlineAsFileDoes(t *testing.T) {
+	ks := newKeystore(t, map[string]backend.Algorithm{"kem": backend.MLKEM768})
+	for _, content := range []string{"pin\n", "pin\r\n", "pin"} {
+		plain := filepath.Join(t.TempDir(), "pin")
+		require.NoError(t, os.WriteFile(plain, []byte(content), 0o600))
+		viaFile, err := backend.ReadSecret(t.Context(), "file:"+plain)
+		require.NoError(t, err)
+		src := backend.SealedSource{Path: sealTo(t, ks.public(t, "kem"), content, seal.Options{}), By: ks.uri, Key: "kem"}
+		viaSealed, err := backend.ReadSecret(t.Context(), src.String())
+		require.NoError(t, err)
+		require.Equal(t, viaFile, viaSealed)
+		raw, err := src.Open(t.Context())
+		require.NoError(t, err)
+		require.Equal(t, content, string(raw), "Open gives the bytes as sealed")
+	}
+}

@@ -22,8 +22,10 @@ const MaxSecretLen = 64 << 10
 //   - env:NAME: the environment variable NAME, which must be set;
 //   - sealed:/abs/path?by=<backend URI>&key=<label>: the file at path,
 //     sealed with package seal to the key labelled label in the backend
-//     that the (percent-encoded) URI names, and opened through that key;
-//     see [SealedSource] for the syntax and its bounds.
+//     that the (percent-encoded) URI names, and opened through that key,
+//     one trailing newline removed as for file: (so a file: source's file
+//     sealed as it is reads the same); see [SealedSource] for the syntax
+//     and its bounds, and [SealedSource.Open] for the bytes as sealed.
 //
 // The first two are plaintext at rest; sealed is how a secret stays off the
 // disk in the clear. Errors name the source's file, variable or key and the
@@ -58,17 +60,24 @@ func ReadSecret(ctx context.Context, source string) (Secret, error) {
 		if err != nil {
 			return nil, err
 		}
-		b = bytes.TrimSuffix(b, []byte("\n"))
-		b = bytes.TrimSuffix(b, []byte("\r"))
-		return Secret(b), nil
+		return trimNewline(b), nil
 	case strings.HasPrefix(source, sealedPrefix):
 		s, err := ParseSealedSource(source)
 		if err != nil {
 			return nil, err
 		}
-		return s.Open(ctx)
+		b, err := s.Open(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return trimNewline(b), nil
 	}
 	return nil, fmt.Errorf("want file:/path, env:NAME or sealed:/path?by=…&key=…: %w", ErrInvalidInput)
+}
+
+func trimNewline(b []byte) Secret {
+	b = bytes.TrimSuffix(b, []byte("\n"))
+	return Secret(bytes.TrimSuffix(b, []byte("\r")))
 }
 
 // readBounded reads at most max bytes of path, failing with ErrInvalidInput
