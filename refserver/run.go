@@ -163,6 +163,9 @@ func Init(ctx context.Context, c Config, o InitOptions) error {
 			return fmt.Errorf("write credential file: %w", err)
 		}
 		fmt.Fprintf(o.Out, "refserver: initialised %s; administrator %s, credential in %s\n", c.DataDir, acct.Email, written)
+		if c.SealTo != "" {
+			fmt.Fprintf(o.Out, "refserver: the credential is sealed; read it with: cryptoplug-seal unseal -by '%s' -key '%s' %s\n", backend.RedactURI(c.SealTo), c.SealKey, written)
+		}
 		return nil
 	}
 	fmt.Fprintf(o.Out, "refserver: initialised %s. The administrator's credential, shown this once:\n%s", c.DataDir, cred)

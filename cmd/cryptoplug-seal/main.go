@@ -6,6 +6,7 @@
 //
 //	cryptoplug-seal seal    -by URI -key LABEL [-in FILE] [-replace] [-keep-old] FILE
 //	cryptoplug-seal check   -by URI -key LABEL FILE
+//	cryptoplug-seal unseal  -by URI -key LABEL FILE
 //	cryptoplug-seal rotate  -by URI -key LABEL -to-by URI -to-key LABEL [-out FILE] [-keep-old] FILE
 //	cryptoplug-seal inspect FILE
 //	cryptoplug-seal source  -by URI -key LABEL FILE
@@ -15,7 +16,9 @@
 // LABEL in the backend URI, proves the result opens through that key, and
 // writes FILE (mode 0600) atomically; an existing FILE needs -replace.
 // check unseals FILE and discards the secret: it proves the file opens on
-// this machine. rotate re-seals FILE to another key (in place unless
+// this machine. unseal writes the secret to standard output, for a person
+// who must read it once (the administrator credential `refserver init
+// -seal-to` seals). rotate re-seals FILE to another key (in place unless
 // -out), writing nothing unless the new file opens. inspect prints what
 // FILE's framing says (scheme, algorithm, key ID) without a key. source
 // prints the pin-source value that reads FILE. Each prints the sealed:
@@ -105,7 +108,7 @@ func exitCode(err error) int {
 	return exitFailure
 }
 
-const usage = "usage: cryptoplug-seal seal|check|rotate|inspect|source [flags] FILE (cryptoplug-seal COMMAND -h lists the flags)"
+const usage = "usage: cryptoplug-seal seal|check|unseal|rotate|inspect|source [flags] FILE (cryptoplug-seal COMMAND -h lists the flags)"
 
 func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
 	if len(args) == 0 {
@@ -129,7 +132,7 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout io.Wri
 		toKey = fs.String("to-key", "", "label of the new key")
 		out = fs.String("out", "", "write the re-sealed file here instead of replacing FILE")
 		keepOld = fs.Bool("keep-old", false, "keep the replaced FILE as FILE.old")
-	case "check", "source", "inspect":
+	case "check", "source", "inspect", "unseal":
 	default:
 		return usageError{fmt.Sprintf("unknown command %q; %s", args[0], usage)}
 	}
@@ -170,6 +173,14 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout io.Wri
 			return err
 		}
 		printInfo(stdout, path, info)
+	case "unseal":
+		secret, err := src.Open(ctx)
+		if err != nil {
+			return err
+		}
+		defer secret.Wipe()
+		_, err = stdout.Write(secret)
+		return err
 	case "check":
 		info, err := sealedfile.Check(ctx, src)
 		if err != nil {

@@ -88,6 +88,11 @@ func TestCommands(t *testing.T) {
 		require.Contains(t, stdout.String()+stderr.String(), s.out, s.name)
 		require.NotContains(t, stdout.String()+stderr.String(), secret, s.name)
 	}
+	var stdout, stderr bytes.Buffer
+	require.Equal(t, exitOK, run(context.Background(), []string{"unseal", "-by", by, "-key", "rsa", file}, nil, &stdout, &stderr), stderr.String())
+	require.Equal(t, secret, stdout.String(), "unseal prints the secret, and only it")
+	require.Equal(t, exitWrongKey, run(context.Background(), []string{"unseal", "-by", other, "-key", "kem", file + ".old"}, nil, &stdout, &stderr))
+
 	got, err := backend.ReadSecret(t.Context(), backend.SealedSource{Path: file, By: by, Key: "rsa"}.String())
 	require.NoError(t, err)
 	require.Equal(t, secret, string(got), "one trailing newline dropped")
