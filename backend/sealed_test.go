@@ -3,6 +3,7 @@ package backend_test
 import (
 	"context"
 	"crypto"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -285,4 +286,36 @@ func TestSealedSourceDropsATrailingNewlineAsFileDoes(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, content, string(raw), "Open gives the bytes as sealed")
 	}
+}
+
+// refusingKey is a real software key whose store refuses to decrypt with
+// ErrAuth, as a TPM key whose authValue or PCR policy is not satisfied
+// does: no backend here offers such policies yet (issue 19 adds them to
+// the TPM backend), so this stands in for one to pin the classification.
+type refusingKey struct{ backend.Key }
+
+func (k refusingKey) Decapsulator() (backend.Decapsulator, error) {
+	d, err := k.Key.Decapsulator()
+	return refusingDecapsulator{d}, err
+}
+
+type refusingDecapsulator struct{ backend.Decapsulator }
+
+func (refusingDecapsulator) DecapsulateContext(context.Context, []byte) ([]byte, error) {
+	return nil, fmt.Errorf("TPM_RC_POLICY_FAIL: %w", backend.ErrAuth)
+}
+
+func TestOpenSealedReportsARefusalAsSuch(t *testing.T) {
+	ks := newKeystore(t, map[string]backend.Algorithm{"kem": backend.MLKEM768})
+	b, err := backend.Open(t.Context(), ks.uri)
+	require.NoError(t, err)
+	defer b.Close()
+	k, err := b.Key(t.Context(), backend.ByLabel("kem"))
+	require.NoError(t, err)
+	blob, err := seal.Seal(k.Public(), []byte("s"))
+	require.NoError(t, err)
+	_, err = backend.OpenSealed(t.Context(), refusingKey{k}, blob)
+	require.ErrorIs(t, err, backend.ErrUnsealRefused)
+	require.ErrorIs(t, err, backend.ErrAuth)
+	require.NotErrorIs(t, err, seal.ErrCorrupt, "a refusal is not a damaged file")
 }

@@ -102,6 +102,12 @@ func TestSealToSoftHSMWithATPMSealedPIN(t *testing.T) {
 	moved.By = softhsmtest.Create(t).URI
 	_, err = backend.ReadSecret(t.Context(), moved.String())
 	require.ErrorIs(t, err, backend.ErrKeyNotFound)
+	// The right token with a wrong PIN: the token refuses the login.
+	t.Setenv("CP_TEST_WRONG_PIN", "00000000")
+	moved.By = "pkcs11:token=" + tok.Label + "?module-path=" + softhsmtest.ModulePath + "&pin-source=env:CP_TEST_WRONG_PIN&max-sessions=2"
+	_, err = backend.ReadSecret(t.Context(), moved.String())
+	require.ErrorIs(t, err, backend.ErrAuth)
+	require.NotContains(t, err.Error(), tok.PIN)
 
 	// Rotate from the token to the TPM, in place.
 	to := src
