@@ -29,7 +29,8 @@
 // 0 ok, 1 other failure, 2 usage, 3 key not found, 4 the key refused
 // (policy or authorization not satisfied), 5 the key cannot unseal,
 // 6 FILE exists, 9 FILE tampered with, truncated or of an unknown format
-// version, 11 FILE sealed to another key.
+// version (or the TPM refuses the key's own file: made by another TPM),
+// 11 FILE sealed to another key.
 package main
 
 import (
@@ -94,7 +95,7 @@ func exitCode(err error) int {
 		return exitUsage
 	case errors.Is(err, seal.ErrWrongKey):
 		return exitWrongKey
-	case errors.Is(err, seal.ErrCorrupt):
+	case errors.Is(err, seal.ErrCorrupt), errors.Is(err, backend.ErrCorrupt):
 		return exitCorrupt
 	case errors.Is(err, backend.ErrUnsealRefused), errors.Is(err, backend.ErrAuth):
 		return exitRefused
