@@ -3,9 +3,11 @@
 package sealedfile_test
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -47,7 +49,7 @@ func TestSealToSwtpm(t *testing.T) {
 	moved := src
 	moved.By = other.URI(copied)
 	_, err = backend.ReadSecret(t.Context(), moved.String())
-	require.ErrorIs(t, err, backend.ErrCorrupt, "another TPM refuses this TPM's key file")
+	require.True(t, refusedByAnotherTPM(err), "another TPM refuses this TPM's key directory: %v", err)
 	require.NotContains(t, err.Error(), string(secret))
 	t.Logf("key directory on another TPM: %v", err)
 
@@ -120,4 +122,13 @@ func TestSealToSoftHSMWithATPMSealedPIN(t *testing.T) {
 	data, err := os.ReadFile(src.Path)
 	require.NoError(t, err)
 	require.NotContains(t, string(data), string(secret))
+}
+
+// refusedByAnotherTPM reports whether err is a TPM refusing a key
+// directory made by another TPM: the key file fails to load
+// (backend.ErrCorrupt), or, once the TPM backend pins its storage root key
+// in the directory (issue 19's branch), opening fails with
+// tpm.ErrSRKMismatch, matched by its text until that sentinel is on main.
+func refusedByAnotherTPM(err error) bool {
+	return errors.Is(err, backend.ErrCorrupt) || err != nil && strings.Contains(err.Error(), "storage root key does not match")
 }
