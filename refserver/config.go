@@ -18,7 +18,8 @@ import (
 //
 // Secrets are never configuration values: the pepper, keystore passphrase
 // and a PostgreSQL password come from files (or the pepper from
-// REFSERVER_PEPPERS), which init creates with mode 0600.
+// REFSERVER_PEPPERS), which init creates with mode 0600, sealed to a TPM or
+// HSM key with SealTo.
 type Config struct {
 	// DataDir holds everything init creates; required.
 	DataDir string `json:"data_dir"`
