@@ -1,11 +1,9 @@
 package backend
 
 import (
-	"bytes"
+	"context"
 	"fmt"
 	"log/slog"
-	"os"
-	"strings"
 )
 
 // Secret holds a PIN or passphrase. Every way of printing or encoding it
@@ -43,62 +41,39 @@ func (s Secret) Wipe() { clear(s) }
 
 // PIN resolves the URI's PIN or passphrase from, in order:
 //
-//   - pin-source=file:/path (or a bare absolute path, as RFC 7512 allows):
-//     the file's contents, one trailing newline removed;
-//   - pin-source=env:NAME: the environment variable NAME (a cryptoplug
-//     extension);
+//   - pin-source=…: a secret source (see [ReadSecret]): file:/path (or a
+//     bare absolute path, as RFC 7512 allows), env:NAME, or
+//     sealed:/path?by=…&key=… (a file sealed to a key in another backend,
+//     see [SealedSource]);
 //   - pin-value=…: the value in the URI itself (accepted for RFC 7512
 //     compatibility; it puts the secret in command lines and shell history).
 //
 // ok is false when the URI names no PIN. Giving both pin-source and pin-value
-// is an error. Errors wrap [ErrInvalidInput] and name the file or variable,
-// never its contents.
+// is an error. A sealed source is unsealed within [DefaultTimeout]; use
+// [URI.PINContext] to bound it otherwise. Errors are [ReadSecret]'s, or wrap
+// [ErrInvalidInput]; they name the file, variable or key, never the secret.
 func (u *URI) PIN() (pin Secret, ok bool, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), DefaultTimeout)
+	defer cancel()
+	return u.PINContext(ctx)
+}
+
+// PINContext is [URI.PIN] with a context bounding the unsealing of a sealed
+// source.
+func (u *URI) PINContext(ctx context.Context) (pin Secret, ok bool, err error) {
 	src, hasSource := u.Get("pin-source")
 	if hasSource && u.Has("pin-value") {
 		return nil, false, fmt.Errorf("%s URI has both pin-source and pin-value; give one: %w", u.Scheme, ErrInvalidInput)
 	}
 	if hasSource {
-		p, err := readPINSource(src)
-		return p, err == nil, err
+		p, err := ReadSecret(ctx, src)
+		if err != nil {
+			return nil, false, fmt.Errorf("pin-source: %w", err)
+		}
+		return p, true, nil
 	}
 	if v, has := u.Get("pin-value"); has {
 		return Secret(v), true, nil
 	}
 	return nil, false, nil
-}
-
-func readPINSource(src string) (Secret, error) {
-	switch {
-	case strings.HasPrefix(src, "env:"):
-		name := strings.TrimPrefix(src, "env:")
-		v, ok := os.LookupEnv(name)
-		if !ok || name == "" {
-			return nil, fmt.Errorf("pin-source: environment variable %q is not set: %w", name, ErrInvalidInput)
-		}
-		return Secret(v), nil
-	case strings.HasPrefix(src, "file:"), strings.HasPrefix(src, "/"):
-		path := strings.TrimPrefix(src, "file:")
-		path = strings.TrimPrefix(path, "//") // file:///abs/path
-		if !strings.HasPrefix(path, "/") {
-			return nil, fmt.Errorf("pin-source: file path %q must be absolute: %w", path, ErrInvalidInput)
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("pin-source: read %s: %w: %w", path, unwrapPathError(err), ErrInvalidInput)
-		}
-		b = bytes.TrimSuffix(b, []byte("\n"))
-		b = bytes.TrimSuffix(b, []byte("\r"))
-		return Secret(b), nil
-	}
-	return nil, fmt.Errorf("pin-source: want file:/path or env:NAME: %w", ErrInvalidInput)
-}
-
-// unwrapPathError drops the *PathError's own copy of the path so messages
-// do not repeat it.
-func unwrapPathError(err error) error {
-	if pe, ok := err.(*os.PathError); ok {
-		return pe.Err
-	}
-	return err
 }

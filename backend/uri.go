@@ -209,15 +209,20 @@ func (u *URI) CheckAttrs(known ...string) error {
 var secretAttrs = map[string]bool{"pin-value": true, "passphrase": true, "api-key": true}
 
 // Redacted returns the URI re-encoded with secret attributes (pin-value)
-// replaced by "REDACTED". It is safe to log and to put in errors.
-func (u *URI) Redacted() string {
+// replaced by "REDACTED", also in the URIs nested in its attribute values (a
+// sealed pin-source's by= URI). It is safe to log and to put in errors.
+func (u *URI) Redacted() string { return u.encode(true, 0) }
+
+// encode writes u in its text form, with secrets replaced when redact is
+// set; depth counts the URIs this one is nested in.
+func (u *URI) encode(redact bool, depth int) string {
 	var b strings.Builder
 	b.WriteString(u.Scheme)
 	b.WriteByte(':')
-	writeAttrs(&b, u.Path, ";")
+	writeAttrs(&b, u.Path, ";", redact, depth)
 	if len(u.Query) > 0 {
 		b.WriteByte('?')
-		writeAttrs(&b, u.Query, "&")
+		writeAttrs(&b, u.Query, "&", redact, depth)
 	}
 	return b.String()
 }
@@ -225,7 +230,7 @@ func (u *URI) Redacted() string {
 // String is [URI.Redacted]: a URI is never printed with its secrets.
 func (u *URI) String() string { return u.Redacted() }
 
-func writeAttrs(b *strings.Builder, attrs []Attr, sep string) {
+func writeAttrs(b *strings.Builder, attrs []Attr, sep string, redact bool, depth int) {
 	for i, a := range attrs {
 		if i > 0 {
 			b.WriteString(sep)
@@ -235,10 +240,13 @@ func writeAttrs(b *strings.Builder, attrs []Attr, sep string) {
 			continue
 		}
 		b.WriteByte('=')
-		if secretAttrs[a.Name] {
-			b.WriteString("REDACTED")
-		} else {
+		switch {
+		case !redact:
 			b.WriteString(escape(a.Value))
+		case secretAttrs[a.Name]:
+			b.WriteString("REDACTED")
+		default:
+			b.WriteString(escape(redactNested(a.Value, depth)))
 		}
 	}
 }

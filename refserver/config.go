@@ -18,7 +18,8 @@ import (
 //
 // Secrets are never configuration values: the pepper, keystore passphrase
 // and a PostgreSQL password come from files (or the pepper from
-// REFSERVER_PEPPERS), which init creates with mode 0600.
+// REFSERVER_PEPPERS), which init creates with mode 0600, sealed to a TPM or
+// HSM key with SealTo.
 type Config struct {
 	// DataDir holds everything init creates; required.
 	DataDir string `json:"data_dir"`
@@ -33,6 +34,15 @@ type Config struct {
 	// PepperFile holds the token pepper set (authn.ParsePeppers format);
 	// default <data>/pepper. REFSERVER_PEPPERS, if set, is used instead.
 	PepperFile string `json:"pepper_file"`
+	// SealTo, if set, is the URI of a backend (a TPM, a PKCS #11 token,
+	// another keystore) holding the key the server's secret files are
+	// sealed to: init writes the keystore passphrase, the pepper, the TLS
+	// private key and the credential file as <name>.sealed, and serve
+	// unseals them at start (see sealing.go and docs/sealing.md).
+	SealTo string `json:"seal_to"`
+	// SealKey is the sealing key's label in SealTo; default
+	// DefaultSealKey. init generates it when it is missing.
+	SealKey string `json:"seal_key"`
 	// TLSCert and TLSKey are PEM files; default the self-signed pair init
 	// writes to <data>/tls/.
 	TLSCert string `json:"tls_cert"`
@@ -101,6 +111,8 @@ func LoadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 	fs.StringVar(&flagged.Backend, "backend", "", "backend URI (REFSERVER_BACKEND)")
 	fs.StringVar(&flagged.AuthnStore, "authn-store", "", "PostgreSQL DSN or SQLite path (REFSERVER_AUTHN_STORE)")
 	fs.StringVar(&flagged.PepperFile, "pepper-file", "", "pepper file (REFSERVER_PEPPER_FILE; or the set itself in REFSERVER_PEPPERS)")
+	fs.StringVar(&flagged.SealTo, "seal-to", "", "URI of the backend whose key seals the secret files (REFSERVER_SEAL_TO)")
+	fs.StringVar(&flagged.SealKey, "seal-key", "", "label of the sealing key, default "+DefaultSealKey+" (REFSERVER_SEAL_KEY)")
 	fs.StringVar(&flagged.TLSCert, "tls-cert", "", "TLS certificate PEM file")
 	fs.StringVar(&flagged.TLSKey, "tls-key", "", "TLS private key PEM file")
 	fs.StringVar(&flagged.ClientCA, "client-ca", "", "CA PEM file for client certificates")
@@ -138,6 +150,8 @@ func LoadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 	env(&c.Backend, "BACKEND")
 	env(&c.AuthnStore, "AUTHN_STORE")
 	env(&c.PepperFile, "PEPPER_FILE")
+	env(&c.SealTo, "SEAL_TO")
+	env(&c.SealKey, "SEAL_KEY")
 	env(&c.TLSCert, "TLS_CERT")
 	env(&c.TLSKey, "TLS_KEY")
 	env(&c.ClientCA, "CLIENT_CA")
@@ -146,6 +160,7 @@ func LoadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 	env(&c.AuditLog, "AUDIT_LOG")
 	for _, f := range []struct{ dst, src *string }{
 		{&c.DataDir, &flagged.DataDir}, {&c.Listen, &flagged.Listen}, {&c.Backend, &flagged.Backend},
+		{&c.SealTo, &flagged.SealTo}, {&c.SealKey, &flagged.SealKey},
 		{&c.AuthnStore, &flagged.AuthnStore}, {&c.PepperFile, &flagged.PepperFile}, {&c.TLSCert, &flagged.TLSCert},
 		{&c.TLSKey, &flagged.TLSKey}, {&c.ClientCA, &flagged.ClientCA}, {&c.TLSMinVersion, &flagged.TLSMinVersion},
 		{&c.RecoveryKey, &flagged.RecoveryKey}, {&c.AuditLog, &flagged.AuditLog},
@@ -178,13 +193,16 @@ func (c *Config) Resolve() error {
 		return err
 	}
 	c.DataDir = abs
+	if err := c.resolveSealing(); err != nil {
+		return err
+	}
 	def := func(dst *string, v string) {
 		if *dst == "" {
 			*dst = v
 		}
 	}
 	def(&c.Listen, DefaultListen)
-	def(&c.Backend, "software:dir="+filepath.Join(abs, "keys")+"?pin-source=file:"+filepath.Join(abs, "keystore.pass"))
+	def(&c.Backend, c.defaultBackendURI(c.SealTo != ""))
 	def(&c.AuthnStore, filepath.Join(abs, "authn.db"))
 	def(&c.PepperFile, filepath.Join(abs, "pepper"))
 	def(&c.TLSCert, filepath.Join(abs, "tls", "server.crt"))

@@ -38,12 +38,7 @@ func openAuthn(ctx context.Context, c *Config, logger *slog.Logger) (*authn.Serv
 	if err != nil {
 		return nil, nil, fmt.Errorf("open authn store: %w", err)
 	}
-	var peppers *authn.PepperSet
-	if os.Getenv("REFSERVER_PEPPERS") != "" {
-		peppers, err = authn.PeppersFromEnv("REFSERVER_PEPPERS")
-	} else {
-		peppers, err = authn.LoadPepperFile(c.PepperFile)
-	}
+	peppers, err := c.loadPeppers(ctx)
 	if err != nil {
 		store.Close()
 		return nil, nil, fmt.Errorf("load peppers: %w", err)
@@ -91,7 +86,10 @@ type InitOptions struct {
 // certificate unless c names one, the authn store, the keystore, and an
 // administrator (a user holding role admin) whose random password is shown
 // once or written to a 0600 file. It refuses to run on a store that already
-// has an administrator.
+// has an administrator. With c.SealTo the pepper, the passphrase, the TLS
+// key and the credential file are written sealed to the sealing key
+// (generated if missing) as <name>.sealed, and no plaintext secret is
+// written at all.
 func Init(ctx context.Context, c Config, o InitOptions) error {
 	if err := c.Resolve(); err != nil {
 		return err
@@ -105,24 +103,28 @@ func Init(ctx context.Context, c Config, o InitOptions) error {
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return err
 	}
+	if c.SealTo != "" {
+		if _, err := ensureSealKey(ctx, &c); err != nil {
+			return err
+		}
+	}
 	randomB64 := func(n int) string {
 		b := make([]byte, n)
 		rand.Read(b)
 		return base64.StdEncoding.EncodeToString(b)
 	}
-	if _, err := os.Stat(c.PepperFile); errors.Is(err, os.ErrNotExist) && os.Getenv("REFSERVER_PEPPERS") == "" {
-		if err := writeNewFile(c.PepperFile, []byte("1:"+randomB64(32)+"\ncurrent=1\n"), 0o600); err != nil {
+	if !c.secretFileExists(c.PepperFile) && os.Getenv("REFSERVER_PEPPERS") == "" {
+		if _, err := c.writeSecretFile(ctx, c.PepperFile, []byte("1:"+randomB64(32)+"\ncurrent=1\n")); err != nil {
 			return fmt.Errorf("write pepper: %w", err)
 		}
 	}
-	passFile := c.DataDir + "/keystore.pass"
-	if _, err := os.Stat(passFile); errors.Is(err, os.ErrNotExist) {
-		if err := writeNewFile(passFile, []byte(randomB64(32)+"\n"), 0o600); err != nil {
+	if passFile := c.keystorePassFile(); !c.secretFileExists(passFile) {
+		if _, err := c.writeSecretFile(ctx, passFile, []byte(randomB64(32)+"\n")); err != nil {
 			return fmt.Errorf("write keystore passphrase: %w", err)
 		}
 	}
 	if _, err := os.Stat(c.TLSCert); errors.Is(err, os.ErrNotExist) {
-		if err := writeSelfSigned(c.TLSCert, c.TLSKey); err != nil {
+		if err := writeSelfSigned(ctx, &c); err != nil {
 			return fmt.Errorf("write TLS certificate: %w", err)
 		}
 	}
@@ -156,10 +158,14 @@ func Init(ctx context.Context, c Config, o InitOptions) error {
 	}
 	cred := fmt.Sprintf("email=%s\npassword=%s\nid=%s\n", acct.Email, pw, acct.ID)
 	if o.CredentialFile != "" {
-		if err := writeNewFile(o.CredentialFile, []byte(cred), 0o600); err != nil {
+		written, err := c.writeSecretFile(ctx, o.CredentialFile, []byte(cred))
+		if err != nil {
 			return fmt.Errorf("write credential file: %w", err)
 		}
-		fmt.Fprintf(o.Out, "refserver: initialised %s; administrator %s, credential in %s\n", c.DataDir, acct.Email, o.CredentialFile)
+		fmt.Fprintf(o.Out, "refserver: initialised %s; administrator %s, credential in %s\n", c.DataDir, acct.Email, written)
+		if c.SealTo != "" {
+			fmt.Fprintf(o.Out, "refserver: the credential is sealed; read it with: cryptoplug-seal unseal -by '%s' -key '%s' %s\n", backend.RedactURI(c.SealTo), c.SealKey, written)
+		}
 		return nil
 	}
 	fmt.Fprintf(o.Out, "refserver: initialised %s. The administrator's credential, shown this once:\n%s", c.DataDir, cred)

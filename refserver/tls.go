@@ -1,6 +1,7 @@
 package refserver
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -14,6 +15,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/cryptoplug/cryptoplug/backend"
 )
 
 // serverTLSConfig builds the listener's TLS configuration: TLS 1.3 unless
@@ -23,7 +26,9 @@ import (
 // certificate that expired since the session ticket was issued no longer
 // creates or uses a certificate-bound session.
 func serverTLSConfig(c *Config) (*tls.Config, error) {
-	cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
+	ctx, cancel := context.WithTimeout(context.Background(), backend.DefaultTimeout)
+	defer cancel()
+	cert, err := c.loadKeyPair(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load TLS certificate: %w", err)
 	}
@@ -65,9 +70,10 @@ func serverTLSConfig(c *Config) (*tls.Config, error) {
 }
 
 // writeSelfSigned creates a self-signed ECDSA P-256 server certificate for
-// localhost, 127.0.0.1 and ::1, valid for a year, at certPath and keyPath
-// (0600). Clients trust it by pinning the certificate file as their CA.
-func writeSelfSigned(certPath, keyPath string) error {
+// localhost, 127.0.0.1 and ::1, valid for a year, at c.TLSCert (0644) and
+// its key at c.TLSKey (0600; sealed with seal_to). Clients trust it by
+// pinning the certificate file as their CA.
+func writeSelfSigned(ctx context.Context, c *Config) error {
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return err
@@ -94,13 +100,18 @@ func writeSelfSigned(certPath, keyPath string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(certPath), 0o700); err != nil {
+	defer clear(keyDER)
+	for _, dir := range []string{filepath.Dir(c.TLSCert), filepath.Dir(c.TLSKey)} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+	}
+	keyPEM := pemBlock("PRIVATE KEY", keyDER)
+	defer clear(keyPEM)
+	if _, err := c.writeSecretFile(ctx, c.TLSKey, keyPEM); err != nil {
 		return err
 	}
-	if err := writeNewFile(keyPath, pemBlock("PRIVATE KEY", keyDER), 0o600); err != nil {
-		return err
-	}
-	return writeNewFile(certPath, pemBlock("CERTIFICATE", der), 0o644)
+	return writeNewFile(c.TLSCert, pemBlock("CERTIFICATE", der), 0o644)
 }
 
 // writeNewFile creates path with mode and contents, failing if it exists.

@@ -27,6 +27,17 @@
 //     (label: the header): wrapped key length (2 bytes, big endian) | wrapped
 //     key | 12-byte nonce | GCM ciphertext with the header as additional
 //     data.
+//   - scheme 3, as scheme 2 but with the OAEP hash named in the blob and
+//     used for MGF1 too, and an empty OAEP label, which is what TPMs and
+//     PKCS #11 tokens decrypt (see [Options]); the header and every other
+//     byte before the GCM ciphertext are the GCM additional data: OAEP hash
+//     (1 byte: 1 SHA-1, 2 SHA-256, 3 SHA-384, 4 SHA-512) | wrapped key
+//     length (2) | wrapped key | 12-byte nonce | GCM ciphertext length (2) |
+//     GCM ciphertext.
+//
+// A sealed file holds the blob as one PEM block of type [ArmorType]
+// ([Armor], [Dearmor]), which also tells a file cut short from one
+// tampered with.
 //
 // The format never changes in place: another scheme gets another number,
 // another layout another magic.
@@ -37,7 +48,10 @@
 // [ErrCorrupt] and [ErrTooLarge]; test with errors.Is. Open tells "sealed to
 // another key" (visible in the clear header) apart from everything else,
 // and reports every malformed, truncated or tampered blob as ErrCorrupt
-// with nothing said about where it failed. When the recipient key's own
+// with nothing said about where decryption failed. Two refinements of
+// ErrCorrupt, which errors wrap together with it, say what the framing
+// alone shows: [ErrTruncated] (the blob ends before its lengths say) and
+// [ErrUnknownFormat] (another format version or scheme). When the recipient key's own
 // Decrypt or Decapsulate fails (a closed HSM session, a lost device), Open
 // returns that error wrapped, without ErrCorrupt, so a caller does not mistake a
 // broken device for a broken blob. No error ever contains plaintext, key

@@ -145,7 +145,7 @@ func TestSealRejects(t *testing.T) {
 	require.ErrorIs(t, err, seal.ErrTooLarge, "plaintext too long")
 	_, err = seal.Open(mlkem768(t), make([]byte, seal.MaxLen+1))
 	require.ErrorIs(t, err, seal.ErrTooLarge, "blob too long")
-	for _, b := range [][]byte{nil, []byte("CPB1"), append([]byte("CPB2\x01"), make([]byte, 40)...), append([]byte("CPB1\x03"), make([]byte, 40)...)} {
+	for _, b := range [][]byte{nil, []byte("CPB1"), append([]byte("CPB2\x01"), make([]byte, 40)...), append([]byte("CPB1\x07"), make([]byte, 40)...)} {
 		_, err = seal.SealedTo(b)
 		require.ErrorIs(t, err, seal.ErrCorrupt, "%q", b)
 	}
@@ -211,15 +211,18 @@ func FuzzOpen(f *testing.F) {
 	require.NoError(f, err)
 	rsaBlob, err := seal.Seal(&rsaKey().PublicKey, []byte("seed"))
 	require.NoError(f, err)
+	tokenBlob, err := seal.SealWith(&rsaKey().PublicKey, []byte("seed"), seal.Options{OAEPHash: crypto.SHA1})
+	require.NoError(f, err)
 	f.Add(blob)
 	f.Add(rsaBlob)
+	f.Add(tokenBlob)
 	f.Add([]byte("CPB1"))
 	f.Add(append([]byte("CPB1\x02"), make([]byte, 40)...))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if _, err := seal.Open(dk, b); err == nil && !bytes.Equal(b, blob) {
 			t.Fatal("opened an ML-KEM blob that was not sealed")
 		}
-		if _, err := seal.Open(rsaKey(), b); err == nil && !bytes.Equal(b, rsaBlob) {
+		if _, err := seal.Open(rsaKey(), b); err == nil && !bytes.Equal(b, rsaBlob) && !bytes.Equal(b, tokenBlob) {
 			t.Fatal("opened an RSA blob that was not sealed")
 		}
 		_, _ = seal.SealedTo(b)

@@ -5,7 +5,6 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -28,16 +27,24 @@ type Backend struct {
 	caps    backend.Capabilities
 	timeout time.Duration
 	closed  atomic.Bool
+	// keyStore holds the TLS client certificate's key (client-key-by=),
+	// open for the backend's lifetime; nil without a client certificate.
+	keyStore backend.Backend
 }
 
-var knownAttrs = map[string]bool{"api-key-source": true, "session-source": true, "user-secret-source": true, "ca-file": true, "timeout": true}
+var knownAttrs = map[string]bool{"api-key-source": true, "session-source": true, "user-secret-source": true,
+	"ca-file": true, "timeout": true, "client-cert": true, "client-key": true, "client-key-by": true}
 
 func open(ctx context.Context, uri string) (backend.Backend, error) {
 	u, err := backend.ParseURI(uri)
 	if err != nil {
 		return nil, err
 	}
+	b := &Backend{timeout: backend.DefaultTimeout}
 	fail := func(err error) (backend.Backend, error) {
+		if b.keyStore != nil {
+			err = errors.Join(err, b.keyStore.Close())
+		}
 		return nil, backend.Errorf("open", Scheme, "", err)
 	}
 	if len(u.Path) != 1 || u.Path[0].HasValue {
@@ -49,16 +56,15 @@ func open(ctx context.Context, uri string) (backend.Backend, error) {
 		ncred int
 		opts  []client.Option
 	)
-	b := &Backend{timeout: backend.DefaultTimeout}
 	for _, a := range u.Query {
 		if !knownAttrs[a.Name] {
 			return fail(fmt.Errorf("%w: unknown attribute %q", backend.ErrInvalidInput, a.Name))
 		}
 		switch a.Name {
 		case "api-key-source", "session-source", "user-secret-source":
-			v, err := readSource(a.Value)
+			v, err := readCredential(ctx, a.Value)
 			if err != nil {
-				return fail(fmt.Errorf("%w: %s: %v", backend.ErrInvalidInput, a.Name, err))
+				return fail(fmt.Errorf("%s: %w", a.Name, err))
 			}
 			ncred++
 			switch a.Name {
@@ -79,8 +85,20 @@ func open(ctx context.Context, uri string) (backend.Backend, error) {
 			b.timeout = d
 		}
 	}
-	if ncred != 1 {
-		return fail(fmt.Errorf("%w: give exactly one of api-key-source, session-source and user-secret-source", backend.ErrInvalidInput))
+	certOpt, err := b.clientCertificate(ctx, u)
+	if err != nil {
+		return fail(err)
+	}
+	switch {
+	case ncred > 1:
+		return fail(fmt.Errorf("%w: give at most one of api-key-source, session-source and user-secret-source", backend.ErrInvalidInput))
+	case ncred == 0 && certOpt == nil:
+		return fail(fmt.Errorf("%w: give one of api-key-source, session-source and user-secret-source, or a client certificate (client-cert, client-key, client-key-by)", backend.ErrInvalidInput))
+	case ncred == 0:
+		cred = client.CertificateSession()
+	}
+	if certOpt != nil {
+		opts = append(opts, certOpt)
 	}
 	c, err := client.New(base, append(opts, client.WithCredential(cred))...)
 	if err != nil {
@@ -107,34 +125,18 @@ func open(ctx context.Context, uri string) (backend.Backend, error) {
 	return b, nil
 }
 
-// readSource reads "file:/abs/path" or "env:NAME".
-func readSource(src string) (string, error) {
-	var v string
-	switch {
-	case strings.HasPrefix(src, "file:"):
-		p := strings.TrimPrefix(src, "file:")
-		if !strings.HasPrefix(p, "/") {
-			return "", errors.New("file: needs an absolute path")
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return "", fmt.Errorf("read %s: %w", p, errors.Unwrap(err))
-		}
-		v = string(b)
-		v = strings.TrimSuffix(strings.TrimSuffix(v, "\n"), "\r")
-	case strings.HasPrefix(src, "env:"):
-		name := strings.TrimPrefix(src, "env:")
-		v = os.Getenv(name)
-		if v == "" {
-			return "", fmt.Errorf("environment variable %s is empty", name)
-		}
-	default:
-		return "", errors.New(`want "file:/path" or "env:NAME"`)
+// readCredential resolves a credential source (backend.ReadSecret: file:,
+// env: or sealed:) to a non-empty credential.
+func readCredential(ctx context.Context, src string) (string, error) {
+	v, err := backend.ReadSecret(ctx, src)
+	if err != nil {
+		return "", err
 	}
-	if v == "" {
-		return "", errors.New("the credential is empty")
+	defer v.Wipe()
+	if len(v) == 0 {
+		return "", fmt.Errorf("the credential is empty: %w", backend.ErrInvalidInput)
 	}
-	return v, nil
+	return string(v), nil
 }
 
 // Info describes the backend: Name "remote", Kind "remote", Persistent as
@@ -297,13 +299,17 @@ func (b *Backend) DeleteKey(ctx context.Context, ref backend.KeyRef) error {
 	return nil
 }
 
-// Close marks the backend closed and drops idle connections; the server's
-// keys are untouched. Later calls return nil.
+// Close marks the backend closed, drops idle connections and closes the
+// backend holding the client certificate's key; the server's keys are
+// untouched. Later calls return nil.
 func (b *Backend) Close() error {
 	if b.closed.Swap(true) {
 		return nil
 	}
 	b.c.HTTPClient().CloseIdleConnections()
+	if b.keyStore != nil {
+		return b.keyStore.Close()
+	}
 	return nil
 }
 

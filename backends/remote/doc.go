@@ -10,12 +10,27 @@
 // The URI is "remote:" followed by the server's base URL (https, or http to
 // a loopback address only) and these query attributes:
 //
-//   - api-key-source, session-source or user-secret-source (exactly one):
-//     where the credential is read, "file:/abs/path" (one trailing newline
-//     removed) or "env:NAME". The credential itself is never accepted in the
-//     URI. An API key grants one role, so generating keys (keyManagement)
-//     and using them (keyOperation) through one backend needs a session or
-//     user secret of a principal holding both.
+//   - api-key-source, session-source or user-secret-source (at most one):
+//     where the credential is read, a secret source as backend.ReadSecret
+//     takes it: "file:/abs/path" (one trailing newline removed), "env:NAME",
+//     or "sealed:/abs/path?by=…&key=…", a file sealed to a key in a TPM, an
+//     HSM or another keystore (percent-encoded once more inside this URI;
+//     backend.SealedSource.String and backend.URI.String do it). The
+//     credential itself is never accepted in the URI. An API key grants one
+//     role, so generating keys (keyManagement) and using them (keyOperation)
+//     through one backend needs a session or user secret of a principal
+//     holding both.
+//   - client-cert, client-key and client-key-by (all three or none): a TLS
+//     client certificate (a PEM file, leaf first) whose private key is the
+//     key labelled client-key in the backend that the percent-encoded URI
+//     client-key-by names (tpm:…, pkcs11:…), which signs each handshake and
+//     never leaves its store; that backend stays open until Close. Without
+//     a credential source the backend then authenticates by the certificate
+//     alone (client.CertificateSession): it creates a session bound to the
+//     certificate, keeps it in memory only, and creates another when the
+//     server ends it, so no bearer credential exists on the client at all.
+//     The server must trust the certificate's CA (client_ca) and pin it to
+//     an application using the certificate method.
 //   - ca-file: PEM certificates to trust for the server (default: the
 //     system's roots).
 //   - timeout: bound for calls made without a context (Sign, Decrypt,
@@ -28,4 +43,7 @@
 // ErrInvalidInput, ErrUnsupported, rsa.ErrDecryption, …); a refused
 // credential or role is ErrAuth. The rand argument of Sign and Decrypt is
 // ignored: the server draws its own randomness.
+//
+// A sealed credential source and a client key in a TPM are both described,
+// with the chain of secrets they rely on, in docs/sealing.md.
 package remote

@@ -1,8 +1,9 @@
 // Command refserver is cryptoplug's reference server: a key backend over
 // HTTPS behind authentication (see package refserver).
 //
-//	refserver init  -data DIR [-admin-email E] [-credential-file F] [flags]
-//	refserver serve -data DIR [-listen ADDR] [-backend URI] [flags]
+//	refserver init  -data DIR [-admin-email E] [-credential-file F] [-seal-to URI] [flags]
+//	refserver serve -data DIR [-listen ADDR] [-backend URI] [-seal-to URI] [flags]
+//	refserver seal-migrate -data DIR -seal-to URI [-keep-plaintext] [-rollback] [-credential-file F] [flags]
 //
 // init creates DIR (0700) with a pepper, a keystore passphrase, a self-signed
 // TLS certificate (DIR/tls/server.crt, to give clients as their CA), the
@@ -11,6 +12,12 @@
 // SIGINT, then finishes in-flight requests before exiting. Configuration:
 // defaults < -config FILE (JSON) < REFSERVER_* environment < flags;
 // `refserver serve -h` lists them.
+//
+// With -seal-to URI (a TPM, PKCS #11 token or keystore backend) init writes
+// the pepper, passphrase, TLS key and credential file sealed to a key there
+// (<name>.sealed, 0600), serve unseals them at start, and seal-migrate
+// seals an existing data directory in place (or, with -rollback, unseals it
+// back); see docs/sealing.md.
 package main
 
 import (
@@ -36,7 +43,7 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: refserver init|serve -data DIR [flags]")
+		return fmt.Errorf("usage: refserver init|serve|seal-migrate -data DIR [flags]")
 	}
 	fs := flag.NewFlagSet("refserver "+args[0], flag.ContinueOnError)
 	switch args[0] {
@@ -48,6 +55,19 @@ func run(args []string) error {
 			return err
 		}
 		return refserver.Init(context.Background(), cfg, refserver.InitOptions{AdminEmail: *email, CredentialFile: *credFile, Out: os.Stdout})
+	case "seal-migrate":
+		rollback := fs.Bool("rollback", false, "unseal the sealed files back to plaintext and remove them")
+		keep := fs.Bool("keep-plaintext", false, "seal and verify, but keep the plaintext files for now")
+		credFile := fs.String("credential-file", "", "also seal this credential file (init's -credential-file)")
+		cfg, err := refserver.LoadConfig(fs, args[1:], os.Getenv)
+		if err != nil {
+			return err
+		}
+		o := refserver.MigrateOptions{Rollback: *rollback, KeepPlaintext: *keep, Out: os.Stdout}
+		if *credFile != "" {
+			o.CredentialFiles = []string{*credFile}
+		}
+		return refserver.SealMigrate(context.Background(), cfg, o)
 	case "serve":
 		cfg, err := refserver.LoadConfig(fs, args[1:], os.Getenv)
 		if err != nil {
@@ -57,5 +77,5 @@ func run(args []string) error {
 		defer stop()
 		return refserver.Run(ctx, cfg, nil, nil)
 	}
-	return fmt.Errorf("unknown command %q: want init or serve", args[0])
+	return fmt.Errorf("unknown command %q: want init, serve or seal-migrate", args[0])
 }

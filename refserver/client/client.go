@@ -38,31 +38,41 @@ import (
 )
 
 // Credential is what a request authenticates with: an API key, a session
-// token or a user secret. Its String never shows the secret.
+// token, a user secret, or a session the client creates with its TLS
+// certificate ([CertificateSession]). Its String never shows the secret.
 type Credential struct {
 	header, value string
+	certSession   bool
 }
 
 // APIKey returns a credential sent as the X-API-KEY header.
-func APIKey(key string) Credential { return Credential{wire.APIKeyHeader, key} }
+func APIKey(key string) Credential { return Credential{header: wire.APIKeyHeader, value: key} }
 
 // Bearer returns a session credential (Authorization: Bearer).
-func Bearer(token string) Credential { return Credential{"Authorization", "Bearer " + token} }
+func Bearer(token string) Credential {
+	return Credential{header: "Authorization", value: "Bearer " + token}
+}
 
 // UserSecret returns a user-secret credential (Authorization: <secret>).
-func UserSecret(secret string) Credential { return Credential{"Authorization", secret} }
+func UserSecret(secret string) Credential { return Credential{header: "Authorization", value: secret} }
 
 // String returns the header's name only.
-func (c Credential) String() string { return "credential in " + c.header }
+func (c Credential) String() string {
+	if c.certSession {
+		return "certificate session"
+	}
+	return "credential in " + c.header
+}
 
 // IsZero reports whether c is no credential.
-func (c Credential) IsZero() bool { return c.header == "" }
+func (c Credential) IsZero() bool { return c.header == "" && !c.certSession }
 
 // Client calls the reference server. Create it with [New].
 type Client struct {
 	base string // scheme://host:port, no trailing slash
 	hc   *http.Client
 	cred Credential
+	cs   *certSession // with a CertificateSession credential
 }
 
 // Option configures [New].
@@ -148,13 +158,18 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		o.hc = &http.Client{Transport: tr, Timeout: 2 * time.Minute,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
-	return &Client{base: u.Scheme + "://" + u.Host, hc: o.hc, cred: o.cred}, nil
+	c := &Client{base: u.Scheme + "://" + u.Host, hc: o.hc}
+	return c.WithCredential(o.cred), nil
 }
 
 // WithCredential returns a copy of c that sends cred; both share connections.
+// A [CertificateSession] copy starts without a session.
 func (c *Client) WithCredential(cred Credential) *Client {
 	cc := *c
-	cc.cred = cred
+	cc.cred, cc.cs = cred, nil
+	if cred.certSession {
+		cc.cs = &certSession{}
+	}
 	return &cc
 }
 
@@ -180,28 +195,42 @@ func (e *Error) Error() string {
 func segment(s string) string { return url.PathEscape(s) }
 
 // do sends one request. in (if not nil) is the JSON body; out (if not nil)
-// receives the JSON answer; extra sets more headers.
+// receives the JSON answer; extra, if not nil, sets the request's
+// credential headers instead of the client's credential.
 func (c *Client) do(ctx context.Context, method, path string, in, out any, extra func(http.Header)) error {
-	var body io.Reader
+	var body []byte
 	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
+		var err error
+		if body, err = json.Marshal(in); err != nil {
 			return err
 		}
-		body = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	switch {
+	case extra != nil:
+	case c.cs != nil:
+		return c.doCertSession(ctx, method, path, body, out)
+	case !c.cred.IsZero():
+		extra = func(h http.Header) { h.Set(c.cred.header, c.cred.value) }
+	}
+	return c.send(ctx, method, path, body, out, extra)
+}
+
+// send makes one HTTP request; body, if not nil, is JSON.
+func (c *Client) send(ctx context.Context, method, path string, body []byte, out any, headers func(http.Header)) error {
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, r)
 	if err != nil {
 		return err
 	}
-	if in != nil {
+	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
-	if extra != nil {
-		extra(req.Header)
-	} else if !c.cred.IsZero() {
-		req.Header.Set(c.cred.header, c.cred.value)
+	if headers != nil {
+		headers(req.Header)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

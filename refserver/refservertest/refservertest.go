@@ -44,6 +44,11 @@ type Options struct {
 	Audit *slog.Logger
 	// RecoveryPublicKey enables client backups.
 	RecoveryPublicKey any
+	// ClientCertificates makes the server ask for client certificates
+	// (tls.VerifyClientCertIfGiven, as the refserver's client_ca setting
+	// does) issued by a private CA of the instance; see
+	// [Instance.CertificateApplication].
+	ClientCertificates bool
 }
 
 // Instance is a running in-process server.
@@ -61,6 +66,7 @@ type Instance struct {
 	dir  string
 	base *client.Client
 	n    atomic.Int64
+	ca   *clientCA // with Options.ClientCertificates
 }
 
 // Password is the password of every user Instance.User creates.
@@ -109,13 +115,18 @@ func Start(tb testing.TB, o Options) *Instance {
 	hs := httptest.NewUnstartedServer(srv)
 	hs.EnableHTTP2 = true
 	hs.TLS = &tls.Config{MinVersion: tls.VersionTLS13}
+	var ca *clientCA
+	if o.ClientCertificates {
+		ca = newClientCA(tb)
+		hs.TLS.ClientCAs, hs.TLS.ClientAuth = ca.pool, tls.VerifyClientCertIfGiven
+	}
 	hs.StartTLS()
 	tb.Cleanup(hs.Close)
 	caFile := filepath.Join(dir, "server-ca.pem")
 	must(tb, os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: hs.Certificate().Raw}), 0o600))
 	base, err := client.New(hs.URL, client.WithCAFile(caFile))
 	must(tb, err)
-	in := &Instance{URL: hs.URL, CAFile: caFile, Auth: svc, Backend: b, Server: srv, dir: dir, base: base}
+	in := &Instance{URL: hs.URL, CAFile: caFile, Auth: svc, Backend: b, Server: srv, dir: dir, base: base, ca: ca}
 	admin, err := svc.CreateUser(ctx, "admin@example.test", authn.NewSecret(Password), authn.NewRoleSet(authn.RoleAdmin))
 	must(tb, err)
 	in.AdminID = admin.ID
