@@ -333,4 +333,3 @@ func (b *Backend) newKey(k wire.Key, op string) (*Key, error) {
 	}
 	return &Key{b: b, label: k.Label, id: id, alg: alg, pub: pub, usage: usage}, nil
 }
-
