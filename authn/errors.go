@@ -49,6 +49,10 @@ var (
 	// attribute (user e-mail, certificate, identifier) is already taken.
 	ErrAlreadyExists = autherr.ErrAlreadyExists
 
+	// ErrInUse is returned when deleting something others still depend on:
+	// a group that still owns keys.
+	ErrInUse = autherr.ErrInUse
+
 	// ErrInvalidArgument is returned for inputs rejected before anything is
 	// stored: unknown roles, empty names, out-of-range durations, a password
 	// that is too long, a method that does not fit the principal.
