@@ -279,6 +279,32 @@ const minTokenTail = 8
 // truncated or mistyped credential is caught too. The server uses it to
 // keep credentials out of URLs and logs. It allocates nothing.
 func ContainsToken(s string) bool {
+	i, _ := nextToken(s)
+	return i >= 0
+}
+
+// RedactTokens returns s with every token-shaped run (see [ContainsToken])
+// replaced by "[REDACTED]": what a log may record of a string a caller
+// supplied. It returns s itself, without allocating, when there is none.
+func RedactTokens(s string) string {
+	i, n := nextToken(s)
+	if i < 0 {
+		return s
+	}
+	var b strings.Builder
+	for i >= 0 {
+		b.WriteString(s[:i])
+		b.WriteString(redacted)
+		s = s[i+n:]
+		i, n = nextToken(s)
+	}
+	b.WriteString(s)
+	return b.String()
+}
+
+// nextToken returns the start and length of the first token-shaped run in
+// s, or -1.
+func nextToken(s string) (int, int) {
 	for i := 0; i+tokenPrefixLen+minTokenTail <= len(s); i++ {
 		if s[i] != 'c' || s[i+1] != 'p' || s[i+3] != '_' {
 			continue
@@ -288,15 +314,15 @@ func ContainsToken(s string) bool {
 		default:
 			continue
 		}
-		n := 0
-		for j := i + tokenPrefixLen; j < len(s) && base62Digit(s[j]) >= 0 && n < minTokenTail; j++ {
-			n++
+		j := i + tokenPrefixLen
+		for j < len(s) && base62Digit(s[j]) >= 0 {
+			j++
 		}
-		if n >= minTokenTail {
-			return true
+		if j-i-tokenPrefixLen >= minTokenTail {
+			return i, j - i
 		}
 	}
-	return false
+	return -1, 0
 }
 
 // Authenticate checks the request credentials c (X-API-KEY, a session

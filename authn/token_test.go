@@ -112,6 +112,11 @@ func TestContainsToken(t *testing.T) {
 	require.False(t, ContainsToken("cpx_AAAAAAAAAAAA"))
 	require.False(t, ContainsToken("cp"))
 	require.False(t, ContainsToken(""))
+	for _, k := range allKinds {
+		tok := NewToken(k).Reveal()
+		require.Equal(t, "a [REDACTED], b=[REDACTED]!", RedactTokens("a "+tok+", b="+tok[:12]+"!"))
+	}
+	require.Equal(t, "nothing cpk_short", RedactTokens("nothing cpk_short"))
 	var found bool
 	require.Zero(t, testing.AllocsPerRun(10, func() { found = ContainsToken("/v1/key/web?limit=10&q=cpk_short") }))
 	require.False(t, found)

@@ -3,11 +3,17 @@ package refserver
 import (
 	"context"
 	"log/slog"
+
+	"github.com/cryptoplug/cryptoplug/authn"
 )
 
 // auditRequest writes the request's audit record. The reason is the error's
-// text: authn and backend errors name operations, principals, credential IDs
-// and key labels, never a secret or key material.
+// text, for the operator: authn and backend errors name operations,
+// principal and credential IDs, key labels, URIs and files, never a secret
+// or key material. Every string a caller could have supplied (the reason,
+// which may quote a value the caller sent, and the key label) passes
+// through authn.RedactTokens, so that a credential typed into the wrong
+// field is not written down.
 func (s *Server) auditRequest(rq *request, route string, status int, err error) {
 	outcome, level := "ok", slog.LevelInfo
 	switch {
@@ -34,10 +40,10 @@ func (s *Server) auditRequest(rq *request, route string, status int, err error) 
 		attrs = append(attrs, slog.String("role", rq.role.String()))
 	}
 	if rq.key != "" {
-		attrs = append(attrs, slog.String("key", rq.key))
+		attrs = append(attrs, slog.String("key", authn.RedactTokens(rq.key)))
 	}
 	if err != nil {
-		attrs = append(attrs, slog.String("reason", err.Error()))
+		attrs = append(attrs, slog.String("reason", authn.RedactTokens(err.Error())))
 	}
 	s.audit.LogAttrs(context.Background(), level, "request", attrs...)
 }

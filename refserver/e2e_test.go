@@ -264,8 +264,8 @@ func TestEndToEnd(t *testing.T) {
 	opKey := anon.WithCredential(client.APIKey(keyFor["keyOperation"]))
 	_, err = opKey.Sign(ctx, wire.SignRequest{Label: "web", Message: msg})
 	require.NoError(t, err)
-	// A live session kept across the restart below.
-	liveSess, err := anon.Login(ctx, app.Account.ID, keyFor["keyOperation"])
+	// A session made from the key that is rotated and revoked below.
+	doomedSess, err := anon.Login(ctx, app.Account.ID, keyFor["keyOperation"])
 	require.NoError(t, err)
 
 	// API key rotation with overlap: both work until the overlap ends.
@@ -288,6 +288,11 @@ func TestEndToEnd(t *testing.T) {
 	_, err = opKey.Sign(ctx, wire.SignRequest{Label: "web", Message: msg})
 	require.ErrorIs(t, err, authn.ErrUnauthenticated, "a revoked key is refused")
 	opKey = anon.WithCredential(client.APIKey(rotated.Key))
+	_, err = anon.WithCredential(client.Bearer(doomedSess.AccessToken)).Sign(ctx, wire.SignRequest{Label: "web", Message: msg})
+	require.ErrorIs(t, err, authn.ErrUnauthenticated, "a session ends with the API key it was made from")
+	// A live session kept across the restart below.
+	liveSess, err := anon.Login(ctx, app.Account.ID, rotated.Key)
+	require.NoError(t, err)
 	_, err = opKey.Sign(ctx, wire.SignRequest{Label: "web", Message: msg})
 	require.NoError(t, err, "revoking the old key leaves its rotated successor working")
 
