@@ -10,10 +10,12 @@ import (
 // auditRequest writes the request's audit record. The reason is the error's
 // text, for the operator: authn and backend errors name operations,
 // principal and credential IDs, key labels, URIs and files, never a secret
-// or key material. Every string a caller could have supplied (the reason,
-// which may quote a value the caller sent, and the key label) passes
-// through authn.RedactTokens, so that a credential typed into the wrong
-// field is not written down.
+// or key material. What a caller could have put there is kept out: quoted
+// values in the reason (what errors echo of the request) are replaced,
+// and anything shaped like a credential is redacted, in the reason and in
+// the key label, so that a credential typed into the wrong field is not
+// written down. The label is that of a key the caller was allowed to use or
+// created: a name it chose, not an echo.
 func (s *Server) auditRequest(rq *request, route string, status int, err error) {
 	outcome, level := "ok", slog.LevelInfo
 	switch {
@@ -43,7 +45,7 @@ func (s *Server) auditRequest(rq *request, route string, status int, err error) 
 		attrs = append(attrs, slog.String("key", authn.RedactTokens(rq.key)))
 	}
 	if err != nil {
-		attrs = append(attrs, slog.String("reason", authn.RedactTokens(err.Error())))
+		attrs = append(attrs, slog.String("reason", auditReason(err, rq.key)))
 	}
 	s.audit.LogAttrs(context.Background(), level, "request", attrs...)
 }

@@ -155,7 +155,10 @@ func safeText(s string) string {
 	return s
 }
 
-// unquote replaces every Go-quoted string in s with "…".
+// unquote replaces every Go-quoted string in s with "…", except the
+// identifiers this server makes ("usr_…", "key_…", …), which are no
+// caller's input. Errors quote what a caller sent (a scheme, a label, an
+// ID that matched nothing): none of it may reach a client or a log.
 func unquote(s string) string {
 	if !strings.ContainsRune(s, '"') {
 		return s
@@ -173,7 +176,11 @@ func unquote(s string) string {
 			b.WriteString("…") // an unterminated quote: drop the rest
 			return b.String()
 		}
-		b.WriteString("…")
+		if inner, err := strconv.Unquote(q); err == nil && isOurID(inner) {
+			b.WriteString(q)
+		} else {
+			b.WriteString("…")
+		}
 		s = s[i+len(q):]
 	}
 }
@@ -222,4 +229,53 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	h.Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
 	w.Write(b)
+}
+
+// isOurID reports whether s has the shape of an identifier authn makes: a
+// known prefix and 32 lowercase hex digits.
+func isOurID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	switch s[:4] {
+	case "usr_", "app_", "cli_", "key_", "ses_", "pin_", "reg_", "grp_":
+	default:
+		return false
+	}
+	for i := 4; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// logText is what the audit log may record of an error or a caller's
+// string: quoted input replaced (see unquote), and anything shaped like a
+// credential redacted.
+func logText(s string) string { return authn.RedactTokens(unquote(s)) }
+
+// auditReason is what the audit log records of err: logText, after the key
+// names in backend errors are replaced unless they name keep, the key the
+// request was allowed to use. A backend error names the key it was asked
+// for; for a key that does not exist, or that the caller may not see, that
+// name is only what the caller typed.
+func auditReason(err error, keep string) string {
+	text := err.Error()
+	for e := err; e != nil; {
+		var be *backend.Error
+		if !errors.As(e, &be) {
+			break
+		}
+		if be.Key != "" && be.Key != keep {
+			for _, form := range []string{" key " + be.Key + ":", " key " + strconv.Quote(be.Key) + ":"} {
+				text = strings.ReplaceAll(text, form, " key …:")
+			}
+			if k := " key " + be.Key; strings.HasSuffix(text, k) {
+				text = strings.TrimSuffix(text, k) + " key …"
+			}
+		}
+		e = be.Err
+	}
+	return logText(text)
 }

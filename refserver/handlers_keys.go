@@ -149,7 +149,7 @@ func (s *Server) createInGroup(ctx context.Context, rq *request, spec backend.Ke
 // ID no key has, which costs nothing, so it is only logged.
 func (s *Server) forgetKey(ctx context.Context, id string) {
 	if err := s.opts.Auth.ForgetKey(ctx, id); err != nil {
-		s.audit.LogAttrs(ctx, slog.LevelWarn, "forget key group", slog.String("key_id", id), slog.String("reason", authn.RedactTokens(err.Error())))
+		s.audit.LogAttrs(ctx, slog.LevelWarn, "forget key group", slog.String("key_id", id), slog.String("reason", logText(err.Error())))
 	}
 }
 
@@ -226,7 +226,7 @@ func (s *Server) listKeys(rq *request) error {
 		// The error names files; the caller learns only that some entry is
 		// unreadable, the server log which.
 		out.Warnings = append(out.Warnings, "some stored keys could not be read; the server log names them")
-		s.audit.LogAttrs(ctx, slog.LevelWarn, "list keys: unreadable entries", slog.String("request_id", rq.id), slog.String("reason", authn.RedactTokens(err.Error())))
+		s.audit.LogAttrs(ctx, slog.LevelWarn, "list keys: unreadable entries", slog.String("request_id", rq.id), slog.String("reason", logText(err.Error())))
 	}
 	for _, k := range keys {
 		group, ok := owners[k.ID().String()]
@@ -240,7 +240,7 @@ func (s *Server) listKeys(rq *request) error {
 		if err != nil {
 			out.Warnings = append(out.Warnings, "a key's public key could not be encoded; the server log names it")
 			s.audit.LogAttrs(ctx, slog.LevelWarn, "list keys: encode public key", slog.String("request_id", rq.id),
-				slog.String("key", k.ID().String()), slog.String("reason", authn.RedactTokens(err.Error())))
+				slog.String("key", k.ID().String()), slog.String("reason", logText(err.Error())))
 			continue
 		}
 		out.Keys = append(out.Keys, kj)
