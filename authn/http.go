@@ -181,31 +181,48 @@ func checkURL(u *url.URL) error {
 	if u.User != nil {
 		return &CredentialInURLError{Param: "userinfo"}
 	}
-	if ContainsToken(unescapeAll(u.Opaque + u.EscapedPath())) {
+	if tokenInAnyDecoding(u.Opaque + u.EscapedPath()) {
 		return &CredentialInURLError{Param: "path"}
 	}
 	if u.RawQuery != "" {
 		for pair := range strings.FieldsFuncSeq(u.RawQuery, func(r rune) bool { return r == '&' || r == ';' }) {
 			rawName, rawValue, _ := strings.Cut(pair, "=")
 			name := unescapeAll(rawName)
-			if credentialParams[strings.ToLower(strings.TrimSpace(name))] || ContainsToken(name) || ContainsToken(unescapeAll(rawValue)) {
+			if credentialParams[strings.ToLower(strings.TrimSpace(name))] || tokenInAnyDecoding(rawName) || tokenInAnyDecoding(rawValue) {
 				return &CredentialInURLError{Param: paramName(name)}
 			}
 		}
-		if ContainsToken(unescapeAll(u.RawQuery)) {
+		if tokenInAnyDecoding(u.RawQuery) {
 			return &CredentialInURLError{Param: "query"}
 		}
 	}
-	if ContainsToken(unescapeAll(u.EscapedFragment())) {
+	if tokenInAnyDecoding(u.EscapedFragment()) {
 		return &CredentialInURLError{Param: "fragment"}
 	}
 	return nil
 }
 
+// tokenInAnyDecoding reports whether s, or any layer of its
+// percent-decoding, contains a token-shaped value: a decoding can hide
+// what the raw form shows ("%0cpk_…" decodes to a form feed and "pk_…").
+func tokenInAnyDecoding(s string) bool {
+	for range maxUnescapeRounds + 1 {
+		if ContainsToken(s) {
+			return true
+		}
+		next := unescapeLenient(s)
+		if next == s {
+			return false
+		}
+		s = next
+	}
+	return ContainsToken(s)
+}
+
 // paramName is what a CredentialInURLError may say about a parameter: its
 // name, unless the name itself looks like a token or is unreadable.
 func paramName(name string) string {
-	if ContainsToken(name) || len(name) > 64 || !isPrintableASCII(name) {
+	if tokenInAnyDecoding(name) || len(name) > 64 || !isPrintableASCII(name) {
 		return "query"
 	}
 	return name
