@@ -125,8 +125,9 @@ type RegisteredClient struct {
 
 // RegisterClient registers a client with a registration token, spending one
 // of its uses atomically (of concurrent registrations, only as many succeed
-// as the token had uses). The submission is checked before the token is
-// spent: malformed public keys, or a backup that is not sealed to this
+// as the token had uses). The client holds the token's roles and joins the
+// default group ([DefaultGroupID]) with them. The submission is checked
+// before the token is spent: malformed public keys, or a backup that is not sealed to this
 // deployment's recovery key, return [ErrInvalidArgument]. A bad, expired,
 // spent or revoked token returns an error wrapping [ErrUnauthenticated] or a
 // [*RateLimitError].

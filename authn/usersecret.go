@@ -171,9 +171,10 @@ func (s *Service) UserSecretInfo(ctx context.Context, userID string) (UserSecret
 	return userSecretInfoOf(rec), nil
 }
 
-// LatestValidUntil is the latest time a user secret may be valid until:
-// well inside what every store represents (Unix nanoseconds end in 2262).
-var LatestValidUntil = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+// LatestValidUntil is the latest time a user secret may be valid until, in
+// Unix seconds (2200-01-01T00:00:00Z): well inside what every store
+// represents (Unix nanoseconds end in 2262).
+const LatestValidUntil = 7258118400
 
 // SetSecretValidity sets when a user's secret stops working; the zero time
 // means never. A time in the past disables the secret at once (a later
@@ -185,7 +186,7 @@ func (s *Service) SetSecretValidity(ctx context.Context, userID string, validUnt
 	if !isID(userID, userIDPrefix) {
 		return opErr(op, "", ErrNotFound)
 	}
-	if !validUntil.IsZero() && (validUntil.Before(time.Unix(0, 0)) || validUntil.After(LatestValidUntil)) {
+	if !validUntil.IsZero() && (validUntil.Before(time.Unix(0, 0)) || validUntil.After(time.Unix(LatestValidUntil, 0))) {
 		return opErr(op, userID, errWrap(ErrInvalidArgument, "valid-until must be between 1970 and 2200"))
 	}
 	if err := s.store.SetUserSecretValidity(ctx, userID, validUntil); err != nil {

@@ -178,7 +178,7 @@ func TestWireBoundsAgreeWithAuthn(t *testing.T) {
 	require.Equal(t, authn.MaxRotationOverlap, time.Duration(wire.MaxRotationOverlapSeconds)*time.Second)
 	require.Equal(t, authn.MaxRegistrationValidity, time.Duration(wire.MaxRegistrationValidSeconds)*time.Second)
 	require.Equal(t, authn.MaxRegistrationUses, wire.MaxRegistrationUses)
-	require.Equal(t, authn.LatestValidUntil.Unix(), int64(wire.MaxSecretValidUntil))
+	require.Equal(t, authn.LatestValidUntil, wire.MaxSecretValidUntil)
 	require.Equal(t, authn.MaxGroupsPerPrincipal, wire.MaxGroupIDs)
 	require.Equal(t, authn.DefaultGroupID, wire.DefaultGroupID)
 }

@@ -97,7 +97,7 @@ func routeTable() []Route {
 		{Method: "GET", Path: "/sys/v1/users", Roles: roleAdmin, Summary: "list users", handle: (*Server).listUsers},
 		{Method: "GET", Path: "/sys/v1/users/{id}", Roles: roleAdmin, Summary: "describe a user", handle: (*Server).getAccount},
 		{Method: "DELETE", Path: "/sys/v1/users/{id}", Roles: roleAdmin, Summary: "delete a user", handle: (*Server).deleteAccount},
-		{Method: "PUT", Path: "/sys/v1/users/{id}/password", Roles: roleAdmin, Summary: "set a user's password, ending their sessions", handle: (*Server).setPassword},
+		{Method: "PUT", Path: "/sys/v1/users/{id}/password", Roles: roleAdmin, Summary: "set a user's password, ending their sessions and revoking their user secret and pending PIN", handle: (*Server).setPassword},
 		{Method: "POST", Path: "/sys/v1/registrationTokens", Roles: roleAdmin, Summary: "issue a registration token", handle: (*Server).createRegistrationToken},
 		{Method: "GET", Path: "/sys/v1/registrationTokens", Roles: roleAdmin, Summary: "list registration tokens", handle: (*Server).listRegistrationTokens},
 		{Method: "DELETE", Path: "/sys/v1/registrationTokens/{id}", Roles: roleAdmin, Summary: "revoke a registration token", handle: (*Server).revokeRegistrationToken},
