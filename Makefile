@@ -7,8 +7,9 @@ GO    ?= go
 # Debian packages the tests start for real: SoftHSM2 and OpenSC's pkcs11-tool
 # (PKCS#11), swtpm and libssl-dev (TPM daemon and the in-process simulator),
 # PostgreSQL (the shared authn store), p11-kit (its RPC server and client
-# module stand in for a network HSM).
-DEB_PACKAGES := softhsm2 opensc swtpm swtpm-tools libssl-dev postgresql gcc p11-kit p11-kit-modules
+# module stand in for a network HSM), curl and jq (the README's server
+# walkthrough, which refserver's tests run as written).
+DEB_PACKAGES := softhsm2 opensc swtpm swtpm-tools libssl-dev postgresql gcc p11-kit p11-kit-modules curl jq
 
 BACKEND ?=
 REPORT  ?=

@@ -6,8 +6,6 @@ import (
 	"time"
 )
 
-const apiKeyIDPrefix = "key_"
-
 // APIKey describes a stored API key; it never holds the key itself. ID is
 // the non-secret handle used to list, revoke and rotate it.
 type APIKey struct {
@@ -36,15 +34,29 @@ func (s *Service) newAPIKey(owner string, role Role, expiresAt time.Time) (APIKe
 		CreatedAt: s.now(), ExpiresAt: expiresAt}, key
 }
 
+// Limits on API key lifetimes, checked before any arithmetic.
+const (
+	// MaxAPIKeyValidity bounds [Service.CreateAPIKey]'s validFor.
+	MaxAPIKeyValidity = 10 * 365 * 24 * time.Hour
+	// MaxRotationOverlap bounds [Service.RotateAPIKey]'s overlap.
+	MaxRotationOverlap = 90 * 24 * time.Hour
+)
+
 // CreateAPIKey issues another API key for an application or client that
 // uses API keys. The key grants role alone, which the principal must hold;
 // a principal may have many keys per role. validFor > 0 makes the key
-// expire that long from now; 0 means never. Errors wrap [ErrNotFound] or
-// [ErrInvalidArgument].
+// expire that long from now, at most [MaxAPIKeyValidity]; 0 means never.
+// Errors wrap [ErrNotFound] or [ErrInvalidArgument].
 func (s *Service) CreateAPIKey(ctx context.Context, principalID string, role Role, validFor time.Duration) (IssuedAPIKey, error) {
 	const op = "create API key"
-	if validFor < 0 {
-		return IssuedAPIKey{}, opErr(op, principalID, errWrap(ErrInvalidArgument, "negative validity"))
+	if !isPrincipalID(principalID) {
+		return IssuedAPIKey{}, opErr(op, "", ErrNotFound)
+	}
+	if validFor < 0 || validFor > MaxAPIKeyValidity {
+		return IssuedAPIKey{}, opErr(op, principalID, errWrap(ErrInvalidArgument, "validity must be 0 (never expires) to 10 years"))
+	}
+	if !role.Valid() {
+		return IssuedAPIKey{}, opErr(op, principalID, errWrap(ErrInvalidArgument, "undefined role"))
 	}
 	p, err := s.store.GetPrincipal(ctx, principalID)
 	if err != nil {
@@ -72,6 +84,9 @@ func (s *Service) CreateAPIKey(ctx context.Context, principalID string, role Rol
 // [ErrNotFound] if the principal does not exist.
 func (s *Service) ListAPIKeys(ctx context.Context, principalID string) ([]APIKey, error) {
 	const op = "list API keys"
+	if !isPrincipalID(principalID) {
+		return nil, opErr(op, "", ErrNotFound)
+	}
 	if _, err := s.store.GetPrincipal(ctx, principalID); err != nil {
 		return nil, storeErr(op, principalID, err)
 	}
@@ -86,9 +101,12 @@ func (s *Service) ListAPIKeys(ctx context.Context, principalID string) ([]APIKey
 	return out, nil
 }
 
-// RevokeAPIKey deletes the key: the next request using it is refused.
-// Errors wrap [ErrNotFound].
+// RevokeAPIKey deletes the key: the next request using it is refused, and
+// every session made from it ends with it. Errors wrap [ErrNotFound].
 func (s *Service) RevokeAPIKey(ctx context.Context, keyID string) error {
+	if !isID(keyID, apiKeyIDPrefix) {
+		return opErr("revoke API key", "", ErrNotFound)
+	}
 	if err := s.store.DeleteAPIKey(ctx, keyID); err != nil {
 		return storeErr("revoke API key", keyID, err)
 	}
@@ -97,13 +115,18 @@ func (s *Service) RevokeAPIKey(ctx context.Context, keyID string) error {
 
 // RotateAPIKey issues a replacement for key keyID with the same owner and
 // role and, if the old key had an expiry, the same validity period counted
-// from now. The old key stays valid for overlap (but never past its own
-// expiry) so that clients can switch over; overlap 0 revokes it at once.
-// Both happen atomically. An unknown or expired key returns [ErrNotFound].
+// from now. The old key stays valid for overlap (at most
+// [MaxRotationOverlap], and never past its own expiry) so that clients can
+// switch over; overlap 0 revokes it at once. Sessions made from the old key
+// end when it does. Both happen atomically. An unknown or expired key
+// returns [ErrNotFound].
 func (s *Service) RotateAPIKey(ctx context.Context, keyID string, overlap time.Duration) (IssuedAPIKey, error) {
 	const op = "rotate API key"
-	if overlap < 0 {
-		return IssuedAPIKey{}, opErr(op, keyID, errWrap(ErrInvalidArgument, "negative overlap"))
+	if !isID(keyID, apiKeyIDPrefix) {
+		return IssuedAPIKey{}, opErr(op, "", ErrNotFound)
+	}
+	if overlap < 0 || overlap > MaxRotationOverlap {
+		return IssuedAPIKey{}, opErr(op, keyID, errWrap(ErrInvalidArgument, "overlap must be 0 to 90 days"))
 	}
 	old, err := s.store.GetAPIKey(ctx, keyID)
 	if err != nil {
@@ -132,27 +155,27 @@ func (s *Service) RotateAPIKey(ctx context.Context, keyID string, overlap time.D
 }
 
 // authenticateAPIKey checks an API key presented as X-API-KEY. The key has
-// already been parsed.
+// already been parsed. A valid key is never throttled (see limits).
 func (s *Service) authenticateAPIKey(ctx context.Context, key Secret, addr netip.Addr) (Principal, error) {
 	const op = "authenticate API key"
-	if err := s.throttle(op, "", addr); err != nil {
-		return Principal{}, err
-	}
 	if !wellFormed(TokenAPIKey, key.v) {
-		return Principal{}, s.refuse(ctx, op, "", "", addr, "malformed API key")
+		return Principal{}, s.refuseToken(ctx, op, "", addr, nil, "malformed API key")
+	}
+	if err := s.tokenThrottle(op, key); err != nil {
+		return Principal{}, err
 	}
 	rec, found, err := findHashed(ctx, s, key, s.store.GetAPIKeyByHash)
 	if err != nil {
 		if isNotFound(err) {
-			return Principal{}, s.refuse(ctx, op, "", "", addr, "unknown key")
+			return Principal{}, s.refuseToken(ctx, op, "", addr, &key, "unknown key")
 		}
 		return Principal{}, storeErr(op, "", err)
 	}
 	if expired(rec.ExpiresAt, s.now()) {
-		return Principal{}, s.refuse(ctx, op, rec.ID, "", addr, "expired")
+		return Principal{}, s.refuseToken(ctx, op, rec.ID, addr, &key, "expired")
 	}
 	if rec.PrincipalMethod != MethodAPIKey {
-		return Principal{}, s.refuse(ctx, op, rec.ID, "", addr, "principal does not use API keys")
+		return Principal{}, s.refuseToken(ctx, op, rec.ID, addr, &key, "principal does not use API keys")
 	}
 	s.rehash(ctx, TokenAPIKey, rec.ID, found, key)
 	return Principal{ID: rec.PrincipalID, Kind: rec.PrincipalKind, Roles: NewRoleSet(rec.Role) & rec.PrincipalRoles,

@@ -48,7 +48,8 @@ func TestCreateAPIKeyRules(t *testing.T) {
 		{"negative validity", app.ID, authn.RoleKeyOperation, -time.Second, authn.ErrInvalidArgument},
 		{"users have no API keys", u.ID, authn.RoleKeyOperation, 0, authn.ErrInvalidArgument},
 		{"certificate application", certApp.ID, authn.RoleKeyOperation, 0, authn.ErrInvalidArgument},
-		{"unknown principal", "app_missing", authn.RoleKeyOperation, 0, authn.ErrNotFound},
+		{"unknown principal", "app_00000000000000000000000000000000", authn.RoleKeyOperation, 0, authn.ErrNotFound},
+		{"too long a validity", app.ID, authn.RoleKeyOperation, authn.MaxAPIKeyValidity + time.Second, authn.ErrInvalidArgument},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

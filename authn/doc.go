@@ -23,26 +23,38 @@
 //     (e-mail:password or ID:API key) or a client certificate, to which
 //     the session is then bound; idle and absolute expiry; terminated,
 //     renewed ([Service.Reauth]), and ended at once when the principal's
-//     credentials are regenerated or its method switched.
+//     credentials are regenerated or its method switched, its password
+//     reset, or the API key it was made from revoked, rotated away or
+//     expired.
 //   - User secrets ("cpu_…", exactly 64 characters, Authorization: <secret>):
 //     one per user, obtained once by redeeming a single-use PIN an
-//     administrator issued ([Service.CreatePIN], [Service.RedeemPIN]).
+//     administrator issued ([Service.CreatePIN], [Service.RedeemPIN]);
+//     revoked, with any pending PIN, when the user's password is reset.
 //   - Registration tokens ("cpr_…"): let a client register its public keys
 //     and receive an ID and API keys ([Service.RegisterClient]), optionally
 //     leaving a backup sealed to a recovery key with package
 //     [github.com/cryptoplug/cryptoplug/seal].
+//
+// Keys belong to groups ([Service.AuthorizeKey]): a principal holds roles
+// in each group it belongs to, and an operation on a key needs the role in
+// the credential and in the membership of the key's group. Keys never
+// assigned a group, and principals created without one, are in the
+// default group ([DefaultGroupID]).
 //
 // What it promises: tokens carry at least 128 random bits and a CRC-32, and
 // malformed ones are refused before any lookup; the store only ever sees
 // HMAC-SHA-256 of tokens under a versioned pepper and argon2id hashes of
 // passwords and PINs; comparisons are constant-time; [Secret] values never
 // print; unknown, wrong and expired credentials fail identically; failed
-// attempts slow further ones down per principal and per address, never
-// locking anyone out for good. Every exported method is safe for
-// concurrent use.
+// passwords and PINs slow further attempts down per account and per
+// address, a token that keeps failing is refused unseen, and a valid token
+// is never refused for anyone else's failures; nobody is locked out for
+// good. Every exported method is safe for concurrent use.
 //
-// What it never does: accept credentials in URLs, or store or log a
-// plaintext secret. Client certificates are trusted by their SHA-256 pin
+// What it never does: accept credentials in URLs (anything token-shaped,
+// however encoded: [ContainsToken]), or store or log a plaintext secret,
+// or put in a log or an error what a caller typed where an identifier was
+// expected. Client certificates are trusted by their SHA-256 pin
 // alone: the TLS handshake has proven the client holds the certificate's
 // key. Configure the server with tls.VerifyClientCertIfGiven and ClientCAs
 // so that only CA-issued certificates reach it at all.

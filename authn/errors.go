@@ -49,6 +49,10 @@ var (
 	// attribute (user e-mail, certificate, identifier) is already taken.
 	ErrAlreadyExists = autherr.ErrAlreadyExists
 
+	// ErrInUse is returned when deleting something others still depend on:
+	// a group that still owns keys.
+	ErrInUse = autherr.ErrInUse
+
 	// ErrInvalidArgument is returned for inputs rejected before anything is
 	// stored: unknown roles, empty names, out-of-range durations, a password
 	// that is too long, a method that does not fit the principal.
@@ -113,7 +117,10 @@ func (e *CredentialInURLError) Error() string {
 // Unwrap returns [ErrCredentialInURL].
 func (e *CredentialInURLError) Unwrap() error { return ErrCredentialInURL }
 
-// errWrap returns an error that matches sentinel and explains why.
+// errWrap returns an error that matches sentinel and explains why. why is
+// a fixed text of this package: it never quotes a caller's input, so a
+// server may show it to the client (through the Reason method, which
+// errors.As finds with interface{ Reason() string }).
 func errWrap(sentinel error, why string) error {
 	return &detailError{sentinel: sentinel, detail: why}
 }
@@ -123,5 +130,6 @@ type detailError struct {
 	detail   string
 }
 
-func (e *detailError) Error() string { return e.sentinel.Error() + ": " + e.detail }
-func (e *detailError) Unwrap() error { return e.sentinel }
+func (e *detailError) Error() string  { return e.sentinel.Error() + ": " + e.detail }
+func (e *detailError) Unwrap() error  { return e.sentinel }
+func (e *detailError) Reason() string { return e.detail }

@@ -22,6 +22,7 @@ func TestSentinelsAreAutherrs(t *testing.T) {
 		{authn.ErrCredentialInURL, autherr.ErrCredentialInURL},
 		{authn.ErrNotFound, autherr.ErrNotFound},
 		{authn.ErrAlreadyExists, autherr.ErrAlreadyExists},
+		{authn.ErrInUse, autherr.ErrInUse},
 		{authn.ErrInvalidArgument, autherr.ErrInvalidArgument},
 	} {
 		require.Same(t, pair[1], pair[0], "%v", pair[0])

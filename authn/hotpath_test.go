@@ -31,7 +31,7 @@ func newHotPathService(tb testing.TB) (*Service, string) {
 	now := time.Now()
 	s, err := NewService(Config{Store: st, Peppers: peppers, Clock: func() time.Time { return now }, Argon2: cheap})
 	require.NoError(tb, err)
-	rec, token := s.newSession("app_1", KindApplication, NewRoleSet(RoleService), MethodAPIKey, nil, 0, time.Time{})
+	rec, token := s.newSession(sessionSource{principal: "app_1", kind: KindApplication, roles: NewRoleSet(RoleService), method: MethodAPIKey}, time.Time{})
 	st.rec = rec
 	return s, "Bearer " + token.Reveal()
 }

@@ -168,9 +168,12 @@ func parseBasic(b64 string) (string, string, error) {
 	return user, pass, nil
 }
 
-// checkURL refuses credentials in the URL: userinfo, path segments and
-// query values that start like one of this package's tokens, and query
-// parameters named like credentials.
+// checkURL refuses credentials in the URL: userinfo; query parameters
+// named like credentials, however they are separated ('&' or ';') or
+// encoded; and a token-shaped value (see [ContainsToken]) anywhere in the
+// path, query or fragment, once every layer of percent-encoding and '+' is
+// undone. The error names the parameter, "path", "query" or "fragment",
+// never the value.
 func checkURL(u *url.URL) error {
 	if u == nil {
 		return nil
@@ -178,33 +181,165 @@ func checkURL(u *url.URL) error {
 	if u.User != nil {
 		return &CredentialInURLError{Param: "userinfo"}
 	}
-	for seg := range strings.SplitSeq(u.Path, "/") {
-		if hasTokenPrefix(seg) {
-			return &CredentialInURLError{Param: "path"}
-		}
+	if tokenInAnyDecoding(u.Opaque + u.EscapedPath()) {
+		return &CredentialInURLError{Param: "path"}
 	}
-	if u.RawQuery == "" {
-		return nil
-	}
-	q, _ := url.ParseQuery(u.RawQuery) // keep what parses; malformed pairs are checked below
-	for k, vs := range q {
-		if credentialParams[strings.ToLower(k)] {
-			return &CredentialInURLError{Param: k}
-		}
-		for _, v := range vs {
-			if hasTokenPrefix(v) {
-				return &CredentialInURLError{Param: k}
+	if u.RawQuery != "" {
+		for pair := range strings.FieldsFuncSeq(u.RawQuery, func(r rune) bool { return r == '&' || r == ';' }) {
+			rawName, rawValue, _ := strings.Cut(pair, "=")
+			name := unescapeAll(rawName)
+			if credentialParams[strings.ToLower(strings.TrimSpace(name))] || tokenInAnyDecoding(rawName) || tokenInAnyDecoding(rawValue) {
+				return &CredentialInURLError{Param: paramName(name)}
 			}
 		}
-	}
-	// Pairs ParseQuery rejected (bad escapes) are scanned raw.
-	for pair := range strings.SplitSeq(u.RawQuery, "&") {
-		k, v, _ := strings.Cut(pair, "=")
-		if credentialParams[strings.ToLower(k)] || hasTokenPrefix(v) {
-			return &CredentialInURLError{Param: k}
+		if tokenInAnyDecoding(u.RawQuery) {
+			return &CredentialInURLError{Param: "query"}
 		}
 	}
+	if tokenInAnyDecoding(u.EscapedFragment()) {
+		return &CredentialInURLError{Param: "fragment"}
+	}
 	return nil
+}
+
+// tokenInAnyDecoding reports whether s, or any layer of its
+// percent-decoding, contains a token-shaped value: a decoding can hide
+// what the raw form shows ("%0cpk_…" decodes to a form feed and "pk_…").
+func tokenInAnyDecoding(s string) bool {
+	for range maxUnescapeRounds + 1 {
+		if ContainsToken(s) {
+			return true
+		}
+		next := unescapeLenient(s)
+		if next == s {
+			return false
+		}
+		s = next
+	}
+	return ContainsToken(s)
+}
+
+// paramName is what a CredentialInURLError may say about a parameter: its
+// name, unless the name itself looks like a token or is unreadable.
+func paramName(name string) string {
+	if tokenInAnyDecoding(name) || len(name) > 64 || !isPrintableASCII(name) {
+		return "query"
+	}
+	return name
+}
+
+func isPrintableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// maxUnescapeRounds bounds how many layers of percent-encoding are undone;
+// each round only shortens the string, so the work is linear.
+const maxUnescapeRounds = 4
+
+// unescapeAll undoes percent-encoding (leniently: a malformed escape stays
+// as it is) and '+', again and again until nothing changes.
+func unescapeAll(s string) string {
+	for range maxUnescapeRounds {
+		next := unescapeLenient(s)
+		if next == s {
+			break
+		}
+		s = next
+	}
+	return s
+}
+
+func unescapeLenient(s string) string {
+	if !strings.ContainsAny(s, "%+") {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '+':
+			b = append(b, ' ')
+		case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
+			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
+			i += 2
+		default:
+			b = append(b, c)
+		}
+	}
+	return string(b)
+}
+
+func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
+
+func unhex(c byte) byte {
+	switch {
+	case c >= 'a':
+		return c - 'a' + 10
+	case c >= 'A':
+		return c - 'A' + 10
+	}
+	return c - '0'
+}
+
+// minTokenTail is how many base62 digits after a token prefix make a value
+// token-shaped. Real tokens have 38 or 60; a truncated or mistyped one is
+// still a credential someone meant to keep out of logs.
+const minTokenTail = 8
+
+// ContainsToken reports whether s contains something shaped like one of
+// this package's tokens: a prefix ("cpk_", "cps_", "cpu_", "cpr_") followed
+// by at least 8 base62 digits. It does not check the checksum, so that a
+// truncated or mistyped credential is caught too. The server uses it to
+// keep credentials out of URLs and logs. It allocates nothing.
+func ContainsToken(s string) bool {
+	i, _ := nextToken(s)
+	return i >= 0
+}
+
+// RedactTokens returns s with every token-shaped run (see [ContainsToken])
+// replaced by "[REDACTED]": what a log may record of a string a caller
+// supplied. It returns s itself, without allocating, when there is none.
+func RedactTokens(s string) string {
+	i, n := nextToken(s)
+	if i < 0 {
+		return s
+	}
+	var b strings.Builder
+	for i >= 0 {
+		b.WriteString(s[:i])
+		b.WriteString(redacted)
+		s = s[i+n:]
+		i, n = nextToken(s)
+	}
+	b.WriteString(s)
+	return b.String()
+}
+
+// nextToken returns the start and length of the first token-shaped run in
+// s, or -1.
+func nextToken(s string) (int, int) {
+	for i := 0; i+tokenPrefixLen+minTokenTail <= len(s); i++ {
+		if s[i] != 'c' || s[i+1] != 'p' || s[i+3] != '_' {
+			continue
+		}
+		switch s[i+2] {
+		case 'k', 's', 'u', 'r':
+		default:
+			continue
+		}
+		j := i + tokenPrefixLen
+		for j < len(s) && base62Digit(s[j]) >= 0 {
+			j++
+		}
+		if j-i-tokenPrefixLen >= minTokenTail {
+			return i, j - i
+		}
+	}
+	return -1, 0
 }
 
 // Authenticate checks the request credentials c (X-API-KEY, a session

@@ -1,6 +1,7 @@
 package authn_test
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -179,7 +180,8 @@ func TestFailedAuthenticationIsRateLimited(t *testing.T) {
 	// From another address the principal is still throttled.
 	err = login("ned@example.com", password, "203.0.113.7")
 	require.ErrorIs(t, err, authn.ErrRateLimited)
-	require.ErrorContains(t, err, "principal ned@example.com")
+	require.ErrorContains(t, err, "principal")
+	require.NotContains(t, err.Error(), "ned@example.com", "the name typed is never echoed")
 
 	// A stranger keeps failing for ned from ever new addresses: each
 	// failure waits out the previous delay. The delays grow, reach the
@@ -209,4 +211,58 @@ func TestFailedAuthenticationIsRateLimited(t *testing.T) {
 	e.clock.Advance(3 * time.Hour)
 	require.ErrorIs(t, login("ned@example.com", "wrong password", "192.0.2.202"), authn.ErrUnauthenticated)
 	require.NoError(t, login("ned@example.com", password, "192.0.2.203"))
+}
+
+// TestTokenShapedValuesAnywhereInTheURLAreRefused: a credential of any kind
+// is refused wherever it sits in the URL and however it is separated or
+// encoded; the error names where, never what.
+func TestTokenShapedValuesAnywhereInTheURLAreRefused(t *testing.T) {
+	e := newEnv(t)
+	_, keys := e.app(t, authn.RoleService)
+	valid := keys[0].Key.Reveal()
+	for _, tok := range []string{
+		valid,
+		authn.NewToken(authn.TokenSession).Reveal(),
+		authn.NewToken(authn.TokenUserSecret).Reveal(),
+		authn.NewToken(authn.TokenRegistration).Reveal(),
+		valid[:20], // truncated: still a leak
+	} {
+		pct := "%" + strings.ToUpper(hex.EncodeToString([]byte(tok[:1]))) + tok[1:]
+		for _, c := range []struct{ url, param string }{
+			{"/v1/keys?a=1;api_key=" + tok, "api_key"},
+			{"/v1/keys?a=1;b=" + tok, "b"},
+			{"/v1/keys?q=x," + tok, "q"},
+			{"/v1/keys?q=+" + tok, "q"},
+			{"/v1/keys?q=%2B" + tok, "q"},
+			{"/v1/keys?q=" + pct, "q"},
+			{"/v1/keys?q=" + strings.ReplaceAll(pct, "%", "%25"), "q"},
+			{"/v1/keys?" + tok, "query"},
+			{"/v1/keys?" + tok + "=1", "query"},
+			{"/v1/keys?%zz" + tok, "query"},
+			{"/v1/keys/x" + tok, "path"},
+			{"/v1/keys/" + pct, "path"},
+			{"/v1/keys/" + strings.ReplaceAll(pct, "%", "%25"), "path"},
+			{"/v1/keys#" + tok, "fragment"},
+		} {
+			r := httptest.NewRequest(http.MethodGet, "https://kms.example/", nil)
+			var err error
+			r.URL, err = r.URL.Parse(c.url)
+			require.NoError(t, err, c.url)
+			r.Header.Set("X-API-KEY", valid)
+			_, err = e.svc.AuthenticateRequest(r)
+			require.ErrorIs(t, err, authn.ErrCredentialInURL, c.url)
+			var inURL *authn.CredentialInURLError
+			require.True(t, errors.As(err, &inURL), c.url)
+			require.Equal(t, c.param, inURL.Param, c.url)
+			require.NotContains(t, err.Error(), tok[4:12], c.url)
+		}
+	}
+	for _, ok := range []string{"/v1/key/web?limit=10", "/v1/key/cpk_short", "/v1/key?id=00ff", "/v1/key/a%2Bb"} {
+		r := request("X-API-KEY", valid)
+		var err error
+		r.URL, err = r.URL.Parse(ok)
+		require.NoError(t, err)
+		_, err = e.svc.AuthenticateRequest(r)
+		require.NoError(t, err, ok)
+	}
 }

@@ -6,7 +6,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -67,40 +66,54 @@ func TestNewPasswordHasherRejectsBadParams(t *testing.T) {
 	}
 }
 
-// TestArgon2ConcurrencyIsBounded replaces argon2 with a probe that records
-// how many computations overlap.
+// TestArgon2ConcurrencyIsBounded replaces argon2 with a probe that parks
+// each computation until the test releases it, so that the test decides
+// exactly how many are in flight: no sleeps, and nothing but the test
+// goroutine calls require.
 func TestArgon2ConcurrencyIsBounded(t *testing.T) {
+	const limit, calls = 3, 40
+	h, err := newPasswordHasher(cheap, limit) // hashes its dummy with the real argon2
+	require.NoError(t, err)
 	real := argon2Func
 	t.Cleanup(func() { argon2Func = real })
 	var inFlight, peak atomic.Int32
+	entered := make(chan struct{}, calls)
+	release := make(chan struct{})
 	argon2Func = func(pw, salt []byte, time_, mem uint32, threads uint8, n uint32) []byte {
 		cur := inFlight.Add(1)
-		for {
-			p := peak.Load()
-			if cur <= p || peak.CompareAndSwap(p, cur) {
-				break
-			}
+		for p := peak.Load(); cur > p && !peak.CompareAndSwap(p, cur); p = peak.Load() {
 		}
-		time.Sleep(2 * time.Millisecond)
+		entered <- struct{}{}
+		<-release
 		inFlight.Add(-1)
 		return real(pw, salt, time_, mem, threads, n)
 	}
-	h, err := newPasswordHasher(cheap, 3)
-	require.NoError(t, err)
 	var wg sync.WaitGroup
-	for range 40 {
+	for range calls {
 		wg.Go(func() { h.burn(context.Background(), NewSecret("pw")) })
 	}
+	// Exactly limit computations start; each release lets one finish and
+	// one more start, until all have run.
+	for range limit {
+		<-entered
+	}
+	for i := range calls {
+		require.LessOrEqual(t, inFlight.Load(), int32(limit), "call %d", i)
+		release <- struct{}{}
+		if i < calls-limit {
+			<-entered
+		}
+	}
 	wg.Wait()
-	require.Equal(t, int32(3), peak.Load(), "never more than the limit, and the limit is reached")
+	require.Equal(t, int32(limit), peak.Load(), "never more than the limit, and the limit is reached")
 }
 
 func TestArgon2WaitHonoursContext(t *testing.T) {
 	h, err := newPasswordHasher(cheap, 1)
 	require.NoError(t, err)
 	h.sem <- struct{}{} // the only slot is busy
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
-	defer cancel()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
 	_, err = h.verify(ctx, h.dummy, NewSecret("pw"))
-	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.ErrorIs(t, err, context.Canceled)
 }

@@ -57,7 +57,7 @@ func TestStatePersistsAcrossRestart(t *testing.T) {
 	require.ErrorIs(t, err, authn.ErrUnauthenticated, "revocation persists too")
 	v, err := st2.SchemaVersion(ctx)
 	require.NoError(t, err)
-	require.Equal(t, 1, v)
+	require.Equal(t, 3, v)
 }
 
 // plaintexts runs every flow that handles a secret and returns all the
@@ -158,7 +158,7 @@ func TestPostgresTablesHoldNoPlaintext(t *testing.T) {
 	}
 	require.NoError(t, rows.Err())
 	require.Contains(t, tables, "sessions")
-	require.Len(t, tables, 8, "principals, api_keys, sessions, pins, user_secrets, registration_tokens, client_backups, schema_migrations: %v", tables)
+	require.Len(t, tables, 11, "principals, api_keys, sessions, pins, user_secrets, registration_tokens, client_backups, access_groups, group_members, key_owners, schema_migrations: %v", tables)
 
 	var dump bytes.Buffer
 	for _, table := range tables {

@@ -9,23 +9,33 @@ import (
 )
 
 // RateLimitConfig tunes how failed authentications slow down further
-// attempts. Every failure adds one to a score kept per principal and per
-// client address; the score halves every HalfLife. Once a score exceeds
-// FreeFailures, each further failure blocks that principal or address for
-// BaseDelay, doubling per failure, up to the cap. Nothing is blocked
-// forever: the cap bounds each delay and the score decays, so a stranger can
-// slow a user's logins down by at most MaxPrincipalDelay at a time.
+// attempts. Every failure adds one to a score kept per client address and
+// per account (for passwords and PINs) or per token (for API keys,
+// sessions, user secrets and registration tokens); the score halves every
+// HalfLife. Once a score exceeds FreeFailures, each further failure blocks
+// that address, account or token for BaseDelay, doubling per failure, up to
+// the cap. Nothing is blocked forever: the cap bounds each delay and the
+// score decays, so a stranger can slow a user's logins down by at most
+// MaxPrincipalDelay at a time. A valid token is never refused for failures
+// of others, from its address or anywhere else (see the limits type for
+// why each table exists).
 //
 // The limiter is in memory, per [Service]: instances behind a load balancer
-// each keep their own counts.
+// each keep their own counts. Behind a reverse proxy, set
+// [Config.ClientAddr] (see [ForwardedClientAddr]) so that each client is
+// counted, not the proxy.
 type RateLimitConfig struct {
 	Disabled          bool
 	FreeFailures      int           // default 5
 	BaseDelay         time.Duration // default 1s
 	MaxPrincipalDelay time.Duration // default 1m
-	MaxAddressDelay   time.Duration // default 15m
+	MaxAddressDelay   time.Duration // default 15m; also caps a failing token
 	HalfLife          time.Duration // default 15m
-	MaxEntries        int           // tracked principals plus addresses; default 100000
+	// MaxEntries bounds each of the four tables (guessed accounts, their
+	// addresses, failing tokens, their addresses); default 100000. When a
+	// table is full, the entries that matter least go first (see sweep): a
+	// full table never stops counting.
+	MaxEntries int
 }
 
 func (c RateLimitConfig) withDefaults() RateLimitConfig {
@@ -52,17 +62,18 @@ func (c RateLimitConfig) withDefaults() RateLimitConfig {
 
 const limiterShards = 16
 
-// failureLimiter is sharded so that concurrent logins for different
+// failureLimiter counts failures per key K (an address or account string,
+// a token's hash). It is sharded so that concurrent logins for different
 // principals rarely contend on one mutex.
-type failureLimiter struct {
+type failureLimiter[K comparable] struct {
 	cfg    RateLimitConfig
 	seed   maphash.Seed
-	shards [limiterShards]limiterShard
+	shards [limiterShards]limiterShard[K]
 }
 
-type limiterShard struct {
+type limiterShard[K comparable] struct {
 	mu sync.Mutex
-	m  map[string]*failureRecord
+	m  map[K]*failureRecord
 }
 
 type failureRecord struct {
@@ -71,20 +82,20 @@ type failureRecord struct {
 	until time.Time // blocked before this instant
 }
 
-func newFailureLimiter(cfg RateLimitConfig) *failureLimiter {
-	l := &failureLimiter{cfg: cfg.withDefaults(), seed: maphash.MakeSeed()}
+func newFailureLimiter[K comparable](cfg RateLimitConfig) *failureLimiter[K] {
+	l := &failureLimiter[K]{cfg: cfg.withDefaults(), seed: maphash.MakeSeed()}
 	for i := range l.shards {
-		l.shards[i].m = make(map[string]*failureRecord)
+		l.shards[i].m = make(map[K]*failureRecord)
 	}
 	return l
 }
 
-func (l *failureLimiter) shard(key string) *limiterShard {
-	return &l.shards[maphash.String(l.seed, key)%limiterShards]
+func (l *failureLimiter[K]) shard(key K) *limiterShard[K] {
+	return &l.shards[maphash.Comparable(l.seed, key)%limiterShards]
 }
 
 // wait returns how long key is still blocked at now (0 if not).
-func (l *failureLimiter) wait(key string, now time.Time) time.Duration {
+func (l *failureLimiter[K]) wait(key K, now time.Time) time.Duration {
 	if l.cfg.Disabled {
 		return 0
 	}
@@ -97,7 +108,7 @@ func (l *failureLimiter) wait(key string, now time.Time) time.Duration {
 	return 0
 }
 
-func (l *failureLimiter) decayed(r *failureRecord, now time.Time) float64 {
+func (l *failureLimiter[K]) decayed(r *failureRecord, now time.Time) float64 {
 	elapsed := now.Sub(r.at)
 	if elapsed <= 0 {
 		return r.score
@@ -106,7 +117,7 @@ func (l *failureLimiter) decayed(r *failureRecord, now time.Time) float64 {
 }
 
 // fail records a failure for key and returns the delay it imposes.
-func (l *failureLimiter) fail(key string, now time.Time, maxDelay time.Duration) time.Duration {
+func (l *failureLimiter[K]) fail(key K, now time.Time, maxDelay time.Duration) time.Duration {
 	if l.cfg.Disabled {
 		return 0
 	}
@@ -115,8 +126,8 @@ func (l *failureLimiter) fail(key string, now time.Time, maxDelay time.Duration)
 	defer sh.mu.Unlock()
 	r, ok := sh.m[key]
 	if !ok {
-		if len(sh.m) >= l.cfg.MaxEntries/limiterShards && !l.sweep(sh, now) {
-			return 0 // table full of blocked keys: do not track more
+		if len(sh.m) >= l.shardLimit() {
+			l.sweep(sh, now)
 		}
 		r = &failureRecord{at: now}
 		sh.m[key] = r
@@ -138,18 +149,23 @@ func (l *failureLimiter) fail(key string, now time.Time, maxDelay time.Duration)
 }
 
 // reset forgets key's failures.
-func (l *failureLimiter) reset(key string) {
+func (l *failureLimiter[K]) reset(key K) {
 	sh := l.shard(key)
 	sh.mu.Lock()
 	delete(sh.m, key)
 	sh.mu.Unlock()
 }
 
-// sweep drops records that have decayed below one failure and are not
-// blocking, then, if the shard is still full, any record not blocking. It
-// reports whether there is room.
-func (l *failureLimiter) sweep(sh *limiterShard, now time.Time) bool {
-	limit := l.cfg.MaxEntries / limiterShards
+func (l *failureLimiter[K]) shardLimit() int { return max(l.cfg.MaxEntries/limiterShards, 1) }
+
+// sweep makes room for one more record in a full shard. It drops records
+// that have decayed below one failure and are not blocking, then, if the
+// shard is still full, any record not blocking, and then, if every record
+// is blocking, the one whose block ends first: forgetting it costs the
+// least. Refusing to track new keys instead, as an earlier version did, let
+// anyone who filled the table make every later failure free.
+func (l *failureLimiter[K]) sweep(sh *limiterShard[K], now time.Time) {
+	limit := l.shardLimit()
 	for k, r := range sh.m {
 		if !now.Before(r.until) && l.decayed(r, now) < 1 {
 			delete(sh.m, k)
@@ -157,16 +173,30 @@ func (l *failureLimiter) sweep(sh *limiterShard, now time.Time) bool {
 	}
 	for k, r := range sh.m {
 		if len(sh.m) < limit {
-			break
+			return
 		}
 		if !now.Before(r.until) {
 			delete(sh.m, k)
 		}
 	}
-	return len(sh.m) < limit
+	for len(sh.m) >= limit {
+		var victim K
+		var soonest time.Time
+		first := true
+		for k, r := range sh.m {
+			if first || r.until.Before(soonest) {
+				victim, soonest, first = k, r.until, false
+			}
+		}
+		delete(sh.m, victim)
+	}
 }
 
+// principalKey and emailKey name an account in the guessPrincipal table:
+// by ID (PINs) or by the normalised e-mail typed (passwords).
 func principalKey(id string) string { return "p:" + id }
+
+func emailKey(email string) string { return "e:" + email }
 
 // addressKey groups IPv6 clients by /64, the block a single host usually
 // controls; IPv4 addresses stand alone.

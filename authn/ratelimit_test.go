@@ -2,6 +2,7 @@ package authn
 
 import (
 	"net/netip"
+	"strconv"
 	"testing"
 	"time"
 
@@ -9,7 +10,7 @@ import (
 )
 
 func TestLimiterBackoffGrowsCapsAndDecays(t *testing.T) {
-	l := newFailureLimiter(RateLimitConfig{FreeFailures: 3, BaseDelay: time.Second, HalfLife: time.Hour})
+	l := newFailureLimiter[string](RateLimitConfig{FreeFailures: 3, BaseDelay: time.Second, HalfLife: time.Hour})
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	const key = "p:alice"
 	var delays []time.Duration
@@ -40,7 +41,7 @@ func TestLimiterBackoffGrowsCapsAndDecays(t *testing.T) {
 }
 
 func TestLimiterKeysAreIndependent(t *testing.T) {
-	l := newFailureLimiter(RateLimitConfig{FreeFailures: 1})
+	l := newFailureLimiter[string](RateLimitConfig{FreeFailures: 1})
 	now := time.Now()
 	l.fail("a:1", now, time.Minute)
 	l.fail("a:1", now, time.Minute)
@@ -49,7 +50,7 @@ func TestLimiterKeysAreIndependent(t *testing.T) {
 }
 
 func TestLimiterBoundsMemory(t *testing.T) {
-	l := newFailureLimiter(RateLimitConfig{MaxEntries: 64, FreeFailures: 100})
+	l := newFailureLimiter[string](RateLimitConfig{MaxEntries: 64, FreeFailures: 100})
 	now := time.Now()
 	for i := range 10000 {
 		l.fail(addressKey(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})), now, time.Minute)
@@ -62,7 +63,7 @@ func TestLimiterBoundsMemory(t *testing.T) {
 }
 
 func TestLimiterDisabled(t *testing.T) {
-	l := newFailureLimiter(RateLimitConfig{Disabled: true, FreeFailures: 1})
+	l := newFailureLimiter[string](RateLimitConfig{Disabled: true, FreeFailures: 1})
 	now := time.Now()
 	for range 10 {
 		require.Zero(t, l.fail("k", now, time.Minute))
@@ -78,4 +79,31 @@ func TestAddressKeyGroupsIPv6By64(t *testing.T) {
 	require.NotEqual(t, a, c)
 	require.Equal(t, addressKey(netip.MustParseAddr("192.0.2.1")), addressKey(netip.MustParseAddr("::ffff:192.0.2.1")))
 	require.Equal(t, "a:unknown", addressKey(netip.Addr{}))
+}
+
+// TestLimiterKeepsCountingWhenFull is the regression test for a table full
+// of blocked entries: it used to stop tracking new keys, so that 100 failed
+// logins for one more principal then cost no delay at all.
+func TestLimiterKeepsCountingWhenFull(t *testing.T) {
+	l := newFailureLimiter[string](RateLimitConfig{MaxEntries: limiterShards * 4, FreeFailures: 1, MaxPrincipalDelay: time.Minute})
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	// Fill every shard with blocked keys.
+	for i := range limiterShards * 64 {
+		k := "p:filler" + strconv.Itoa(i)
+		l.fail(k, now, time.Hour)
+		l.fail(k, now, time.Hour)
+		l.fail(k, now, time.Hour)
+	}
+	for i := range l.shards {
+		require.Equal(t, 4, len(l.shards[i].m), "full")
+	}
+	var total time.Duration
+	for range 100 {
+		total += l.fail("p:victim", now, time.Minute)
+	}
+	require.Greater(t, total, 50*time.Minute, "the 100 failures are counted and delayed")
+	require.Equal(t, time.Minute, l.wait("p:victim", now))
+	for i := range l.shards {
+		require.LessOrEqual(t, len(l.shards[i].m), 4, "still bounded")
+	}
 }

@@ -13,8 +13,6 @@ import (
 	"github.com/cryptoplug/cryptoplug/seal"
 )
 
-const regTokenIDPrefix = "reg_"
-
 // Limits on registration tokens and client registrations.
 const (
 	MaxRegistrationUses     = 10000
@@ -94,6 +92,9 @@ func (s *Service) ListRegistrationTokens(ctx context.Context) ([]RegistrationTok
 // RevokeRegistrationToken deletes a registration token at once. Errors wrap
 // [ErrNotFound].
 func (s *Service) RevokeRegistrationToken(ctx context.Context, id string) error {
+	if !isID(id, regTokenIDPrefix) {
+		return opErr("revoke registration token", "", ErrNotFound)
+	}
 	if err := s.store.DeleteRegistrationToken(ctx, id); err != nil {
 		return storeErr("revoke registration token", id, err)
 	}
@@ -124,42 +125,44 @@ type RegisteredClient struct {
 
 // RegisterClient registers a client with a registration token, spending one
 // of its uses atomically (of concurrent registrations, only as many succeed
-// as the token had uses). The submission is checked before the token is
-// spent: malformed public keys, or a backup that is not sealed to this
+// as the token had uses). The client holds the token's roles and joins the
+// default group ([DefaultGroupID]) with them. The submission is checked
+// before the token is spent: malformed public keys, or a backup that is not sealed to this
 // deployment's recovery key, return [ErrInvalidArgument]. A bad, expired,
 // spent or revoked token returns an error wrapping [ErrUnauthenticated] or a
 // [*RateLimitError].
 func (s *Service) RegisterClient(ctx context.Context, token Secret, reg ClientRegistration, addr netip.Addr) (RegisteredClient, error) {
 	const op = "register client"
-	if err := s.throttle(op, "", addr); err != nil {
-		return RegisteredClient{}, err
-	}
 	if !wellFormed(TokenRegistration, token.v) {
-		return RegisteredClient{}, s.refuse(ctx, op, "", "", addr, "malformed registration token")
+		return RegisteredClient{}, s.refuseToken(ctx, op, "", addr, nil, "malformed registration token")
+	}
+	if err := s.tokenThrottle(op, token); err != nil {
+		return RegisteredClient{}, err
 	}
 	if !validName(reg.Name) {
 		return RegisteredClient{}, opErr(op, "", errWrap(ErrInvalidArgument, "name empty, too long or with control characters"))
 	}
 	if err := checkPublicKeys(reg.PublicKeys); err != nil {
-		return RegisteredClient{}, opErr(op, reg.Name, err)
+		return RegisteredClient{}, opErr(op, "", err)
 	}
 	if reg.Backup != nil {
 		if err := s.checkBackup(reg.Backup); err != nil {
-			return RegisteredClient{}, opErr(op, reg.Name, err)
+			return RegisteredClient{}, opErr(op, "", err)
 		}
 	}
 	tok, found, err := findHashed(ctx, s, token, s.store.GetRegistrationTokenByHash)
 	if err != nil {
 		if isNotFound(err) {
-			return RegisteredClient{}, s.refuse(ctx, op, "", "", addr, "unknown registration token")
+			return RegisteredClient{}, s.refuseToken(ctx, op, "", addr, &token, "unknown registration token")
 		}
 		return RegisteredClient{}, storeErr(op, "", err)
 	}
 	now := s.now()
 	if expired(tok.ExpiresAt, now) || tok.UsesLeft <= 0 {
-		return RegisteredClient{}, s.refuse(ctx, op, tok.ID, "", addr, "registration token expired or spent")
+		return RegisteredClient{}, s.refuseToken(ctx, op, tok.ID, addr, &token, "registration token expired or spent")
 	}
-	client := PrincipalRecord{ID: newID(clientIDPrefix), Kind: KindClient, Name: reg.Name, Roles: tok.Roles, CreatedAt: now}
+	client := PrincipalRecord{ID: newID(clientIDPrefix), Kind: KindClient, Name: reg.Name, Roles: tok.Roles, CreatedAt: now,
+		Groups: []string{DefaultGroupID}}
 	for _, k := range reg.PublicKeys {
 		client.PublicKeys = append(client.PublicKeys, bytes.Clone(k))
 	}
@@ -169,7 +172,7 @@ func (s *Service) RegisterClient(ctx context.Context, token Secret, reg ClientRe
 	}
 	if err := s.store.RegisterClient(ctx, tok.ID, now, client, keys, bytes.Clone(reg.Backup)); err != nil {
 		if isNotFound(err) {
-			return RegisteredClient{}, s.refuse(ctx, op, tok.ID, "", addr, "registration token spent concurrently")
+			return RegisteredClient{}, s.refuseToken(ctx, op, tok.ID, addr, &token, "registration token spent concurrently")
 		}
 		return RegisteredClient{}, storeErr(op, client.ID, err)
 	}
@@ -261,6 +264,9 @@ func (s *Service) GetBackup(ctx context.Context, admin Principal, clientID strin
 	const op = "get backup"
 	if !admin.HasRole(RoleAdmin) {
 		return nil, opErr(op, admin.ID, ErrForbidden)
+	}
+	if !isID(clientID, clientIDPrefix) {
+		return nil, opErr(op, "", ErrNotFound)
 	}
 	rec, err := s.store.GetBackup(ctx, clientID)
 	if err != nil {

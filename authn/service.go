@@ -3,8 +3,6 @@ package authn
 import (
 	"context"
 	"crypto"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -68,7 +66,7 @@ type Service struct {
 	peppers       *PepperSet
 	clock         func() time.Time
 	hasher        *passwordHasher
-	limiter       *failureLimiter
+	limits        limits
 	idle          time.Duration
 	lifetime      time.Duration
 	touch         time.Duration
@@ -93,7 +91,7 @@ func NewService(cfg Config) (*Service, error) {
 		store:      cfg.Store,
 		peppers:    cfg.Peppers,
 		clock:      cfg.Clock,
-		limiter:    newFailureLimiter(cfg.RateLimit),
+		limits:     newLimits(cfg.RateLimit),
 		idle:       cfg.SessionIdleTimeout,
 		lifetime:   cfg.SessionLifetime,
 		touch:      cfg.SessionTouchInterval,
@@ -143,13 +141,6 @@ func NewService(cfg Config) (*Service, error) {
 
 func (s *Service) now() time.Time { return s.clock() }
 
-// newID returns a non-secret identifier: prefix and 128 random bits in hex.
-func newID(prefix string) string {
-	var b [16]byte
-	rand.Read(b[:])
-	return prefix + hex.EncodeToString(b[:])
-}
-
 // findHashed looks token up under every active pepper version, current
 // first, and returns the record and the version it was found under.
 func findHashed[T any](ctx context.Context, s *Service, token Secret, get func(context.Context, []byte) (T, error)) (T, uint32, error) {
@@ -180,55 +171,9 @@ func (s *Service) rehash(ctx context.Context, kind TokenKind, id string, found u
 	}
 }
 
-// throttle refuses the attempt if the client address or the named principal
-// is blocked by earlier failures.
-func (s *Service) throttle(op, principal string, addr netip.Addr) error {
-	now := s.now()
-	if d := s.limiter.wait(addressKey(addr), now); d > 0 {
-		return &RateLimitError{Op: op, Subject: "address " + addrString(addr), RetryAfter: d}
-	}
-	if principal != "" {
-		if d := s.limiter.wait(principalKey(principal), now); d > 0 {
-			return &RateLimitError{Op: op, Subject: "principal " + principal, RetryAfter: d}
-		}
-	}
-	return nil
-}
-
-// refuse counts a failed authentication against the address and the named
-// principal (if any), logs why, and returns the one error every failure
-// gets: ErrUnauthenticated naming op and id.
-func (s *Service) refuse(ctx context.Context, op, id, principal string, addr netip.Addr, why string) error {
-	now := s.now()
-	s.limiter.fail(addressKey(addr), now, s.limiter.cfg.MaxAddressDelay)
-	if principal != "" {
-		s.limiter.fail(principalKey(principal), now, s.limiter.cfg.MaxPrincipalDelay)
-	}
-	s.log.LogAttrs(ctx, slog.LevelInfo, "authn: authentication failed",
-		slog.String("op", op), slog.String("id", id), slog.String("reason", why), slog.String("addr", addrString(addr)))
-	return opErr(op, id, ErrUnauthenticated)
-}
-
 // storeErr wraps a store failure that is not a plain "not found".
 func storeErr(op, id string, err error) error {
 	return opErr(op, id, err)
-}
-
-func addrString(a netip.Addr) string {
-	if !a.IsValid() {
-		return "unknown"
-	}
-	return a.String()
-}
-
-// remoteAddr is the default Config.ClientAddr.
-func remoteAddr(r *http.Request) netip.Addr {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		a, _ := netip.ParseAddr(r.RemoteAddr)
-		return a.Unmap()
-	}
-	return ap.Addr().Unmap()
 }
 
 // expired reports whether an optional expiry (zero: never) has passed.

@@ -11,8 +11,6 @@ import (
 	"time"
 )
 
-const sessionIDPrefix = "ses_"
-
 // Session describes a stored session; it never holds the token.
 type Session struct {
 	ID            string
@@ -24,6 +22,7 @@ type Session struct {
 	CreatedAt     time.Time
 	LastUsedAt    time.Time // may lag by up to Config.SessionTouchInterval
 	ExpiresAt     time.Time // absolute expiry
+	APIKeyID      string    // the API key the session was made from, or ""
 }
 
 // IssuedSession is a new session with its bearer token. The token is not
@@ -37,7 +36,7 @@ type IssuedSession struct {
 
 func sessionOf(r SessionRecord) Session {
 	return Session{ID: r.ID, PrincipalID: r.PrincipalID, PrincipalKind: r.PrincipalKind, Roles: r.Roles, Method: r.Method,
-		CertSHA256: r.CertSHA256, CreatedAt: r.CreatedAt, LastUsedAt: r.LastUsedAt, ExpiresAt: r.ExpiresAt}
+		CertSHA256: r.CertSHA256, CreatedAt: r.CreatedAt, LastUsedAt: r.LastUsedAt, ExpiresAt: r.ExpiresAt, APIKeyID: r.APIKeyID}
 }
 
 // Credentials are what a request presents. [Service.Credentials] fills them
@@ -64,7 +63,9 @@ type Credentials struct {
 // CreateSession logs in with HTTP Basic credentials or, when there are none,
 // with the client certificate, and returns a new session:
 //   - user e-mail and password: the session holds the user's roles;
-//   - application/client ID and API key: the session holds the key's role;
+//   - application/client ID and API key: the session holds the key's role,
+//     never outlives the key, and ends when the key is revoked or rotated
+//     away;
 //   - a certificate pinned by an application using MethodCertificate: the
 //     session holds the application's roles and is bound to the
 //     certificate's SHA-256, so its token is refused on any connection that
@@ -72,7 +73,8 @@ type Credentials struct {
 //
 // Every failure returns an error wrapping [ErrUnauthenticated], the same for
 // unknown principals and wrong secrets, or a [*RateLimitError] after
-// repeated failures.
+// repeated failures. Neither the error nor the log names what the caller
+// typed as a user name unless it is the ID of one of its principals.
 func (s *Service) CreateSession(ctx context.Context, c Credentials) (IssuedSession, error) {
 	switch {
 	case c.BasicUser != "" || !c.BasicPassword.IsZero():
@@ -83,139 +85,178 @@ func (s *Service) CreateSession(ctx context.Context, c Credentials) (IssuedSessi
 	case c.APIKey.IsZero() && c.Bearer.IsZero() && c.UserSecret.IsZero() && c.Certificate != nil:
 		return s.loginCertificate(ctx, c)
 	}
-	return IssuedSession{}, s.refuse(ctx, "create session", "", "", c.RemoteAddr, "no Basic credentials or client certificate")
+	return IssuedSession{}, s.refuseToken(ctx, "create session", "", c.RemoteAddr, nil, "no Basic credentials or client certificate")
 }
 
+// loginPassword checks a password. Both limits are checked first: a
+// password can be guessed. The e-mail typed is the account's limiter key,
+// and is logged or named in errors never: it may be anything, a password
+// typed in the wrong field included.
 func (s *Service) loginPassword(ctx context.Context, c Credentials) (IssuedSession, error) {
 	const op = "create session"
 	email, ok := normalizeEmail(c.BasicUser)
-	if !ok || c.BasicPassword.Len() > MaxPasswordLen {
-		return IssuedSession{}, s.refuse(ctx, op, "", "", c.RemoteAddr, "malformed e-mail or password")
+	account := ""
+	if ok {
+		account = emailKey(email)
 	}
-	if err := s.throttle(op, email, c.RemoteAddr); err != nil {
+	if err := s.guessThrottle(op, account, c.RemoteAddr); err != nil {
 		return IssuedSession{}, err
+	}
+	if !ok || c.BasicPassword.Len() > MaxPasswordLen {
+		return IssuedSession{}, s.refuseGuess(ctx, op, "", account, c.RemoteAddr, "malformed e-mail or password")
 	}
 	p, err := s.store.GetUserByEmail(ctx, email)
 	if err != nil {
 		if !isNotFound(err) {
-			return IssuedSession{}, storeErr(op, email, err)
+			return IssuedSession{}, storeErr(op, "", err)
 		}
 		s.hasher.burn(ctx, c.BasicPassword)
-		return IssuedSession{}, s.refuse(ctx, op, email, email, c.RemoteAddr, "unknown user")
+		return IssuedSession{}, s.refuseGuess(ctx, op, "", account, c.RemoteAddr, "unknown user")
 	}
 	ok, err = s.hasher.verify(ctx, p.PasswordHash, c.BasicPassword)
 	if err != nil {
-		return IssuedSession{}, opErr(op, email, err)
+		return IssuedSession{}, opErr(op, p.ID, err)
 	}
 	if !ok {
-		return IssuedSession{}, s.refuse(ctx, op, email, email, c.RemoteAddr, "wrong password")
+		// The log names the account, which exists; the error stays the one
+		// an unknown user gets.
+		s.refuseGuess(ctx, op, p.ID, account, c.RemoteAddr, "wrong password")
+		return IssuedSession{}, opErr(op, "", ErrUnauthenticated)
 	}
-	s.limiter.reset(principalKey(email))
-	return s.startSession(ctx, op, p.ID, p.Kind, p.Roles, MethodPassword, nil, p.Epoch)
+	s.succeeded(account)
+	return s.startSession(ctx, op, sessionSource{principal: p.ID, kind: p.Kind, roles: p.Roles, method: MethodPassword, epoch: p.Epoch})
 }
 
+// loginAPIKey checks an application's or client's ID and one of its API
+// keys. A key cannot be guessed, so nothing is checked before it is; only a
+// key that keeps failing is refused unseen (see limits).
 func (s *Service) loginAPIKey(ctx context.Context, c Credentials) (IssuedSession, error) {
 	const op = "create session"
 	id := c.BasicUser
-	if !validName(id) || len(id) > 64 {
-		return IssuedSession{}, s.refuse(ctx, op, "", "", c.RemoteAddr, "malformed principal ID")
+	if !isID(id, applicationIDPrefix, clientIDPrefix) {
+		return IssuedSession{}, s.refuseToken(ctx, op, "", c.RemoteAddr, nil, "malformed principal ID")
 	}
-	if err := s.throttle(op, id, c.RemoteAddr); err != nil {
+	key := c.BasicPassword
+	if !wellFormed(TokenAPIKey, key.v) {
+		return IssuedSession{}, s.refuseToken(ctx, op, id, c.RemoteAddr, nil, "malformed API key")
+	}
+	if err := s.tokenThrottle(op, key); err != nil {
 		return IssuedSession{}, err
 	}
-	if !wellFormed(TokenAPIKey, c.BasicPassword.v) {
-		return IssuedSession{}, s.refuse(ctx, op, id, id, c.RemoteAddr, "malformed API key")
-	}
-	rec, found, err := findHashed(ctx, s, c.BasicPassword, s.store.GetAPIKeyByHash)
+	rec, found, err := findHashed(ctx, s, key, s.store.GetAPIKeyByHash)
 	switch {
 	case isNotFound(err):
-		return IssuedSession{}, s.refuse(ctx, op, id, id, c.RemoteAddr, "unknown API key")
+		return IssuedSession{}, s.refuseToken(ctx, op, id, c.RemoteAddr, &key, "unknown API key")
 	case err != nil:
 		return IssuedSession{}, storeErr(op, id, err)
 	case rec.PrincipalID != id:
-		return IssuedSession{}, s.refuse(ctx, op, id, id, c.RemoteAddr, "API key of another principal")
+		return IssuedSession{}, s.refuseToken(ctx, op, id, c.RemoteAddr, nil, "API key of another principal")
 	case expired(rec.ExpiresAt, s.now()):
-		return IssuedSession{}, s.refuse(ctx, op, id, id, c.RemoteAddr, "API key expired")
+		return IssuedSession{}, s.refuseToken(ctx, op, id, c.RemoteAddr, &key, "API key expired")
 	case rec.PrincipalMethod != MethodAPIKey:
-		return IssuedSession{}, s.refuse(ctx, op, id, id, c.RemoteAddr, "principal does not use API keys")
+		return IssuedSession{}, s.refuseToken(ctx, op, id, c.RemoteAddr, &key, "principal does not use API keys")
 	}
-	s.rehash(ctx, TokenAPIKey, rec.ID, found, c.BasicPassword)
-	s.limiter.reset(principalKey(id))
-	return s.startSession(ctx, op, rec.PrincipalID, rec.PrincipalKind, NewRoleSet(rec.Role)&rec.PrincipalRoles, MethodAPIKey, nil, rec.PrincipalEpoch)
+	s.rehash(ctx, TokenAPIKey, rec.ID, found, key)
+	return s.startSession(ctx, op, sessionSource{principal: rec.PrincipalID, kind: rec.PrincipalKind,
+		roles: NewRoleSet(rec.Role) & rec.PrincipalRoles, method: MethodAPIKey, epoch: rec.PrincipalEpoch,
+		apiKeyID: rec.ID, keyExpiresAt: rec.ExpiresAt})
 }
 
+// loginCertificate trusts the certificate the TLS handshake verified; only
+// its pin is looked up.
 func (s *Service) loginCertificate(ctx context.Context, c Credentials) (IssuedSession, error) {
 	const op = "create session"
-	if err := s.throttle(op, "", c.RemoteAddr); err != nil {
-		return IssuedSession{}, err
-	}
 	sum := sha256.Sum256(c.Certificate.Raw)
 	p, err := s.store.GetPrincipalByCertificate(ctx, sum[:])
 	switch {
 	case isNotFound(err):
-		return IssuedSession{}, s.refuse(ctx, op, "", "", c.RemoteAddr, "certificate not pinned by any principal")
+		return IssuedSession{}, s.refuseToken(ctx, op, "", c.RemoteAddr, nil, "certificate not pinned by any principal")
 	case err != nil:
 		return IssuedSession{}, storeErr(op, "", err)
 	case p.Method != MethodCertificate:
-		return IssuedSession{}, s.refuse(ctx, op, p.ID, "", c.RemoteAddr, "principal does not use certificates")
+		return IssuedSession{}, s.refuseToken(ctx, op, p.ID, c.RemoteAddr, nil, "principal does not use certificates")
 	}
-	return s.startSession(ctx, op, p.ID, p.Kind, p.Roles, MethodCertificate, sum[:], p.Epoch)
+	return s.startSession(ctx, op, sessionSource{principal: p.ID, kind: p.Kind, roles: p.Roles, method: MethodCertificate,
+		cert: sum[:], epoch: p.Epoch})
 }
 
-func (s *Service) newSession(principalID string, kind Kind, roles RoleSet, m Method, cert []byte, epoch int64, expiresAt time.Time) (SessionRecord, Secret) {
+// sessionSource is what a new session inherits from the credential that
+// created it.
+type sessionSource struct {
+	principal    string
+	kind         Kind
+	roles        RoleSet
+	method       Method
+	cert         []byte    // certificate binding, or nil
+	epoch        int64     // the principal's credential epoch
+	apiKeyID     string    // the API key it was made from, or ""
+	keyExpiresAt time.Time // that key's expiry (zero: never)
+}
+
+func (s *Service) newSession(src sessionSource, expiresAt time.Time) (SessionRecord, Secret) {
 	token := NewToken(TokenSession)
 	h, v := s.peppers.hashCurrent(token)
 	now := s.now()
 	if expiresAt.IsZero() {
 		expiresAt = now.Add(s.lifetime)
+		if !src.keyExpiresAt.IsZero() && src.keyExpiresAt.Before(expiresAt) {
+			expiresAt = src.keyExpiresAt // never outlive the key
+		}
 	}
-	return SessionRecord{ID: newID(sessionIDPrefix), Hash: h, PepperVersion: v, PrincipalID: principalID, PrincipalKind: kind,
-		Roles: roles, Method: m, CertSHA256: cert, CreatedAt: now, LastUsedAt: now, ExpiresAt: expiresAt, Epoch: epoch}, token
+	return SessionRecord{ID: newID(sessionIDPrefix), Hash: h, PepperVersion: v, PrincipalID: src.principal, PrincipalKind: src.kind,
+		Roles: src.roles, Method: src.method, CertSHA256: src.cert, CreatedAt: now, LastUsedAt: now, ExpiresAt: expiresAt,
+		Epoch: src.epoch, APIKeyID: src.apiKeyID}, token
 }
 
-func (s *Service) startSession(ctx context.Context, op, principalID string, kind Kind, roles RoleSet, m Method, cert []byte, epoch int64) (IssuedSession, error) {
-	rec, token := s.newSession(principalID, kind, roles, m, cert, epoch, time.Time{})
+func (s *Service) startSession(ctx context.Context, op string, src sessionSource) (IssuedSession, error) {
+	rec, token := s.newSession(src, time.Time{})
 	if err := s.store.CreateSession(ctx, rec); err != nil {
 		if isNotFound(err) {
-			// The credential was reset or the principal deleted meanwhile.
-			return IssuedSession{}, opErr(op, principalID, ErrUnauthenticated)
+			// The credential was reset or revoked, or the principal
+			// deleted, meanwhile.
+			return IssuedSession{}, opErr(op, src.principal, ErrUnauthenticated)
 		}
-		return IssuedSession{}, storeErr(op, principalID, err)
+		return IssuedSession{}, storeErr(op, src.principal, err)
 	}
 	return IssuedSession{Session: sessionOf(rec), Token: token, IdleTimeout: s.idle}, nil
 }
 
 // checkSession finds a live session for a bearer token and checks its
-// certificate binding. It is the hot path of every session request: one
-// HMAC, one indexed lookup, and a write only every SessionTouchInterval.
+// certificate binding and, for a session made from an API key, that the
+// key has not expired (a revoked key took its sessions with it). It is the
+// hot path of every session request: one HMAC, one indexed lookup, and a
+// write only every SessionTouchInterval.
 func (s *Service) checkSession(ctx context.Context, op string, token Secret, cert *x509.Certificate, addr netip.Addr) (SessionRecord, error) {
-	if err := s.throttle(op, "", addr); err != nil {
-		return SessionRecord{}, err
-	}
 	if !wellFormed(TokenSession, token.v) {
-		return SessionRecord{}, s.refuse(ctx, op, "", "", addr, "malformed session token")
+		return SessionRecord{}, s.refuseToken(ctx, op, "", addr, nil, "malformed session token")
+	}
+	if err := s.tokenThrottle(op, token); err != nil {
+		return SessionRecord{}, err
 	}
 	rec, found, err := findHashed(ctx, s, token, s.store.GetSessionByHash)
 	if err != nil {
 		if isNotFound(err) {
-			return SessionRecord{}, s.refuse(ctx, op, "", "", addr, "unknown session")
+			return SessionRecord{}, s.refuseToken(ctx, op, "", addr, &token, "unknown session")
 		}
 		return SessionRecord{}, storeErr(op, "", err)
 	}
 	now := s.now()
 	if !now.Before(rec.ExpiresAt) {
-		return SessionRecord{}, s.refuse(ctx, op, rec.ID, "", addr, "session past absolute expiry")
+		return SessionRecord{}, s.refuseToken(ctx, op, rec.ID, addr, &token, "session past absolute expiry")
 	}
 	if !now.Before(rec.LastUsedAt.Add(s.idle)) {
-		return SessionRecord{}, s.refuse(ctx, op, rec.ID, "", addr, "session idle too long")
+		return SessionRecord{}, s.refuseToken(ctx, op, rec.ID, addr, &token, "session idle too long")
+	}
+	if rec.APIKeyID != "" && expired(rec.APIKeyExpiresAt, now) {
+		return SessionRecord{}, s.refuseToken(ctx, op, rec.ID, addr, &token, "the API key the session was made from expired")
 	}
 	if rec.CertSHA256 != nil {
 		if cert == nil {
-			return SessionRecord{}, s.refuse(ctx, op, rec.ID, "", addr, "certificate-bound session without certificate")
+			return SessionRecord{}, s.refuseToken(ctx, op, rec.ID, addr, nil, "certificate-bound session without certificate")
 		}
 		sum := sha256.Sum256(cert.Raw)
 		if subtle.ConstantTimeCompare(sum[:], rec.CertSHA256) != 1 {
-			return SessionRecord{}, s.refuse(ctx, op, rec.ID, "", addr, "certificate-bound session with another certificate")
+			return SessionRecord{}, s.refuseToken(ctx, op, rec.ID, addr, nil, "certificate-bound session with another certificate")
 		}
 	}
 	if now.Sub(rec.LastUsedAt) >= s.touch {
@@ -245,16 +286,17 @@ func (s *Service) authenticateSession(ctx context.Context, c Credentials) (Princ
 func (s *Service) Reauth(ctx context.Context, c Credentials) (IssuedSession, error) {
 	const op = "reauthenticate session"
 	if c.Bearer.IsZero() {
-		return IssuedSession{}, s.refuse(ctx, op, "", "", c.RemoteAddr, "no bearer token")
+		return IssuedSession{}, s.refuseToken(ctx, op, "", c.RemoteAddr, nil, "no bearer token")
 	}
 	old, err := s.checkSession(ctx, op, c.Bearer, c.Certificate, c.RemoteAddr)
 	if err != nil {
 		return IssuedSession{}, err
 	}
-	rec, token := s.newSession(old.PrincipalID, old.PrincipalKind, old.Roles, old.Method, old.CertSHA256, old.Epoch, old.ExpiresAt)
+	rec, token := s.newSession(sessionSource{principal: old.PrincipalID, kind: old.PrincipalKind, roles: old.Roles, method: old.Method,
+		cert: old.CertSHA256, epoch: old.Epoch, apiKeyID: old.APIKeyID}, old.ExpiresAt)
 	if err := s.store.ReplaceSession(ctx, old.ID, rec); err != nil {
 		if isNotFound(err) {
-			return IssuedSession{}, s.refuse(ctx, op, old.ID, "", c.RemoteAddr, "session ended concurrently")
+			return IssuedSession{}, s.refuseToken(ctx, op, old.ID, c.RemoteAddr, nil, "session or its credential ended concurrently")
 		}
 		return IssuedSession{}, storeErr(op, old.ID, err)
 	}
@@ -265,6 +307,9 @@ func (s *Service) Reauth(ctx context.Context, c Credentials) (IssuedSession, err
 // of a session-authenticated request to end the caller's own session.
 // Errors wrap [ErrNotFound].
 func (s *Service) TerminateSession(ctx context.Context, sessionID string) error {
+	if !isID(sessionID, sessionIDPrefix) {
+		return opErr("terminate session", "", ErrNotFound)
+	}
 	if err := s.store.DeleteSession(ctx, sessionID); err != nil {
 		return storeErr("terminate session", sessionID, err)
 	}
@@ -274,6 +319,9 @@ func (s *Service) TerminateSession(ctx context.Context, sessionID string) error 
 // TerminateSessions ends every session of a principal and returns how many
 // there were.
 func (s *Service) TerminateSessions(ctx context.Context, principalID string) (int, error) {
+	if !isPrincipalID(principalID) {
+		return 0, opErr("terminate sessions", "", ErrNotFound)
+	}
 	n, err := s.store.DeleteSessions(ctx, principalID)
 	if err != nil {
 		return n, storeErr("terminate sessions", principalID, err)
@@ -284,6 +332,9 @@ func (s *Service) TerminateSessions(ctx context.Context, principalID string) (in
 // ListSessions returns a principal's sessions, oldest first, including
 // expired ones not yet purged.
 func (s *Service) ListSessions(ctx context.Context, principalID string) ([]Session, error) {
+	if !isPrincipalID(principalID) {
+		return nil, opErr("list sessions", "", ErrNotFound)
+	}
 	recs, err := s.store.ListSessions(ctx, principalID)
 	if err != nil {
 		return nil, storeErr("list sessions", principalID, err)

@@ -24,7 +24,9 @@ import (
 //   - Times round-trip with nanosecond precision; the zero time.Time means
 //     "never" where a field says so.
 type Store interface {
-	// CreatePrincipal inserts p and, atomically with it, keys.
+	// CreatePrincipal inserts p and, atomically with it, its membership of
+	// each group in p.Groups (holding all of p.Roles) and keys. A group that
+	// does not exist returns ErrNotFound and inserts nothing.
 	CreatePrincipal(ctx context.Context, p PrincipalRecord, keys []APIKeyRecord) error
 	// GetPrincipal returns the principal with this ID.
 	GetPrincipal(ctx context.Context, id string) (PrincipalRecord, error)
@@ -40,7 +42,8 @@ type Store interface {
 	DeletePrincipal(ctx context.Context, id string) error
 	// ResetCredentials atomically sets p's Method, CertSHA256 and
 	// PasswordHash (matched by p.ID), increments its credential epoch,
-	// deletes every API key and session of the principal, and inserts keys.
+	// deletes every API key, session, user secret and pending PIN of the
+	// principal, and inserts keys.
 	ResetCredentials(ctx context.Context, p PrincipalRecord, keys []APIKeyRecord) error
 
 	// CreateAPIKey inserts k.
@@ -59,12 +62,15 @@ type Store interface {
 	RotateAPIKey(ctx context.Context, oldID string, oldExpiresAt time.Time, replacement APIKeyRecord) error
 
 	// CreateSession inserts s if its principal still exists and still has
-	// credential epoch s.Epoch; otherwise it inserts nothing and returns
-	// ErrNotFound. The check and the insert are atomic with respect to
+	// credential epoch s.Epoch, and, for a session made from an API key
+	// (s.APIKeyID set), that key still exists; otherwise it inserts nothing
+	// and returns ErrNotFound. Deleting the API key later deletes the
+	// session with it. The check and the insert are atomic with respect to
 	// ResetCredentials, so a login racing a credential reset cannot leave a
 	// session behind.
 	CreateSession(ctx context.Context, s SessionRecord) error
-	// GetSessionByHash returns the session stored under this hash. It is on
+	// GetSessionByHash returns the session stored under this hash, with the
+	// expiry of the API key it was made from (if any) filled in. It is on
 	// every bearer request's path: one indexed lookup.
 	GetSessionByHash(ctx context.Context, hash []byte) (SessionRecord, error)
 	// TouchSession sets the session's LastUsedAt to at if that is later.
@@ -131,8 +137,68 @@ type Store interface {
 	// tokens that expired or have no use left. It returns how many rows went.
 	PurgeExpired(ctx context.Context, now, idleBefore time.Time) (int64, error)
 
+	// CreateGroup inserts g; a taken name returns ErrAlreadyExists.
+	CreateGroup(ctx context.Context, g GroupRecord) error
+	// GetGroup returns the group with this ID.
+	GetGroup(ctx context.Context, id string) (GroupRecord, error)
+	// ListGroups returns every group, ordered by creation time.
+	ListGroups(ctx context.Context) ([]GroupRecord, error)
+	// DeleteGroup deletes the group and every membership of it. While a key
+	// belongs to the group it deletes nothing and returns ErrInUse.
+	DeleteGroup(ctx context.Context, id string) error
+	// SetMembership inserts or replaces m. A principal or group that does
+	// not exist returns ErrNotFound.
+	SetMembership(ctx context.Context, m MembershipRecord) error
+	// DeleteMembership removes the principal from the group.
+	DeleteMembership(ctx context.Context, principalID, groupID string) error
+	// ListMemberships returns the principal's memberships, ordered by group
+	// ID.
+	ListMemberships(ctx context.Context, principalID string) ([]MembershipRecord, error)
+	// ListGroupMembers returns the group's memberships, ordered by
+	// principal ID.
+	ListGroupMembers(ctx context.Context, groupID string) ([]MembershipRecord, error)
+	// KeyAccess returns the group key keyID belongs to ([DefaultGroupID] if
+	// none was ever assigned) and the roles principalID holds in that group
+	// (none if not a member). It is on every key operation's path: one
+	// query.
+	KeyAccess(ctx context.Context, principalID, keyID string) (groupID string, roles RoleSet, err error)
+	// AssignKey records that key keyID belongs to group groupID. A key that
+	// has a group already returns ErrAlreadyExists; a group that does not
+	// exist, ErrNotFound.
+	AssignKey(ctx context.Context, keyID, groupID string) error
+	// MoveKey moves key keyID from group from (its current group, explicit
+	// or default) to group to, atomically; if from is no longer its group
+	// it changes nothing and returns ErrNotFound.
+	MoveKey(ctx context.Context, keyID, from, to string) error
+	// ForgetKey deletes the record of key keyID's group; none is not an
+	// error.
+	ForgetKey(ctx context.Context, keyID string) error
+	// ListKeyOwners returns the group of every key that was assigned one,
+	// by key ID.
+	ListKeyOwners(ctx context.Context) (map[string]string, error)
+
 	// Close releases the store's resources.
 	Close() error
+}
+
+// DefaultGroupID is the group every key belongs to until it is assigned
+// another, and that principals join when created without a group. It
+// exists in every store and cannot be deleted.
+const DefaultGroupID = "grp_00000000000000000000000000000000"
+
+// GroupRecord is a stored group.
+type GroupRecord struct {
+	ID        string
+	Name      string
+	CreatedAt time.Time
+}
+
+// MembershipRecord is a principal's membership of a group: the roles it
+// holds for the group's keys.
+type MembershipRecord struct {
+	PrincipalID string
+	GroupID     string
+	Roles       RoleSet
 }
 
 // PrincipalRecord is a stored principal.
@@ -152,6 +218,9 @@ type PrincipalRecord struct {
 	// Epoch counts credential resets; sessions record the epoch they were
 	// created under. Set by the store: 0 on insert, +1 per ResetCredentials.
 	Epoch int64
+	// Groups are the groups the principal joins when inserted, holding all
+	// of Roles in each; read back empty (see ListMemberships).
+	Groups []string
 }
 
 // APIKeyRecord is a stored API key.
@@ -185,6 +254,10 @@ type SessionRecord struct {
 	LastUsedAt    time.Time
 	ExpiresAt     time.Time // absolute expiry
 	Epoch         int64     // the principal's credential epoch at creation
+	APIKeyID      string    // the API key the session was made from, or ""
+
+	// Filled in by GetSessionByHash from the API key; ignored on insert.
+	APIKeyExpiresAt time.Time // zero: never (or no API key)
 }
 
 // PINRecord is a stored one-time PIN.

@@ -177,17 +177,3 @@ func base62Digit(c byte) int {
 	}
 	return -1
 }
-
-// hasTokenPrefix reports whether s starts like one of this package's tokens.
-// It is how credentials are recognised in places they must not be (URLs).
-func hasTokenPrefix(s string) bool {
-	if len(s) < tokenPrefixLen {
-		return false
-	}
-	for k := TokenAPIKey; k <= TokenRegistration; k++ {
-		if s[:tokenPrefixLen] == k.Prefix() {
-			return true
-		}
-	}
-	return false
-}

@@ -99,10 +99,25 @@ func TestParseTokenDoesNotAllocate(t *testing.T) {
 	require.Zero(t, n)
 }
 
-func TestHasTokenPrefix(t *testing.T) {
+func TestContainsToken(t *testing.T) {
 	for _, k := range allKinds {
-		require.True(t, hasTokenPrefix(k.Prefix()+"x"))
+		tok := NewToken(k).Reveal()
+		require.True(t, ContainsToken(tok), k.String())
+		require.True(t, ContainsToken("x,"+tok+";"), "anywhere in a string")
+		require.True(t, ContainsToken(tok[:len(tok)-10]), "truncated")
+		require.True(t, ContainsToken(k.Prefix()+"AAAAAAAA"), "eight digits are enough")
+		require.False(t, ContainsToken(k.Prefix()+"AAAAAAA"), "seven are not")
+		require.False(t, ContainsToken(k.Prefix()+"AAAA-AAAA"), "digits must run on")
 	}
-	require.False(t, hasTokenPrefix("cpx_"))
-	require.False(t, hasTokenPrefix("cp"))
+	require.False(t, ContainsToken("cpx_AAAAAAAAAAAA"))
+	require.False(t, ContainsToken("cp"))
+	require.False(t, ContainsToken(""))
+	for _, k := range allKinds {
+		tok := NewToken(k).Reveal()
+		require.Equal(t, "a [REDACTED], b=[REDACTED]!", RedactTokens("a "+tok+", b="+tok[:12]+"!"))
+	}
+	require.Equal(t, "nothing cpk_short", RedactTokens("nothing cpk_short"))
+	var found bool
+	require.Zero(t, testing.AllocsPerRun(10, func() { found = ContainsToken("/v1/key/web?limit=10&q=cpk_short") }))
+	require.False(t, found)
 }

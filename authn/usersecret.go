@@ -18,8 +18,6 @@ const (
 	PINMaxAttempts = 5
 )
 
-const pinIDPrefix = "pin_"
-
 // IssuedPIN is a PIN to hand to a user out of band.
 type IssuedPIN struct {
 	UserID    string
@@ -61,6 +59,9 @@ func (s *Service) CreatePIN(ctx context.Context, issuer Principal, userID string
 	const op = "create PIN"
 	if issuer.Kind != KindUser || !issuer.HasRole(RoleAdmin) {
 		return IssuedPIN{}, opErr(op, issuer.ID, ErrForbidden)
+	}
+	if !isPrincipalID(userID) {
+		return IssuedPIN{}, opErr(op, "", ErrNotFound)
 	}
 	p, err := s.store.GetPrincipal(ctx, userID)
 	if err != nil {
@@ -115,14 +116,18 @@ func validPIN(p Secret) bool {
 // [*RateLimitError].
 func (s *Service) RedeemPIN(ctx context.Context, userID string, pin Secret, addr netip.Addr) (IssuedUserSecret, error) {
 	const op = "redeem PIN"
-	if !validName(userID) || len(userID) > 64 {
-		return IssuedUserSecret{}, s.refuse(ctx, op, "", "", addr, "malformed account ID")
+	account := ""
+	if isID(userID, userIDPrefix) {
+		account = principalKey(userID)
 	}
-	if err := s.throttle(op, userID, addr); err != nil {
+	if err := s.guessThrottle(op, account, addr); err != nil {
 		return IssuedUserSecret{}, err
 	}
+	if account == "" {
+		return IssuedUserSecret{}, s.refuseGuess(ctx, op, "", "", addr, "malformed user ID")
+	}
 	if !validPIN(pin) {
-		return IssuedUserSecret{}, s.refuse(ctx, op, userID, userID, addr, "malformed PIN")
+		return IssuedUserSecret{}, s.refuseGuess(ctx, op, userID, account, addr, "malformed PIN")
 	}
 	now := s.now()
 	rec, err := s.store.ReservePINAttempt(ctx, userID, now, PINMaxAttempts)
@@ -131,31 +136,34 @@ func (s *Service) RedeemPIN(ctx context.Context, userID string, pin Secret, addr
 			return IssuedUserSecret{}, storeErr(op, userID, err)
 		}
 		s.hasher.burn(ctx, pin)
-		return IssuedUserSecret{}, s.refuse(ctx, op, userID, userID, addr, "no live PIN")
+		return IssuedUserSecret{}, s.refuseGuess(ctx, op, userID, account, addr, "no live PIN")
 	}
 	ok, err := s.hasher.verify(ctx, rec.Hash, pin)
 	if err != nil {
 		return IssuedUserSecret{}, opErr(op, userID, err)
 	}
 	if !ok {
-		return IssuedUserSecret{}, s.refuse(ctx, op, userID, userID, addr, "wrong PIN")
+		return IssuedUserSecret{}, s.refuseGuess(ctx, op, userID, account, addr, "wrong PIN")
 	}
 	secret := NewToken(TokenUserSecret)
 	h, v := s.peppers.hashCurrent(secret)
 	sec := UserSecretRecord{PrincipalID: userID, Hash: h, PepperVersion: v, Fingerprint: fingerprint(secret), CreatedAt: s.now()}
 	if err := s.store.ConsumePIN(ctx, rec.ID, now, sec); err != nil {
 		if isNotFound(err) {
-			return IssuedUserSecret{}, s.refuse(ctx, op, userID, userID, addr, "PIN used concurrently")
+			return IssuedUserSecret{}, s.refuseGuess(ctx, op, userID, account, addr, "PIN used concurrently")
 		}
 		return IssuedUserSecret{}, storeErr(op, userID, err)
 	}
-	s.limiter.reset(principalKey(userID))
+	s.succeeded(account)
 	return IssuedUserSecret{UserSecretInfo: userSecretInfoOf(sec), Secret: secret}, nil
 }
 
 // UserSecretInfo returns the fingerprint and validity of a user's secret.
 // Errors wrap [ErrNotFound].
 func (s *Service) UserSecretInfo(ctx context.Context, userID string) (UserSecretInfo, error) {
+	if !isID(userID, userIDPrefix) {
+		return UserSecretInfo{}, opErr("get user secret", "", ErrNotFound)
+	}
 	rec, err := s.store.GetUserSecret(ctx, userID)
 	if err != nil {
 		return UserSecretInfo{}, storeErr("get user secret", userID, err)
@@ -163,18 +171,35 @@ func (s *Service) UserSecretInfo(ctx context.Context, userID string) (UserSecret
 	return userSecretInfoOf(rec), nil
 }
 
+// LatestValidUntil is the latest time a user secret may be valid until, in
+// Unix seconds (2200-01-01T00:00:00Z): well inside what every store
+// represents (Unix nanoseconds end in 2262).
+const LatestValidUntil = 7258118400
+
 // SetSecretValidity sets when a user's secret stops working; the zero time
 // means never. A time in the past disables the secret at once (a later
-// call can enable it again). Errors wrap [ErrNotFound].
+// call can enable it again). A time before 1970 or after
+// [LatestValidUntil] returns [ErrInvalidArgument]. Errors wrap
+// [ErrNotFound].
 func (s *Service) SetSecretValidity(ctx context.Context, userID string, validUntil time.Time) error {
+	const op = "set user secret validity"
+	if !isID(userID, userIDPrefix) {
+		return opErr(op, "", ErrNotFound)
+	}
+	if !validUntil.IsZero() && (validUntil.Before(time.Unix(0, 0)) || validUntil.After(time.Unix(LatestValidUntil, 0))) {
+		return opErr(op, userID, errWrap(ErrInvalidArgument, "valid-until must be between 1970 and 2200"))
+	}
 	if err := s.store.SetUserSecretValidity(ctx, userID, validUntil); err != nil {
-		return storeErr("set user secret validity", userID, err)
+		return storeErr(op, userID, err)
 	}
 	return nil
 }
 
 // DeleteSecret revokes a user's secret at once. Errors wrap [ErrNotFound].
 func (s *Service) DeleteSecret(ctx context.Context, userID string) error {
+	if !isID(userID, userIDPrefix) {
+		return opErr("delete user secret", "", ErrNotFound)
+	}
 	if err := s.store.DeleteUserSecret(ctx, userID); err != nil {
 		return storeErr("delete user secret", userID, err)
 	}
@@ -183,21 +208,22 @@ func (s *Service) DeleteSecret(ctx context.Context, userID string) error {
 
 func (s *Service) authenticateUserSecret(ctx context.Context, secret Secret, addr netip.Addr) (Principal, error) {
 	const op = "authenticate user secret"
-	if err := s.throttle(op, "", addr); err != nil {
-		return Principal{}, err
-	}
 	if !wellFormed(TokenUserSecret, secret.v) {
-		return Principal{}, s.refuse(ctx, op, "", "", addr, "malformed user secret")
+		return Principal{}, s.refuseToken(ctx, op, "", addr, nil, "malformed user secret")
+	}
+	if err := s.tokenThrottle(op, secret); err != nil {
+		return Principal{}, err
 	}
 	rec, found, err := findHashed(ctx, s, secret, s.store.GetUserSecretByHash)
 	if err != nil {
 		if isNotFound(err) {
-			return Principal{}, s.refuse(ctx, op, "", "", addr, "unknown user secret")
+			return Principal{}, s.refuseToken(ctx, op, "", addr, &secret, "unknown user secret")
 		}
 		return Principal{}, storeErr(op, "", err)
 	}
 	if expired(rec.ValidUntil, s.now()) {
-		return Principal{}, s.refuse(ctx, op, rec.PrincipalID, "", addr, "user secret past its validity")
+		// Not counted against the secret: an administrator may extend it.
+		return Principal{}, s.refuseToken(ctx, op, rec.PrincipalID, addr, nil, "user secret past its validity")
 	}
 	s.rehash(ctx, TokenUserSecret, rec.PrincipalID, found, secret)
 	return Principal{ID: rec.PrincipalID, Kind: KindUser, Roles: rec.PrincipalRoles, Method: MethodUserSecret, CredentialID: rec.PrincipalID}, nil

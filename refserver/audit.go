@@ -3,11 +3,19 @@ package refserver
 import (
 	"context"
 	"log/slog"
+
+	"github.com/cryptoplug/cryptoplug/authn"
 )
 
 // auditRequest writes the request's audit record. The reason is the error's
-// text: authn and backend errors name operations, principals, credential IDs
-// and key labels, never a secret or key material.
+// text, for the operator: authn and backend errors name operations,
+// principal and credential IDs, key labels, URIs and files, never a secret
+// or key material. What a caller could have put there is kept out: quoted
+// values in the reason (what errors echo of the request) are replaced,
+// and anything shaped like a credential is redacted, in the reason and in
+// the key label, so that a credential typed into the wrong field is not
+// written down. The label is that of a key the caller was allowed to use or
+// created: a name it chose, not an echo.
 func (s *Server) auditRequest(rq *request, route string, status int, err error) {
 	outcome, level := "ok", slog.LevelInfo
 	switch {
@@ -34,10 +42,10 @@ func (s *Server) auditRequest(rq *request, route string, status int, err error) 
 		attrs = append(attrs, slog.String("role", rq.role.String()))
 	}
 	if rq.key != "" {
-		attrs = append(attrs, slog.String("key", rq.key))
+		attrs = append(attrs, slog.String("key", authn.RedactTokens(rq.key)))
 	}
 	if err != nil {
-		attrs = append(attrs, slog.String("reason", err.Error()))
+		attrs = append(attrs, slog.String("reason", auditReason(err, rq.key)))
 	}
 	s.audit.LogAttrs(context.Background(), level, "request", attrs...)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,6 +65,12 @@ type Config struct {
 	// RateLimitFreeFailures is how many failed authentications per
 	// principal and per client address go unthrottled (authn default 5).
 	RateLimitFreeFailures int `json:"rate_limit_free_failures"`
+	// TrustedProxies lists the reverse proxies (addresses or CIDR
+	// prefixes, comma-separated: "10.0.0.0/8,192.0.2.7") whose
+	// X-Forwarded-For names the client that failed authentications are
+	// counted against (authn.ForwardedClientAddr). Without it the header is
+	// ignored and every request counts against its peer.
+	TrustedProxies string `json:"trusted_proxies"`
 	// Argon2MemoryKiB lowers the password hash cost; only tests should.
 	Argon2MemoryKiB uint32 `json:"argon2_memory_kib"`
 	// ShutdownTimeout bounds the wait for in-flight requests on SIGTERM;
@@ -119,6 +126,7 @@ func LoadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 	fs.StringVar(&flagged.TLSMinVersion, "tls-min-version", "", `"1.3" (default) or "1.2"`)
 	fs.StringVar(&flagged.RecoveryKey, "recovery-key", "", "PEM public key clients seal backups to")
 	fs.StringVar(&flagged.AuditLog, "audit-log", "", "audit log file (default standard output)")
+	fs.StringVar(&flagged.TrustedProxies, "trusted-proxies", "", "comma-separated proxy addresses or CIDRs whose X-Forwarded-For is believed (REFSERVER_TRUSTED_PROXIES)")
 	fs.Var(&flagged.SessionIdleTimeout, "session-idle-timeout", "session idle timeout (default 15m)")
 	fs.Var(&flagged.SessionLifetime, "session-lifetime", "session absolute lifetime (default 8h)")
 	fs.Var(&flagged.ShutdownTimeout, "shutdown-timeout", "wait for in-flight requests on SIGTERM (default 30s)")
@@ -158,12 +166,13 @@ func LoadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 	env(&c.TLSMinVersion, "TLS_MIN_VERSION")
 	env(&c.RecoveryKey, "RECOVERY_KEY")
 	env(&c.AuditLog, "AUDIT_LOG")
+	env(&c.TrustedProxies, "TRUSTED_PROXIES")
 	for _, f := range []struct{ dst, src *string }{
 		{&c.DataDir, &flagged.DataDir}, {&c.Listen, &flagged.Listen}, {&c.Backend, &flagged.Backend},
 		{&c.SealTo, &flagged.SealTo}, {&c.SealKey, &flagged.SealKey},
 		{&c.AuthnStore, &flagged.AuthnStore}, {&c.PepperFile, &flagged.PepperFile}, {&c.TLSCert, &flagged.TLSCert},
 		{&c.TLSKey, &flagged.TLSKey}, {&c.ClientCA, &flagged.ClientCA}, {&c.TLSMinVersion, &flagged.TLSMinVersion},
-		{&c.RecoveryKey, &flagged.RecoveryKey}, {&c.AuditLog, &flagged.AuditLog},
+		{&c.RecoveryKey, &flagged.RecoveryKey}, {&c.AuditLog, &flagged.AuditLog}, {&c.TrustedProxies, &flagged.TrustedProxies},
 	} {
 		if *f.src != "" {
 			*f.dst = *f.src
@@ -214,7 +223,32 @@ func (c *Config) Resolve() error {
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = Duration(30 * time.Second)
 	}
+	if _, err := c.trustedProxies(); err != nil {
+		return err
+	}
 	return nil
+}
+
+// trustedProxies parses TrustedProxies: addresses stand for themselves.
+func (c *Config) trustedProxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for f := range strings.SplitSeq(c.TrustedProxies, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, fmt.Errorf("trusted_proxies: %q is neither an address nor a CIDR prefix", f)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }
 
 // postgres reports whether the authn store is a PostgreSQL DSN.

@@ -16,10 +16,18 @@
 // call it; the server will not start with a route that declares none, and
 // answers anything unknown with 404 before authentication. Credentials travel
 // in headers only (X-API-KEY, Authorization: Bearer <session>, or
-// Authorization: <user secret>); one in a URL is refused with 400. Errors
-// are {"error": {"code", "message"}} with the fitting status; internal
-// causes go to the audit log, never to the client.
+// Authorization: <user secret>); anything shaped like one anywhere in a URL
+// is refused with 400. A body must be application/json (415 otherwise),
+// valid UTF-8 without escaped lone surrogates, without duplicate keys; every
+// number and list a caller controls is checked against its bound (in
+// package wire) before any work. Keys belong to groups: an operation on a
+// key needs the route's role in the caller's membership of the key's group.
+// Errors are {"error": {"code", "message"}} with the fitting status; the
+// message never holds a URI, a path, an internal error's text or a value
+// the caller sent; internal causes go to the audit log, never to the
+// client.
 //
 // What it never does: log or echo a credential, key material or a message
-// to sign; release a private key; import keys over HTTP.
+// to sign (the audit log drops quoted input and redacts anything shaped
+// like a credential); release a private key.
 package refserver

@@ -1,7 +1,7 @@
 package refserver_test
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -16,10 +16,12 @@ import (
 	"encoding/pem"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -88,33 +90,63 @@ func buildServer(t *testing.T) string {
 
 // serverProcess is a running `refserver serve`.
 type serverProcess struct {
-	cmd  *exec.Cmd
-	url  string
-	done chan error
+	cmd    *exec.Cmd
+	url    string
+	done   chan error
+	stderr *stderrLog
+}
+
+// stderrLog keeps everything the server writes to standard error, logs it
+// line by line and reports the address of the "listening" record. exec's
+// copying goroutine writes to it and Wait waits for that goroutine, so by
+// the time the process has been waited for, every line is in.
+type stderrLog struct {
+	t       *testing.T
+	mu      sync.Mutex
+	all     bytes.Buffer
+	partial []byte
+	addr    chan string
+}
+
+func (l *stderrLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.all.Write(p)
+	l.partial = append(l.partial, p...)
+	for {
+		i := bytes.IndexByte(l.partial, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		line := l.partial[:i]
+		var rec struct {
+			Msg  string `json:"msg"`
+			Addr string `json:"addr"`
+		}
+		if json.Unmarshal(line, &rec) == nil && rec.Msg == "listening" {
+			select {
+			case l.addr <- rec.Addr:
+			default:
+			}
+		} else {
+			l.t.Logf("refserver: %s", line)
+		}
+		l.partial = l.partial[i+1:]
+	}
+}
+
+func (l *stderrLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.all.String()
 }
 
 func startServer(t *testing.T, bin string, args ...string) *serverProcess {
 	cmd := exec.Command(bin, append([]string{"serve", "-listen", "127.0.0.1:0"}, args...)...)
-	stderr, err := cmd.StderrPipe()
-	require.NoError(t, err)
-	cmd.Stdout = nil // the audit log is discarded
+	p := &serverProcess{cmd: cmd, done: make(chan error, 1), stderr: &stderrLog{t: t, addr: make(chan string, 1)}}
+	cmd.Stderr = p.stderr
+	cmd.Stdout = nil // the audit log goes to its file
 	require.NoError(t, cmd.Start())
-	p := &serverProcess{cmd: cmd, done: make(chan error, 1)}
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			var rec struct {
-				Msg  string `json:"msg"`
-				Addr string `json:"addr"`
-			}
-			if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Msg == "listening" {
-				addr <- rec.Addr
-			} else {
-				t.Logf("refserver: %s", sc.Text())
-			}
-		}
-	}()
 	go func() { p.done <- cmd.Wait() }()
 	t.Cleanup(func() {
 		if cmd.ProcessState == nil {
@@ -123,7 +155,7 @@ func startServer(t *testing.T, bin string, args ...string) *serverProcess {
 		}
 	})
 	select {
-	case a := <-addr:
+	case a := <-p.stderr.addr:
 		p.url = "https://" + a
 	case err := <-p.done:
 		t.Fatalf("refserver exited before listening: %v", err)
@@ -181,7 +213,9 @@ func TestEndToEnd(t *testing.T) {
 	require.NoError(t, os.WriteFile(recFile, []byte(recPEM), 0o600))
 	data := filepath.Join(dir, "data")
 	credFile := filepath.Join(dir, "admin.cred")
-	common := []string{"-data", data, "-tls-cert", pki.serverCert, "-tls-key", pki.serverKey, "-client-ca", pki.caFile, "-recovery-key", recFile, "-rate-limit-free-failures", "100"}
+	auditLog := filepath.Join(dir, "audit.log")
+	common := []string{"-data", data, "-tls-cert", pki.serverCert, "-tls-key", pki.serverKey, "-client-ca", pki.caFile, "-recovery-key", recFile,
+		"-rate-limit-free-failures", "100", "-audit-log", auditLog}
 
 	// Serving before init is refused.
 	out, err := exec.Command(bin, append([]string{"serve"}, common...)...).CombinedOutput()
@@ -264,8 +298,8 @@ func TestEndToEnd(t *testing.T) {
 	opKey := anon.WithCredential(client.APIKey(keyFor["keyOperation"]))
 	_, err = opKey.Sign(ctx, wire.SignRequest{Label: "web", Message: msg})
 	require.NoError(t, err)
-	// A live session kept across the restart below.
-	liveSess, err := anon.Login(ctx, app.Account.ID, keyFor["keyOperation"])
+	// A session made from the key that is rotated and revoked below.
+	doomedSess, err := anon.Login(ctx, app.Account.ID, keyFor["keyOperation"])
 	require.NoError(t, err)
 
 	// API key rotation with overlap: both work until the overlap ends.
@@ -288,6 +322,11 @@ func TestEndToEnd(t *testing.T) {
 	_, err = opKey.Sign(ctx, wire.SignRequest{Label: "web", Message: msg})
 	require.ErrorIs(t, err, authn.ErrUnauthenticated, "a revoked key is refused")
 	opKey = anon.WithCredential(client.APIKey(rotated.Key))
+	_, err = anon.WithCredential(client.Bearer(doomedSess.AccessToken)).Sign(ctx, wire.SignRequest{Label: "web", Message: msg})
+	require.ErrorIs(t, err, authn.ErrUnauthenticated, "a session ends with the API key it was made from")
+	// A live session kept across the restart below.
+	liveSess, err := anon.Login(ctx, app.Account.ID, rotated.Key)
+	require.NoError(t, err)
 	_, err = opKey.Sign(ctx, wire.SignRequest{Label: "web", Message: msg})
 	require.NoError(t, err, "revoking the old key leaves its rotated successor working")
 
@@ -354,8 +393,24 @@ func TestEndToEnd(t *testing.T) {
 	_, err = admin.VersionInfo(ctx)
 	require.ErrorIs(t, err, authn.ErrForbidden)
 
-	// Restart on the same data directory: nothing is lost.
+	// Credentials where they must not go: refused, and never written down
+	// (checked on every output at the end).
+	_, err = anon.Login(ctx, rotated.Key, "x") // curl -u "$API_KEY:x"
+	require.ErrorIs(t, err, authn.ErrUnauthenticated)
+	_, err = anon.Login(ctx, password, password)
+	require.ErrorIs(t, err, authn.ErrUnauthenticated)
+	for _, q := range []string{"?a=1;api_key=" + rotated.Key, "?q=x," + rotated.Key, "?q=+" + rotated.Key, "?q=%63" + rotated.Key[1:]} {
+		resp, err := anon.HTTPClient().Get(srv.url + "/v1/key" + q)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusBadRequest, resp.StatusCode, q)
+	}
+
+	// Restart on the same data directory: nothing is lost. A damaged key
+	// file the keystore finds on the way is reported without its name.
 	srv.stop(t)
+	firstStderr := srv.stderr.String()
+	require.NoError(t, os.WriteFile(filepath.Join(data, "keys", "00ff00ff.key"), []byte("not an age file"), 0o600))
 	srv = startServer(t, bin, common...)
 	anon, err = client.New(srv.url, client.WithCAFile(pki.caFile))
 	require.NoError(t, err)
@@ -375,6 +430,47 @@ func TestEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, list.Keys, 1)
 	require.Equal(t, key.PublicKey, list.Keys[0].PublicKey)
+	require.Len(t, list.Warnings, 1, "the damaged file is reported")
+
+	// Error answers of the default encrypted keystore: stable codes, no
+	// URI, directory or passphrase file (they used to carry all three).
+	op = anon.WithCredential(client.APIKey(rotated.Key))
+	var answers []string
+	for _, c := range []struct {
+		err  error
+		code string
+	}{
+		{func() error {
+			_, err := op.Sign(ctx, wire.SignRequest{Label: "web", Digest: make([]byte, 31), Hash: "SHA-256"})
+			return err
+		}(), wire.CodeInvalidInput},
+		{func() error {
+			_, err := op.Sign(ctx, wire.SignRequest{Label: "web", Message: msg, Scheme: "pss"})
+			return err
+		}(), wire.CodeInvalidInput},
+		{func() error {
+			_, err := op.Decrypt(ctx, wire.DecryptRequest{Label: "web", Ciphertext: []byte("x")})
+			return err
+		}(), wire.CodeUnsupported},
+		{func() error {
+			_, err := op.Decapsulate(ctx, wire.DecapsulateRequest{Label: "web", Ciphertext: []byte("x")})
+			return err
+		}(), wire.CodeUnsupported},
+		{func() error { _, err := op.Sign(ctx, wire.SignRequest{Label: "nope", Message: msg}); return err }(), wire.CodeKeyNotFound},
+		{func() error {
+			_, err := op.Decrypt(ctx, wire.DecryptRequest{Label: "web", Ciphertext: []byte("x"), SessionKeyLen: 1_500_000_000})
+			return err
+		}(), wire.CodeUnsupported},
+	} {
+		var ce *client.Error
+		require.ErrorAs(t, c.err, &ce)
+		require.Equal(t, c.code, ce.Code, ce.Message)
+		answers = append(answers, ce.Message)
+	}
+	answers = append(answers, list.Warnings...)
+	for _, internal := range []string{data, "software:", "pin-source", "keystore.pass", "00ff00ff", "keystore.age"} {
+		require.NotContains(t, strings.Join(answers, "\n"), internal)
+	}
 	_, err = admin.DeleteSecret(ctx, user.ID)
 	require.NoError(t, err)
 	_, err = anon.WithCredential(client.UserSecret(secret.Secret)).Sign(ctx, wire.SignRequest{Label: "web", Message: msg})
@@ -383,6 +479,23 @@ func TestEndToEnd(t *testing.T) {
 	_, err = opKeySign(ctx, anon, rotated.Key)
 	require.ErrorIs(t, err, backend.ErrKeyNotFound)
 	srv.stop(t)
+
+	// Nothing secret in any output: standard error (the operational log,
+	// with authn's refusals) and the audit log, of both runs.
+	audit, err := os.ReadFile(auditLog)
+	require.NoError(t, err)
+	require.Contains(t, string(audit), `"msg":"request"`)
+	outputs := map[string]string{"the audit log": string(audit), "standard error": srv.stderr.String() + firstStderr}
+	secrets := []string{password, secret.Secret, pin.PIN, rtok.Token, rotated.Key, reg.APIKeys[0].Key, adminSess.AccessToken,
+		kmSess.AccessToken, liveSess.AccessToken, doomedSess.AccessToken, certSess.AccessToken, re.AccessToken}
+	for _, k := range keyFor {
+		secrets = append(secrets, k)
+	}
+	for name, out := range outputs {
+		for _, v := range secrets {
+			requireNoSecret(t, out, name, v)
+		}
+	}
 }
 
 func opKeySign(ctx context.Context, c *client.Client, key string) ([]byte, error) {

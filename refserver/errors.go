@@ -6,9 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/cryptoplug/cryptoplug/authn"
 	"github.com/cryptoplug/cryptoplug/backend"
@@ -51,10 +51,12 @@ func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", backend.ErrInvalidInput, fmt.Sprintf(format, args...))
 }
 
-// classify maps an error to the code and message a client sees. Backend
-// errors about the request (invalid input, unsupported) keep their message,
-// which names the operation and key but never a secret; everything else gets
-// a fixed message, with the detail left to the audit log.
+// classify maps an error to the code and the message a client sees. The
+// message is either one this package wrote for the client (an httpError),
+// a fixed text per code, or, for a request the backend or authn found
+// invalid, that explanation cleaned by clientText. Nothing else of an
+// error's text reaches the client: backend URIs, file paths, store errors
+// and whatever the caller sent stay in the audit log.
 func classify(err error) (code, message string) {
 	var he *httpError
 	var mbe *http.MaxBytesError
@@ -75,16 +77,18 @@ func classify(err error) (code, message string) {
 		return wire.CodeNotFound, "not found"
 	case errors.Is(err, authn.ErrAlreadyExists):
 		return wire.CodeConflict, "already exists"
+	case errors.Is(err, authn.ErrInUse):
+		return wire.CodeInUse, "still in use"
 	case errors.Is(err, authn.ErrInvalidArgument):
-		return wire.CodeInvalidInput, err.Error()
+		return wire.CodeInvalidInput, "invalid argument" + authnReason(err)
 	case errors.Is(err, backend.ErrKeyNotFound):
 		return wire.CodeKeyNotFound, "key not found"
 	case errors.Is(err, backend.ErrKeyExists):
 		return wire.CodeKeyExists, "a key with this label or ID exists"
 	case errors.Is(err, backend.ErrInvalidInput):
-		return wire.CodeInvalidInput, err.Error()
+		return wire.CodeInvalidInput, clientText(err, "the request does not fit the key or the backend")
 	case errors.Is(err, backend.ErrUnsupported):
-		return wire.CodeUnsupported, err.Error()
+		return wire.CodeUnsupported, clientText(err, "the key or the backend does not support this")
 	case errors.Is(err, rsa.ErrDecryption):
 		return wire.CodeDecryptionFailed, "decryption error"
 	case errors.Is(err, backend.ErrNotExtractable):
@@ -95,6 +99,90 @@ func classify(err error) (code, message string) {
 		return wire.CodeTimeout, "the backend did not answer in time"
 	}
 	return wire.CodeInternal, "internal error"
+}
+
+// authnReason returns ": <why>" for an authn error that explains itself
+// (authn's ErrInvalidArgument errors carry a Reason that never quotes the
+// input), or "".
+func authnReason(err error) string {
+	var r interface{ Reason() string }
+	if errors.As(err, &r) {
+		if text := safeText(r.Reason()); text != "" {
+			return ": " + text
+		}
+	}
+	return ""
+}
+
+// maxClientText bounds the explanation sent with a 400.
+const maxClientText = 240
+
+// clientText explains a backend's refusal without what a client must not
+// see: the operation of the outermost backend error and the innermost
+// cause, never a backend error's Backend field (a URI that names files),
+// with every quoted string (the caller's own input, echoed) replaced by
+// "…". An explanation that still holds a path, a URI or something shaped
+// like a credential is replaced by fallback.
+func clientText(err error, fallback string) string {
+	op, inner := "", err
+	for {
+		var be *backend.Error
+		if !errors.As(inner, &be) {
+			break
+		}
+		if op == "" {
+			op = be.Op
+		}
+		inner = be.Err
+	}
+	text := inner.Error()
+	if op != "" {
+		text = op + ": " + text
+	}
+	if text = safeText(text); text == "" {
+		return fallback
+	}
+	return text
+}
+
+// safeText returns s with quoted strings replaced, or "" if it is too long
+// or holds a path, a URI or something shaped like a credential.
+func safeText(s string) string {
+	s = unquote(s)
+	if len(s) > maxClientText || strings.ContainsAny(s, "/\\") || authn.ContainsToken(s) {
+		return ""
+	}
+	return s
+}
+
+// unquote replaces every Go-quoted string in s with "…", except the
+// identifiers this server makes ("usr_…", "key_…", …), which are no
+// caller's input. Errors quote what a caller sent (a scheme, a label, an
+// ID that matched nothing): none of it may reach a client or a log.
+func unquote(s string) string {
+	if !strings.ContainsRune(s, '"') {
+		return s
+	}
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(s, '"')
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		b.WriteString(s[:i])
+		q, err := strconv.QuotedPrefix(s[i:])
+		if err != nil {
+			b.WriteString("…") // an unterminated quote: drop the rest
+			return b.String()
+		}
+		if inner, err := strconv.Unquote(q); err == nil && isOurID(inner) {
+			b.WriteString(q)
+		} else {
+			b.WriteString("…")
+		}
+		s = s[i+len(q):]
+	}
 }
 
 // writeError answers rq with err's code and status. 401 carries the
@@ -143,44 +231,51 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(b)
 }
 
-// decodeJSON reads exactly one JSON object into v, refusing unknown fields
-// and trailing data. A body over the route's limit gives 413.
-func decodeJSON(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return err
-		}
-		if errors.Is(err, io.EOF) {
-			return badRequest("request body required")
-		}
-		return badRequest("malformed JSON body: %s", jsonErrorText(err))
+// isOurID reports whether s has the shape of an identifier authn makes: a
+// known prefix and 32 lowercase hex digits.
+func isOurID(s string) bool {
+	if len(s) != 36 {
+		return false
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return err
-		}
-		return badRequest("malformed JSON body: data after the object")
+	switch s[:4] {
+	case "usr_", "app_", "cli_", "key_", "ses_", "pin_", "reg_", "grp_":
+	default:
+		return false
 	}
-	return nil
+	for i := 4; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
-// jsonErrorText describes a decoding error without echoing the input.
-func jsonErrorText(err error) string {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &se):
-		return "syntax error at offset " + strconv.FormatInt(se.Offset, 10)
-	case errors.As(err, &te):
-		return "field " + strconv.Quote(te.Field) + " has the wrong type"
+// logText is what the audit log may record of an error or a caller's
+// string: quoted input replaced (see unquote), and anything shaped like a
+// credential redacted.
+func logText(s string) string { return authn.RedactTokens(unquote(s)) }
+
+// auditReason is what the audit log records of err: logText, after the key
+// names in backend errors are replaced unless they name keep, the key the
+// request was allowed to use. A backend error names the key it was asked
+// for; for a key that does not exist, or that the caller may not see, that
+// name is only what the caller typed.
+func auditReason(err error, keep string) string {
+	text := err.Error()
+	for e := err; e != nil; {
+		var be *backend.Error
+		if !errors.As(e, &be) {
+			break
+		}
+		if be.Key != "" && be.Key != keep {
+			for _, form := range []string{" key " + be.Key + ":", " key " + strconv.Quote(be.Key) + ":"} {
+				text = strings.ReplaceAll(text, form, " key …:")
+			}
+			if k := " key " + be.Key; strings.HasSuffix(text, k) {
+				text = strings.TrimSuffix(text, k) + " key …"
+			}
+		}
+		e = be.Err
 	}
-	msg := err.Error()
-	if len(msg) > 120 {
-		msg = msg[:120]
-	}
-	return msg
+	return logText(text)
 }

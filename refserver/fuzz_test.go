@@ -66,6 +66,7 @@ func FuzzJSONBodies(f *testing.F) {
 	f.Fuzz(func(t *testing.T, which uint8, body []byte) {
 		rt := fuzzRoutes[int(which)%len(fuzzRoutes)]
 		req := httptest.NewRequest(rt.method, rt.path, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", "Bearer "+creds[rt.role])
 		rec := httptest.NewRecorder()
 		in.Server.ServeHTTP(rec, req)

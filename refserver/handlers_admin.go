@@ -12,7 +12,7 @@ import (
 
 func accountJSON(a authn.Account) wire.Account {
 	out := wire.Account{ID: a.ID, Kind: a.Kind.String(), Name: a.Name, Email: a.Email, Roles: roleNames(a.Roles),
-		Method: a.Method.String(), PublicKeys: a.PublicKeys, CreatedAt: wire.Unix(a.CreatedAt)}
+		Method: a.Method.String(), PublicKeys: a.PublicKeys, CreatedAt: wire.Unix(a.CreatedAt), Groups: membershipsJSON(a.Groups)}
 	if len(a.CertSHA256) > 0 {
 		out.CertSHA256 = hex.EncodeToString(a.CertSHA256)
 	}
@@ -40,7 +40,7 @@ func parseMethod(name string) (authn.Method, error) {
 	case authn.MethodCertificate.String():
 		return authn.MethodCertificate, nil
 	}
-	return 0, invalid("method must be %q or %q", authn.MethodAPIKey, authn.MethodCertificate)
+	return 0, invalid("method must be apiKey or certificate")
 }
 
 func parseCertificate(pemText string) (*x509.Certificate, error) {
@@ -63,9 +63,12 @@ func (s *Server) createApp(rq *request) error {
 	if err := decodeJSON(rq.r, &req); err != nil {
 		return err
 	}
-	roles, err := parseRoles(req.Roles)
+	roles, err := parseRoleList(req.Roles)
 	if err != nil {
-		return invalid("%v", err)
+		return err
+	}
+	if err := maxCount("groups", len(req.Groups), wire.MaxGroupIDs); err != nil {
+		return err
 	}
 	m, err := parseMethod(req.Method)
 	if err != nil {
@@ -75,7 +78,8 @@ func (s *Server) createApp(rq *request) error {
 	if err != nil {
 		return err
 	}
-	acct, keys, err := s.opts.Auth.CreateApplication(rq.r.Context(), authn.ApplicationSpec{Name: req.Name, Roles: roles, Method: m, Certificate: cert})
+	acct, keys, err := s.opts.Auth.CreateApplication(rq.r.Context(), authn.ApplicationSpec{Name: req.Name, Roles: roles, Method: m,
+		Certificate: cert, Groups: req.Groups})
 	if err != nil {
 		return err
 	}
@@ -193,16 +197,17 @@ func (s *Server) createAPIKey(rq *request) error {
 	}
 	role, err := authn.ParseRole(req.Role)
 	if err != nil {
-		return err
+		return invalid("unknown role name")
 	}
-	if req.ValidForSeconds < 0 {
-		return invalid("valid_for_seconds must not be negative")
+	validFor, err := seconds("valid_for_seconds", req.ValidForSeconds, 0, wire.MaxAPIKeyValidSeconds)
+	if err != nil {
+		return err
 	}
 	a, err := s.account(rq)
 	if err != nil {
 		return err
 	}
-	k, err := s.opts.Auth.CreateAPIKey(rq.r.Context(), a.ID, role, wire.Seconds(req.ValidForSeconds))
+	k, err := s.opts.Auth.CreateAPIKey(rq.r.Context(), a.ID, role, validFor)
 	if err != nil {
 		return err
 	}
@@ -240,10 +245,11 @@ func (s *Server) rotateAPIKey(rq *request) error {
 	if err := decodeJSON(rq.r, &req); err != nil {
 		return err
 	}
-	if req.OverlapSeconds < 0 {
-		return invalid("overlap_seconds must not be negative")
+	overlap, err := seconds("overlap_seconds", req.OverlapSeconds, 0, wire.MaxRotationOverlapSeconds)
+	if err != nil {
+		return err
 	}
-	k, err := s.opts.Auth.RotateAPIKey(rq.r.Context(), rq.r.PathValue("id"), wire.Seconds(req.OverlapSeconds))
+	k, err := s.opts.Auth.RotateAPIKey(rq.r.Context(), rq.r.PathValue("id"), overlap)
 	if err != nil {
 		return err
 	}
@@ -269,11 +275,14 @@ func (s *Server) createUser(rq *request) error {
 	if err := decodeJSON(rq.r, &req); err != nil {
 		return err
 	}
-	roles, err := parseRoles(req.Roles)
+	roles, err := parseRoleList(req.Roles)
 	if err != nil {
-		return invalid("%v", err)
+		return err
 	}
-	a, err := s.opts.Auth.CreateUser(rq.r.Context(), req.Email, authn.NewSecret(req.Password), roles)
+	if err := maxCount("groups", len(req.Groups), wire.MaxGroupIDs); err != nil {
+		return err
+	}
+	a, err := s.opts.Auth.CreateUser(rq.r.Context(), req.Email, authn.NewSecret(req.Password), roles, req.Groups...)
 	if err != nil {
 		return err
 	}
@@ -307,11 +316,18 @@ func (s *Server) createRegistrationToken(rq *request) error {
 	if err := decodeJSON(rq.r, &req); err != nil {
 		return err
 	}
-	roles, err := parseRoles(req.Roles)
+	roles, err := parseRoleList(req.Roles)
 	if err != nil {
-		return invalid("%v", err)
+		return err
 	}
-	t, err := s.opts.Auth.CreateRegistrationToken(rq.r.Context(), rq.principal, authn.RegistrationTokenSpec{Roles: roles, Uses: req.Uses, ValidFor: wire.Seconds(req.ValidForSeconds)})
+	if req.Uses < 1 || req.Uses > wire.MaxRegistrationUses {
+		return invalid("uses must be 1 to %d", wire.MaxRegistrationUses)
+	}
+	validFor, err := seconds("valid_for_seconds", req.ValidForSeconds, 1, wire.MaxRegistrationValidSeconds)
+	if err != nil {
+		return err
+	}
+	t, err := s.opts.Auth.CreateRegistrationToken(rq.r.Context(), rq.principal, authn.RegistrationTokenSpec{Roles: roles, Uses: req.Uses, ValidFor: validFor})
 	if err != nil {
 		return err
 	}

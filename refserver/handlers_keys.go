@@ -1,15 +1,20 @@
 package refserver
 
 import (
+	"context"
+	"crypto/rand"
 	"errors"
+	"log/slog"
 	"net/http"
 
+	"github.com/cryptoplug/cryptoplug/authn"
 	"github.com/cryptoplug/cryptoplug/backend"
 	"github.com/cryptoplug/cryptoplug/wire"
 )
 
-// keyJSON describes k. A key's usage is what its accessors grant.
-func keyJSON(k backend.Key) (wire.Key, error) {
+// keyJSON describes k, owned by group. A key's usage is what its accessors
+// grant.
+func keyJSON(k backend.Key, group string) (wire.Key, error) {
 	pemText, err := wire.MarshalPublicKey(k.Public())
 	if err != nil {
 		return wire.Key{}, err
@@ -24,7 +29,8 @@ func keyJSON(k backend.Key) (wire.Key, error) {
 	if _, err := k.Decapsulator(); err == nil {
 		u |= backend.UsageDecapsulate
 	}
-	return wire.Key{Label: k.Label(), ID: k.ID().String(), Algorithm: k.Algorithm().String(), Usage: wire.UsageNames(u), PublicKey: pemText}, nil
+	return wire.Key{Label: k.Label(), ID: k.ID().String(), Algorithm: k.Algorithm().String(), Usage: wire.UsageNames(u),
+		PublicKey: pemText, Group: group}, nil
 }
 
 func (s *Server) createKey(rq *request) error {
@@ -32,19 +38,19 @@ func (s *Server) createKey(rq *request) error {
 	if err := decodeJSON(rq.r, &req); err != nil {
 		return err
 	}
-	rq.key = req.Label
-	spec, err := keySpec(req)
+	spec, group, err := keySpec(req)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := s.opContext(rq)
 	defer cancel()
-	k, err := s.opts.Backend.GenerateKey(ctx, spec)
+	k, err := s.createInGroup(ctx, rq, spec, group, func(spec backend.KeySpec) (backend.Key, error) {
+		return s.opts.Backend.GenerateKey(ctx, spec)
+	})
 	if err != nil {
 		return err
 	}
-	s.keys.forget(spec.Label)
-	out, err := keyJSON(k)
+	out, err := keyJSON(k, group)
 	if err != nil {
 		return err
 	}
@@ -62,14 +68,13 @@ func (s *Server) importKey(rq *request) error {
 	if err != nil {
 		return err
 	}
-	rq.key = req.Label
-	spec, err := keySpec(req.KeySpec)
+	spec, group, err := keySpec(req.KeySpec)
 	if err != nil {
 		return err
 	}
 	imp, ok := s.opts.Backend.(backend.Importer)
 	if !ok {
-		return backend.Errorf("import key", "", spec.Label, backend.ErrUnsupported)
+		return backend.Errorf("import key", "", "", backend.ErrUnsupported)
 	}
 	priv, err := wire.ParsePrivateKey(spec.Algorithm, req.PrivateKey)
 	if err != nil {
@@ -77,12 +82,13 @@ func (s *Server) importKey(rq *request) error {
 	}
 	ctx, cancel := s.opContext(rq)
 	defer cancel()
-	k, err := imp.ImportKey(ctx, spec, priv)
+	k, err := s.createInGroup(ctx, rq, spec, group, func(spec backend.KeySpec) (backend.Key, error) {
+		return imp.ImportKey(ctx, spec, priv)
+	})
 	if err != nil {
 		return err
 	}
-	s.keys.forget(spec.Label)
-	out, err := keyJSON(k)
+	out, err := keyJSON(k, group)
 	if err != nil {
 		return err
 	}
@@ -90,22 +96,90 @@ func (s *Server) importKey(rq *request) error {
 	return nil
 }
 
-// keySpec converts and validates a wire KeySpec.
-func keySpec(req wire.KeySpec) (backend.KeySpec, error) {
+// keyIDLen is the length of the IDs the server gives keys created without
+// one: 128 random bits.
+const keyIDLen = 16
+
+// createInGroup makes a key (create generates or imports it) owned by group.
+// The caller must hold keyManagement in the group. The key's ID is
+// recorded as the group's before the key exists, so that there is no moment
+// at which the new key sits in the default group; a key the backend refuses
+// to make is forgotten again.
+func (s *Server) createInGroup(ctx context.Context, rq *request, spec backend.KeySpec, group string,
+	create func(backend.KeySpec) (backend.Key, error)) (backend.Key, error) {
+	if err := s.opts.Auth.AuthorizeGroup(ctx, rq.principal, group, authn.RoleKeyManagement); err != nil {
+		if errors.Is(err, authn.ErrNotFound) {
+			return nil, newError(wire.CodeNotFound, "no such group, or the caller is not a member")
+		}
+		return nil, err
+	}
+	if spec.ID == nil {
+		spec.ID = make([]byte, keyIDLen)
+		rand.Read(spec.ID)
+	} else if _, err := s.opts.Backend.Key(ctx, backend.ByID(spec.ID)); err == nil {
+		// An ID of an existing key, perhaps of another group: assigning it
+		// would hand that key to this one.
+		return nil, backend.Errorf("create key", "", "", backend.ErrKeyExists)
+	}
+	id := spec.ID.String()
+	if err := s.opts.Auth.AssignKey(ctx, id, group); err != nil {
+		if errors.Is(err, authn.ErrAlreadyExists) {
+			return nil, backend.Errorf("create key", "", "", backend.ErrKeyExists)
+		}
+		return nil, err
+	}
+	k, err := create(spec)
+	if err != nil {
+		s.forgetKey(ctx, id)
+		return nil, err
+	}
+	s.keys.forget(spec.Label)
+	rq.key = k.Label()
+	if got := k.ID().String(); got != id {
+		// A backend that chose its own ID: move the record to it.
+		if err := s.opts.Auth.AssignKey(ctx, got, group); err != nil {
+			return nil, err
+		}
+		s.forgetKey(ctx, id)
+	}
+	return k, nil
+}
+
+// forgetKey drops a key's group record; a failure leaves a record for an
+// ID no key has, which costs nothing, so it is only logged.
+func (s *Server) forgetKey(ctx context.Context, id string) {
+	if err := s.opts.Auth.ForgetKey(ctx, id); err != nil {
+		s.audit.LogAttrs(ctx, slog.LevelWarn, "forget key group", slog.String("key_id", id), slog.String("reason", logText(err.Error())))
+	}
+}
+
+// keySpec converts and validates a wire KeySpec, and returns the group
+// that is to own the key.
+func keySpec(req wire.KeySpec) (backend.KeySpec, string, error) {
+	if err := checkLabel(req.Label); err != nil {
+		return backend.KeySpec{}, "", err
+	}
 	alg, err := backend.ParseAlgorithm(req.Algorithm)
 	if err != nil {
-		return backend.KeySpec{}, err
+		return backend.KeySpec{}, "", invalid("unknown algorithm")
 	}
 	spec := backend.KeySpec{Algorithm: alg, Label: req.Label}
 	if req.ID != "" {
 		if spec.ID, err = backend.ParseKeyID(req.ID); err != nil {
-			return backend.KeySpec{}, err
+			return backend.KeySpec{}, "", invalid("id must be 1 to %d bytes of lowercase hex", backend.MaxKeyIDLen)
 		}
 	}
-	if spec.Usage, err = wire.ParseUsage(req.Usage); err != nil {
-		return backend.KeySpec{}, invalid("%v", err)
+	if err := maxCount("usage", len(req.Usage), 8); err != nil {
+		return backend.KeySpec{}, "", err
 	}
-	return spec, spec.Validate()
+	if spec.Usage, err = wire.ParseUsage(req.Usage); err != nil {
+		return backend.KeySpec{}, "", invalid("unknown usage")
+	}
+	group := req.Group
+	if group == "" {
+		group = authn.DefaultGroupID
+	}
+	return spec, group, spec.Validate()
 }
 
 func (s *Server) listKeys(rq *request) error {
@@ -114,7 +188,7 @@ func (s *Server) listKeys(rq *request) error {
 	q := rq.r.URL.Query()
 	for name := range q {
 		if name != "id" {
-			return badRequest("unknown query parameter %q", name)
+			return badRequest("unknown query parameter")
 		}
 	}
 	var (
@@ -124,7 +198,7 @@ func (s *Server) listKeys(rq *request) error {
 	if idHex := q.Get("id"); idHex != "" {
 		id, perr := backend.ParseKeyID(idHex)
 		if perr != nil {
-			return perr
+			return invalid("id must be 1 to %d bytes of lowercase hex", backend.MaxKeyIDLen)
 		}
 		k, kerr := s.opts.Backend.Key(ctx, backend.ByID(id))
 		if kerr != nil && !errors.Is(kerr, backend.ErrKeyNotFound) {
@@ -139,14 +213,34 @@ func (s *Server) listKeys(rq *request) error {
 			return err
 		}
 	}
+	visible, err2 := s.managedGroups(ctx, rq)
+	if err2 != nil {
+		return err2
+	}
+	owners, err2 := s.opts.Auth.KeyGroups(ctx)
+	if err2 != nil {
+		return err2
+	}
 	out := wire.KeyList{Keys: []wire.Key{}}
 	if err != nil {
-		out.Warnings = append(out.Warnings, err.Error())
+		// The error names files; the caller learns only that some entry is
+		// unreadable, the server log which.
+		out.Warnings = append(out.Warnings, "some stored keys could not be read; the server log names them")
+		s.audit.LogAttrs(ctx, slog.LevelWarn, "list keys: unreadable entries", slog.String("request_id", rq.id), slog.String("reason", logText(err.Error())))
 	}
 	for _, k := range keys {
-		kj, err := keyJSON(k)
+		group, ok := owners[k.ID().String()]
+		if !ok {
+			group = authn.DefaultGroupID
+		}
+		if !visible[group] {
+			continue
+		}
+		kj, err := keyJSON(k, group)
 		if err != nil {
-			out.Warnings = append(out.Warnings, "key "+k.Label()+": "+err.Error())
+			out.Warnings = append(out.Warnings, "a key's public key could not be encoded; the server log names it")
+			s.audit.LogAttrs(ctx, slog.LevelWarn, "list keys: encode public key", slog.String("request_id", rq.id),
+				slog.String("key", k.ID().String()), slog.String("reason", logText(err.Error())))
 			continue
 		}
 		out.Keys = append(out.Keys, kj)
@@ -155,19 +249,44 @@ func (s *Server) listKeys(rq *request) error {
 	return nil
 }
 
-func (s *Server) getKey(rq *request) error {
+// managedGroups returns the groups in which the caller holds keyManagement.
+func (s *Server) managedGroups(ctx context.Context, rq *request) (map[string]bool, error) {
+	ms, err := s.opts.Auth.Memberships(ctx, rq.principal.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, m := range ms {
+		if m.Roles.Has(authn.RoleKeyManagement) && rq.principal.HasRole(authn.RoleKeyManagement) {
+			out[m.GroupID] = true
+		}
+	}
+	return out, nil
+}
+
+// keyByPath finds the key the route's {label} names and checks the caller
+// may manage it, returning it with its group.
+func (s *Server) keyByPath(ctx context.Context, rq *request) (backend.Key, string, error) {
 	label := rq.r.PathValue("label")
-	ctx, cancel := s.opContext(rq)
-	defer cancel()
-	rq.key = label
-	if err := backend.ValidateLabel(label); err != nil {
-		return err
+	if err := checkLabel(label); err != nil {
+		return nil, "", err
 	}
 	k, err := s.opts.Backend.Key(ctx, backend.ByLabel(label))
 	if err != nil {
+		return nil, "", err
+	}
+	group, err := s.authorizeKey(rq, k)
+	return k, group, err
+}
+
+func (s *Server) getKey(rq *request) error {
+	ctx, cancel := s.opContext(rq)
+	defer cancel()
+	k, group, err := s.keyByPath(ctx, rq)
+	if err != nil {
 		return err
 	}
-	out, err := keyJSON(k)
+	out, err := keyJSON(k, group)
 	if err != nil {
 		return err
 	}
@@ -176,18 +295,51 @@ func (s *Server) getKey(rq *request) error {
 }
 
 func (s *Server) deleteKey(rq *request) error {
-	label := rq.r.PathValue("label")
-	rq.key = label
-	if err := backend.ValidateLabel(label); err != nil {
+	ctx, cancel := s.opContext(rq)
+	defer cancel()
+	k, _, err := s.keyByPath(ctx, rq)
+	if err != nil {
+		return err
+	}
+	err = s.opts.Backend.DeleteKey(ctx, backend.KeyRef{ID: k.ID(), Label: k.Label()})
+	s.keys.forget(k.Label())
+	if err != nil {
+		return err
+	}
+	s.forgetKey(ctx, k.ID().String())
+	rq.w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// moveKey gives a key to another group; the caller needs keyManagement in
+// both.
+func (s *Server) moveKey(rq *request) error {
+	var req wire.MoveKey
+	if err := decodeJSON(rq.r, &req); err != nil {
 		return err
 	}
 	ctx, cancel := s.opContext(rq)
 	defer cancel()
-	err := s.opts.Backend.DeleteKey(ctx, backend.ByLabel(label))
-	s.keys.forget(label)
+	k, from, err := s.keyByPath(ctx, rq)
 	if err != nil {
 		return err
 	}
-	rq.w.WriteHeader(http.StatusNoContent)
+	if err := s.opts.Auth.AuthorizeGroup(ctx, rq.principal, req.Group, authn.RoleKeyManagement); err != nil {
+		if errors.Is(err, authn.ErrNotFound) {
+			return newError(wire.CodeNotFound, "no such group, or the caller is not a member")
+		}
+		return err
+	}
+	if err := s.opts.Auth.MoveKey(ctx, k.ID().String(), from, req.Group); err != nil {
+		if errors.Is(err, authn.ErrNotFound) {
+			return newError(wire.CodeConflict, "the key changed group meanwhile; retry")
+		}
+		return err
+	}
+	out, err := keyJSON(k, req.Group)
+	if err != nil {
+		return err
+	}
+	writeJSON(rq.w, http.StatusOK, out)
 	return nil
 }

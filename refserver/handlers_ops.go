@@ -43,9 +43,41 @@ func signInput(k backend.Key, req *wire.SignRequest, opts crypto.SignerOpts) (in
 	return hh.Sum(nil), false, nil
 }
 
+// checkSignBounds bounds a sign or verify request's numbers and lengths
+// before any work.
+func checkSignBounds(req *wire.SignRequest) error {
+	if len(req.Context) > wire.MaxContextLen {
+		return invalid("context must be at most %d bytes", wire.MaxContextLen)
+	}
+	if req.SaltLength < -1 || req.SaltLength > wire.MaxSaltLength {
+		return invalid("salt_length must be -1 to %d", wire.MaxSaltLength)
+	}
+	return nil
+}
+
+// checkSessionKeyLen bounds a PKCS #1 v1.5 session key by the key's modulus
+// size: a decrypter allocates that many bytes before it knows whether the
+// padding is good.
+func checkSessionKeyLen(k backend.Key, n int) error {
+	if n == 0 {
+		return nil
+	}
+	pub, ok := k.Public().(*rsa.PublicKey)
+	if !ok {
+		return backend.Errorf("decrypt", "", k.Label(), backend.ErrUnsupported)
+	}
+	if n < 0 || n > pub.Size() {
+		return invalid("session_key_len must be 0 to the key's modulus size, %d", pub.Size())
+	}
+	return nil
+}
+
 func (s *Server) sign(rq *request) error {
 	var req wire.SignRequest
 	if err := decodeJSON(rq.r, &req); err != nil {
+		return err
+	}
+	if err := checkSignBounds(&req); err != nil {
 		return err
 	}
 	id, err := wire.KeyID(req.ID)
@@ -87,6 +119,9 @@ func (s *Server) sign(rq *request) error {
 func (s *Server) verify(rq *request) error {
 	var req wire.VerifyRequest
 	if err := decodeJSON(rq.r, &req); err != nil {
+		return err
+	}
+	if err := checkSignBounds(&req.SignRequest); err != nil {
 		return err
 	}
 	id, err := wire.KeyID(req.ID)
@@ -204,6 +239,9 @@ func (s *Server) decrypt(rq *request) error {
 	defer cancel()
 	var pt []byte
 	err = s.withKey(rq, req.Label, id, func(k backend.Key) error {
+		if err := checkSessionKeyLen(k, req.SessionKeyLen); err != nil {
+			return err
+		}
 		d, err := k.Decrypter()
 		if err != nil {
 			return err

@@ -52,6 +52,9 @@ func (s *Server) setSecretValidity(rq *request) error {
 		return err
 	}
 	user := rq.r.PathValue("user")
+	if req.ValidUntil < 0 || req.ValidUntil > wire.MaxSecretValidUntil {
+		return invalid("valid_until must be 0 (never expires) or Unix seconds up to %d", wire.MaxSecretValidUntil)
+	}
 	var until time.Time
 	if req.ValidUntil != 0 {
 		until = time.Unix(req.ValidUntil, 0)

@@ -15,9 +15,11 @@ func (s *Server) health(rq *request) error {
 	return nil
 }
 
+// backendInfo describes the backend without its URI: even redacted, a URI
+// names the server's files and devices, which no answer carries.
 func backendInfo(b backend.Backend) wire.BackendInfo {
 	i := b.Info()
-	return wire.BackendInfo{Name: i.Name, Kind: i.Kind, URI: i.URI, Manufacturer: i.Manufacturer, Model: i.Model, Firmware: i.Firmware, Persistent: i.Persistent}
+	return wire.BackendInfo{Name: i.Name, Kind: i.Kind, Manufacturer: i.Manufacturer, Model: i.Model, Firmware: i.Firmware, Persistent: i.Persistent}
 }
 
 func (s *Server) versionInfo(rq *request) error {
@@ -32,9 +34,6 @@ func (s *Server) capabilities(rq *request) error {
 			out.Algorithms[a.String()] = names
 		}
 	}
-	// The URI names the server's files; callers of this route need only the
-	// backend's kind.
-	out.Backend.URI = ""
 	writeJSON(rq.w, http.StatusOK, out)
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/cryptoplug/cryptoplug/authn"
 	"github.com/cryptoplug/cryptoplug/backend"
 )
 
@@ -30,7 +31,7 @@ func (s *Server) key(ctx context.Context, label string) (backend.Key, error) {
 	if v, ok := s.keys.m.Load(label); ok {
 		return v.(backend.Key), nil
 	}
-	if err := backend.ValidateLabel(label); err != nil {
+	if err := checkLabel(label); err != nil {
 		return nil, err
 	}
 	k, err := s.opts.Backend.Key(ctx, backend.ByLabel(label))
@@ -43,11 +44,12 @@ func (s *Server) key(ctx context.Context, label string) (backend.Key, error) {
 
 // withKey runs op on the key labelled label, which must have ID id when id
 // is not nil (else ErrKeyNotFound: the caller's handle names a key that was
-// deleted and recreated under the same label). If a cached handle turns out
-// to name a key deleted behind the cache's back, it is dropped and op runs
-// once more on a fresh lookup.
+// deleted and recreated under the same label), once the caller is found to
+// hold the route's role in the key's group (see authorizeKey). If a cached
+// handle turns out to name a key deleted behind the cache's back, it is
+// dropped and op runs once more on a fresh lookup (and the group is checked
+// again, on the fresh key's ID).
 func (s *Server) withKey(rq *request, label string, id backend.KeyID, op func(backend.Key) error) error {
-	rq.key = label
 	ctx := rq.r.Context()
 	for attempt := 0; ; attempt++ {
 		_, cached := s.keys.m.Load(label)
@@ -55,9 +57,12 @@ func (s *Server) withKey(rq *request, label string, id backend.KeyID, op func(ba
 		if err != nil {
 			return err
 		}
-		if id != nil && !k.ID().Equal(id) {
+		_, err = s.authorizeKey(rq, k)
+		switch {
+		case err != nil:
+		case id != nil && !k.ID().Equal(id):
 			err = fmt.Errorf("key %q has another ID than the one asked for: %w", label, backend.ErrKeyNotFound)
-		} else {
+		default:
 			err = op(k)
 		}
 		if cached && attempt == 0 && (errors.Is(err, backend.ErrKeyNotFound) || errors.Is(err, backend.ErrClosed)) {
@@ -66,4 +71,21 @@ func (s *Server) withKey(rq *request, label string, id backend.KeyID, op func(ba
 		}
 		return err
 	}
+}
+
+// authorizeKey checks that the caller holds the role that admitted it to
+// the route in the group that owns k, and returns that group. A caller who
+// is not a member of the key's group is told the key does not exist; a
+// member without the role, that it is forbidden. Only then does the audit
+// record name the key.
+func (s *Server) authorizeKey(rq *request, k backend.Key) (string, error) {
+	group, err := s.opts.Auth.AuthorizeKey(rq.r.Context(), rq.principal, k.ID().String(), rq.role)
+	switch {
+	case errors.Is(err, authn.ErrNotFound):
+		return "", backend.Errorf("authorize", "", "", fmt.Errorf("%w (the caller is not a member of its group)", backend.ErrKeyNotFound))
+	case err != nil:
+		return "", err
+	}
+	rq.key = k.Label()
+	return group, nil
 }

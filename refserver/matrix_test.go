@@ -102,6 +102,12 @@ func (w *world) client(t *testing.T, role authn.Role) string {
 	return c.APIKeys[0].Key.Reveal()
 }
 
+func (w *world) group(t *testing.T) string {
+	g, err := w.in.Auth.CreateGroup(context.Background(), uniqueLabel("group"))
+	require.NoError(t, err)
+	return g.ID
+}
+
 func (w *world) app(t *testing.T) (string, authn.IssuedAPIKey) {
 	a, keys, err := w.in.Auth.CreateApplication(context.Background(), authn.ApplicationSpec{Name: "fixture", Roles: authn.NewRoleSet(authn.RoleKeyOperation), Method: authn.MethodAPIKey})
 	require.NoError(t, err)
@@ -135,7 +141,13 @@ var fixtures = map[string]func(t *testing.T, w *world) call{
 		require.NoError(t, err)
 		return call{path: "/v1/key/import", body: wire.ImportKeyRequest{KeySpec: wire.KeySpec{Label: uniqueLabel("imp"), Algorithm: "Ed25519"}, PrivateKey: enc}}
 	},
-	"GET /v1/key":         func(*testing.T, *world) call { return call{path: "/v1/key"} },
+	"GET /v1/key": func(*testing.T, *world) call { return call{path: "/v1/key"} },
+	"PUT /v1/key/{label}/group": func(t *testing.T, w *world) call {
+		l := uniqueLabel("mv")
+		_, err := w.in.Backend.GenerateKey(context.Background(), backend.KeySpec{Label: l, Algorithm: backend.Ed25519})
+		require.NoError(t, err)
+		return call{path: "/v1/key/" + l + "/group", body: wire.MoveKey{Group: authn.DefaultGroupID}}
+	},
 	"GET /v1/key/{label}": func(*testing.T, *world) call { return call{path: "/v1/key/m-ec"} },
 	"DELETE /v1/key/{label}": func(t *testing.T, w *world) call {
 		l := uniqueLabel("del")
@@ -240,6 +252,22 @@ var fixtures = map[string]func(t *testing.T, w *world) call{
 		return call{path: "/v1/clients/register", body: wire.RegisterClient{Token: w.registrationToken(t).Token.Reveal(), Name: "c", PublicKeys: [][]byte{publicKeyDER(t)}}}
 	},
 	"GET /v1/clients/recoveryKey": func(*testing.T, *world) call { return call{path: "/v1/clients/recoveryKey"} },
+	"POST /sys/v1/groups": func(*testing.T, *world) call {
+		return call{path: "/sys/v1/groups", body: wire.CreateGroup{Name: uniqueLabel("group")}}
+	},
+	"GET /sys/v1/groups":      func(*testing.T, *world) call { return call{path: "/sys/v1/groups"} },
+	"GET /sys/v1/groups/{id}": func(t *testing.T, w *world) call { return call{path: "/sys/v1/groups/" + w.group(t)} },
+	"DELETE /sys/v1/groups/{id}": func(t *testing.T, w *world) call {
+		return call{path: "/sys/v1/groups/" + w.group(t)}
+	},
+	"PUT /sys/v1/groups/{id}/members/{principal}": func(t *testing.T, w *world) call {
+		return call{path: "/sys/v1/groups/" + w.group(t) + "/members/" + w.user(t), body: wire.SetGroupMember{Roles: []string{"keyOperation"}}}
+	},
+	"DELETE /sys/v1/groups/{id}/members/{principal}": func(t *testing.T, w *world) call {
+		g, u := w.group(t), w.user(t)
+		require.NoError(t, w.in.Auth.SetGroupMember(context.Background(), g, u, authn.NewRoleSet(authn.RoleKeyOperation)))
+		return call{path: "/sys/v1/groups/" + g + "/members/" + u}
+	},
 	"PUT /v1/clients/backup": func(t *testing.T, w *world) call {
 		return call{path: "/v1/clients/backup", body: wire.Backup{Backup: w.sealed(t)}, client: true}
 	},
@@ -254,6 +282,9 @@ func (w *world) do(t *testing.T, method string, c call, setCred func(http.Header
 	}
 	req, err := http.NewRequest(method, w.in.URL+c.path, body)
 	require.NoError(t, err)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if c.basic[0] != "" {
 		req.SetBasicAuth(c.basic[0], c.basic[1])
 	} else if setCred != nil {

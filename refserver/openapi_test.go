@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cryptoplug/cryptoplug/refserver"
+	"github.com/cryptoplug/cryptoplug/wire"
 )
 
 // openAPIRoutes reads the operations of docs/openapi.yaml: under "paths:",
@@ -73,4 +74,27 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		want[rt.Pattern()] = access
 	}
 	require.Equal(t, want, doc)
+}
+
+// TestOpenAPIErrorCodesMatchWire checks that the ErrorBody code enum of
+// docs/openapi.yaml lists exactly the codes of package wire, each with a
+// status StatusOf knows.
+func TestOpenAPIErrorCodesMatchWire(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "docs", "openapi.yaml"))
+	require.NoError(t, err)
+	var doc []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "code: {type: string, enum: ["); ok {
+			for _, c := range strings.Split(strings.TrimSuffix(rest, "]}"), ",") {
+				doc = append(doc, strings.TrimSpace(c))
+			}
+		}
+	}
+	want := wire.Codes()
+	require.ElementsMatch(t, want, doc)
+	for _, c := range want {
+		if c != wire.CodeInternal {
+			require.NotEqual(t, 500, wire.StatusOf(c), c)
+		}
+	}
 }

@@ -17,7 +17,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // TestPostgresStore proves the PostgreSQL path: the same server over an
 // authn store in a fresh PostgreSQL schema creates a session, a key and a
-// signature.
+// signature, and keeps keys to their groups.
 func TestPostgresStore(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: this test starts a PostgreSQL cluster; make test runs it")
@@ -31,4 +31,5 @@ func TestPostgresStore(t *testing.T) {
 	sig, err := c.Sign(ctx, wire.SignRequest{Label: "pg", Message: []byte("over postgres")})
 	require.NoError(t, err)
 	require.Len(t, sig, 64)
+	exerciseGroups(t, in)
 }

@@ -65,6 +65,7 @@ func routeTable() []Route {
 		{Method: "GET", Path: "/v1/key", Roles: roleKeys, Summary: "list keys (or find one by ?id=hex)", handle: (*Server).listKeys},
 		{Method: "GET", Path: "/v1/key/{label}", Roles: roleKeys, Summary: "describe a key", handle: (*Server).getKey},
 		{Method: "DELETE", Path: "/v1/key/{label}", Roles: roleKeys, Summary: "destroy a key", handle: (*Server).deleteKey},
+		{Method: "PUT", Path: "/v1/key/{label}/group", Roles: roleKeys, Summary: "give a key to another group (keyManagement in both)", handle: (*Server).moveKey},
 
 		// Key operations.
 		{Method: "POST", Path: "/v1/sign", Roles: roleOps, Summary: "sign a message or digest", handle: (*Server).sign},
@@ -96,11 +97,19 @@ func routeTable() []Route {
 		{Method: "GET", Path: "/sys/v1/users", Roles: roleAdmin, Summary: "list users", handle: (*Server).listUsers},
 		{Method: "GET", Path: "/sys/v1/users/{id}", Roles: roleAdmin, Summary: "describe a user", handle: (*Server).getAccount},
 		{Method: "DELETE", Path: "/sys/v1/users/{id}", Roles: roleAdmin, Summary: "delete a user", handle: (*Server).deleteAccount},
-		{Method: "PUT", Path: "/sys/v1/users/{id}/password", Roles: roleAdmin, Summary: "set a user's password, ending their sessions", handle: (*Server).setPassword},
+		{Method: "PUT", Path: "/sys/v1/users/{id}/password", Roles: roleAdmin, Summary: "set a user's password, ending their sessions and revoking their user secret and pending PIN", handle: (*Server).setPassword},
 		{Method: "POST", Path: "/sys/v1/registrationTokens", Roles: roleAdmin, Summary: "issue a registration token", handle: (*Server).createRegistrationToken},
 		{Method: "GET", Path: "/sys/v1/registrationTokens", Roles: roleAdmin, Summary: "list registration tokens", handle: (*Server).listRegistrationTokens},
 		{Method: "DELETE", Path: "/sys/v1/registrationTokens/{id}", Roles: roleAdmin, Summary: "revoke a registration token", handle: (*Server).revokeRegistrationToken},
 		{Method: "GET", Path: "/sys/v1/clients/{id}/backup", Roles: roleAdmin, Summary: "fetch a client's sealed backup", handle: (*Server).getBackup},
+
+		// Groups: who may use which keys.
+		{Method: "POST", Path: "/sys/v1/groups", Roles: roleAdmin, Summary: "create a group", handle: (*Server).createGroup},
+		{Method: "GET", Path: "/sys/v1/groups", Roles: roleAdmin, Summary: "list groups", handle: (*Server).listGroups},
+		{Method: "GET", Path: "/sys/v1/groups/{id}", Roles: roleAdmin, Summary: "describe a group and its members", handle: (*Server).getGroup},
+		{Method: "DELETE", Path: "/sys/v1/groups/{id}", Roles: roleAdmin, Summary: "delete a group that owns no key", handle: (*Server).deleteGroup},
+		{Method: "PUT", Path: "/sys/v1/groups/{id}/members/{principal}", Roles: roleAdmin, Summary: "set the roles a principal holds in a group", handle: (*Server).setGroupMember},
+		{Method: "DELETE", Path: "/sys/v1/groups/{id}/members/{principal}", Roles: roleAdmin, Summary: "remove a principal from a group", handle: (*Server).deleteGroupMember},
 
 		// User secrets.
 		{Method: "POST", Path: "/users/{user}/secrets", Roles: roleAdmin, Summary: "issue a one-time PIN for a user's secret", handle: (*Server).createPIN},

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/cryptoplug/cryptoplug/authn"
@@ -46,6 +47,12 @@ func openAuthn(ctx context.Context, c *Config, logger *slog.Logger) (*authn.Serv
 	cfg := authn.Config{Store: store, Peppers: peppers, Logger: logger,
 		SessionIdleTimeout: time.Duration(c.SessionIdleTimeout), SessionLifetime: time.Duration(c.SessionLifetime)}
 	cfg.RateLimit.FreeFailures = c.RateLimitFreeFailures
+	if proxies, err := c.trustedProxies(); err != nil {
+		store.Close()
+		return nil, nil, err
+	} else if len(proxies) > 0 {
+		cfg.ClientAddr = authn.ForwardedClientAddr(proxies)
+	}
 	if c.Argon2MemoryKiB > 0 {
 		cfg.Argon2 = authn.Argon2Params{Memory: c.Argon2MemoryKiB, Time: 1, Threads: 1}
 	}
@@ -190,11 +197,22 @@ func hasAdmin(ctx context.Context, svc *authn.Service) (bool, error) {
 // c.ShutdownTimeout) and closes the backend and the store. It refuses to
 // start when no principal holds role admin (run Init first). ready, if not
 // nil, is called with the address once the listener is up. Operational
-// messages go to logger; the audit log to c.AuditLog.
+// messages go to logger; the audit log to c.AuditLog. Every goroutine Run
+// starts has ended when it returns, whether serving stopped or failed.
 func Run(ctx context.Context, c Config, logger *slog.Logger, ready func(addr net.Addr)) error {
 	if err := c.Resolve(); err != nil {
 		return err
 	}
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, c, logger, ln, ready)
+}
+
+// serve is Run on a listener it owns (and closes).
+func serve(ctx context.Context, c Config, logger *slog.Logger, ln net.Listener, ready func(addr net.Addr)) error {
+	defer ln.Close()
 	if logger == nil {
 		logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
@@ -240,17 +258,20 @@ func Run(ctx context.Context, c Config, logger *slog.Logger, ready func(addr net
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	ln, err := net.Listen("tcp", c.Listen)
-	if err != nil {
-		return err
-	}
 	logger.Info("listening", "addr", ln.Addr().String(), "backend", b.Info().URI)
 	if ready != nil {
 		ready(ln.Addr())
 	}
-	go purge(ctx, svc, logger)
+
+	// The purge loop and the server stop together, and Run waits for both:
+	// a serving error used to return with the purge loop still running.
+	pctx, stopPurge := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer stopPurge()
+	wg.Go(func() { purge(pctx, svc, logger) })
 	errc := make(chan error, 1)
-	go func() { errc <- hs.ServeTLS(ln, "", "") }()
+	wg.Go(func() { errc <- hs.ServeTLS(ln, "", "") })
 	select {
 	case err := <-errc:
 		return err
@@ -261,6 +282,9 @@ func Run(ctx context.Context, c Config, logger *slog.Logger, ready func(addr net
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
 	}
 	logger.Info("stopped")
 	return nil

@@ -11,6 +11,15 @@ type Account struct {
 	CertSHA256 string   `json:"cert_sha256,omitempty"`
 	PublicKeys [][]byte `json:"public_keys,omitempty"` // clients: PKIX DER
 	CreatedAt  int64    `json:"created_at"`            // Unix seconds
+	// Groups are the principal's group memberships: the roles it holds for
+	// the keys of each group.
+	Groups []Membership `json:"groups,omitempty"`
+}
+
+// Membership is a principal's membership of a group.
+type Membership struct {
+	Group string   `json:"group"` // group ID
+	Roles []string `json:"roles"`
 }
 
 // AccountList is the answer of the list routes.
@@ -42,6 +51,9 @@ type CreateApplication struct {
 	// (Certificate is pinned).
 	Method      string `json:"method"`
 	Certificate string `json:"certificate,omitempty"` // PEM
+	// Groups are the IDs of the groups the application joins, holding all
+	// of Roles in each; none means the default group.
+	Groups []string `json:"groups,omitempty"`
 }
 
 // IssuedCredentials is the answer of the routes that create an application
@@ -63,6 +75,9 @@ type CreateUser struct {
 	Email    string   `json:"email"`
 	Password string   `json:"password"`
 	Roles    []string `json:"roles"`
+	// Groups are the IDs of the groups the user joins, holding all of
+	// Roles in each; none means the default group.
+	Groups []string `json:"groups,omitempty"`
 }
 
 // SetPassword is the body of PUT /sys/v1/users/{id}/password.
@@ -70,22 +85,39 @@ type SetPassword struct {
 	Password string `json:"password"`
 }
 
+// Bounds the server checks, before any arithmetic, on the numbers of the
+// administration bodies.
+const (
+	MaxAPIKeyValidSeconds       = 10 * 365 * 24 * 3600 // ten years
+	MaxRotationOverlapSeconds   = 90 * 24 * 3600
+	MaxRegistrationValidSeconds = 90 * 24 * 3600
+	MaxRegistrationUses         = 10000
+	MaxSecretValidUntil         = 7258118400 // 2200-01-01T00:00:00Z
+	MaxRoleNames                = 16         // entries of a roles list
+	MaxGroupIDs                 = 64         // entries of a groups list
+)
+
 // CreateAPIKey is the body of POST /sys/v1/apps/{id}/apikeys.
 type CreateAPIKey struct {
-	Role            string `json:"role"`
-	ValidForSeconds int64  `json:"valid_for_seconds,omitempty"` // 0: never expires
+	Role string `json:"role"`
+	// ValidForSeconds is 0 (never expires) to MaxAPIKeyValidSeconds.
+	ValidForSeconds int64 `json:"valid_for_seconds,omitempty"`
 }
 
 // RotateAPIKey is the body of POST /sys/v1/apikeys/{id}/rotate.
 type RotateAPIKey struct {
+	// OverlapSeconds is 0 (the old key stops at once) to
+	// MaxRotationOverlapSeconds.
 	OverlapSeconds int64 `json:"overlap_seconds"`
 }
 
 // CreateRegistrationToken is the body of POST /sys/v1/registrationTokens.
 type CreateRegistrationToken struct {
-	Roles           []string `json:"roles"`
-	Uses            int      `json:"uses"`
-	ValidForSeconds int64    `json:"valid_for_seconds"`
+	Roles []string `json:"roles"`
+	// Uses is 1 to MaxRegistrationUses.
+	Uses int `json:"uses"`
+	// ValidForSeconds is 1 to MaxRegistrationValidSeconds.
+	ValidForSeconds int64 `json:"valid_for_seconds"`
 }
 
 // RegistrationToken describes a registration token; Token holds its
@@ -109,3 +141,39 @@ type RegistrationTokenList struct {
 type Terminated struct {
 	Sessions int `json:"sessions"`
 }
+
+// Group is a group of principals that owns keys: the answer of POST and
+// GET /sys/v1/groups/{id} (with Members) and an element of [GroupList].
+type Group struct {
+	ID        string        `json:"id"`
+	Name      string        `json:"name"`
+	CreatedAt int64         `json:"created_at"`
+	Members   []GroupMember `json:"members,omitempty"`
+}
+
+// GroupMember is a principal's membership as its group shows it.
+type GroupMember struct {
+	Principal string   `json:"principal"`
+	Roles     []string `json:"roles"`
+}
+
+// GroupList is the answer of GET /sys/v1/groups.
+type GroupList struct {
+	Groups []Group `json:"groups"`
+}
+
+// CreateGroup is the body of POST /sys/v1/groups.
+type CreateGroup struct {
+	Name string `json:"name"`
+}
+
+// SetGroupMember is the body of PUT /sys/v1/groups/{id}/members/{principal}:
+// the roles the principal holds for the group's keys (at least one; DELETE
+// the membership to end it).
+type SetGroupMember struct {
+	Roles []string `json:"roles"`
+}
+
+// DefaultGroupID is the group of every key never assigned another, which
+// principals created without groups join.
+const DefaultGroupID = "grp_00000000000000000000000000000000"

@@ -106,6 +106,3 @@ func Unix(t time.Time) int64 {
 	}
 	return t.Unix()
 }
-
-// Seconds converts whole seconds to a duration.
-func Seconds(s int64) time.Duration { return time.Duration(s) * time.Second }

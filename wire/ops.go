@@ -89,7 +89,8 @@ type DecryptRequest struct {
 	MGFHash    string `json:"mgf_hash,omitempty"`
 	OAEPLabel  []byte `json:"oaep_label,omitempty"`
 	// SessionKeyLen selects PKCS #1 v1.5 decryption that returns random
-	// bytes of this length instead of an error on bad padding.
+	// bytes of this length instead of an error on bad padding; at most the
+	// key's modulus size in bytes.
 	SessionKeyLen int `json:"session_key_len,omitempty"`
 }
 
@@ -142,3 +143,14 @@ func NewDecryptRequest(label string, id backend.KeyID, req backend.DecryptReques
 	}
 	return out
 }
+
+// Bounds the server checks on the numbers and lengths of the operation
+// bodies, before any work.
+const (
+	// MaxContextLen bounds SignRequest.Context: RFC 8032 and FIPS 204 cap
+	// a context at 255 bytes.
+	MaxContextLen = 255
+	// MaxSaltLength bounds SignRequest.SaltLength (-1 and 0 have their
+	// special meanings): no RSA key this server holds has room for more.
+	MaxSaltLength = 1024
+)

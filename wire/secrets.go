@@ -24,7 +24,8 @@ type UserSecret struct {
 }
 
 // SecretValidity is the body of PATCH /users/{user}/secrets. ValidUntil is
-// Unix seconds; 0 means never expires, a past time disables the secret.
+// Unix seconds up to MaxSecretValidUntil; 0 means never expires, a past
+// time disables the secret.
 type SecretValidity struct {
 	ValidUntil int64 `json:"valid_until"`
 }

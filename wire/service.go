@@ -7,8 +7,9 @@ type VersionInfo struct {
 	Backend   BackendInfo `json:"backend"`
 }
 
-// BackendInfo describes the server's backend (backend.Info, the URI
-// without secrets).
+// BackendInfo describes the server's backend (backend.Info). The reference
+// server never fills URI: even without secrets, a URI names its files and
+// devices.
 type BackendInfo struct {
 	Name         string `json:"name"`
 	Kind         string `json:"kind"`

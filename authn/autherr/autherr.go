@@ -48,6 +48,10 @@ var (
 	// attribute (user e-mail, certificate, identifier) is already taken.
 	ErrAlreadyExists = errors.New("already exists")
 
+	// ErrInUse is returned when deleting something others still depend on:
+	// a group that still owns keys.
+	ErrInUse = errors.New("in use")
+
 	// ErrInvalidArgument is returned for inputs rejected before anything is
 	// stored: unknown roles, empty names, out-of-range durations, a password
 	// that is too long, a method that does not fit the principal.

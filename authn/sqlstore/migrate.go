@@ -66,6 +66,12 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	return s.apply(ctx, ms)
+}
+
+// apply applies the migrations of ms that the database lacks. Tests call
+// it with a prefix of the list to build an old schema.
+func (s *Store) apply(ctx context.Context, ms []migration) error {
 	return s.inTx(ctx, "migrate", func(tx *sql.Tx) error {
 		if s.d.name == "postgres" {
 			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(`+strconv.Itoa(migrationLockID)+`)`); err != nil {

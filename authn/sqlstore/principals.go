@@ -53,11 +53,20 @@ func decodeKeys(b []byte) ([][]byte, error) {
 	return out, nil
 }
 
+// insertPrincipal inserts p and its memberships of p.Groups.
 func (s *Store) insertPrincipal(ctx context.Context, e execer, op string, p authn.PrincipalRecord) error {
 	_, err := s.exec(ctx, e, op, `INSERT INTO principals (`+principalCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)`,
 		p.ID, p.Kind, p.Name, optString(p.Email), p.Roles, optString(p.PasswordHash), p.Method,
 		optBytes(p.CertSHA256), optBytes(encodeKeys(p.PublicKeys)), nanos(p.CreatedAt))
-	return err
+	if err != nil {
+		return err
+	}
+	for _, g := range p.Groups {
+		if _, err := s.exec(ctx, e, op, `INSERT INTO group_members (principal_id, group_id, roles) VALUES (?, ?, ?)`, p.ID, g, p.Roles); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // CreatePrincipal implements [authn.Store].
@@ -121,8 +130,10 @@ func (s *Store) ResetCredentials(ctx context.Context, p authn.PrincipalRecord, k
 		if _, err := s.exec(ctx, tx, op, `DELETE FROM api_keys WHERE principal_id = ?`, p.ID); err != nil {
 			return err
 		}
-		if _, err := s.exec(ctx, tx, op, `DELETE FROM sessions WHERE principal_id = ?`, p.ID); err != nil {
-			return err
+		for _, table := range []string{"sessions", "user_secrets", "pins"} {
+			if _, err := s.exec(ctx, tx, op, `DELETE FROM `+table+` WHERE principal_id = ?`, p.ID); err != nil {
+				return err
+			}
 		}
 		return s.insertAPIKeys(ctx, tx, op, keys)
 	})

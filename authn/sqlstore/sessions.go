@@ -9,26 +9,43 @@ import (
 )
 
 const sessionCols = `id, token_hash, pepper_version, principal_id, principal_kind, roles, method, cert_sha256, epoch,
-	created_at, last_used_at, expires_at`
+	created_at, last_used_at, expires_at, api_key_id`
 
-func scanSession(r scanner) (authn.SessionRecord, error) {
+// sessionByHashQuery finds a session with the expiry of the API key it was
+// made from (a revoked key took the session with it: ON DELETE CASCADE);
+// prepared once in [Store.prepare].
+const sessionByHashQuery = `SELECT s.id, s.token_hash, s.pepper_version, s.principal_id, s.principal_kind, s.roles, s.method,
+	s.cert_sha256, s.epoch, s.created_at, s.last_used_at, s.expires_at, s.api_key_id, k.expires_at
+	FROM sessions s LEFT JOIN api_keys k ON k.id = s.api_key_id WHERE s.token_hash = ?`
+
+func scanSession(r scanner, withKey bool) (authn.SessionRecord, error) {
 	var x authn.SessionRecord
 	var created, used, expires int64
-	if err := r.Scan(&x.ID, &x.Hash, &x.PepperVersion, &x.PrincipalID, &x.PrincipalKind, &x.Roles, &x.Method, &x.CertSHA256, &x.Epoch,
-		&created, &used, &expires); err != nil {
+	var keyID sql.NullString
+	var keyExpires sql.NullInt64
+	dest := []any{&x.ID, &x.Hash, &x.PepperVersion, &x.PrincipalID, &x.PrincipalKind, &x.Roles, &x.Method, &x.CertSHA256, &x.Epoch,
+		&created, &used, &expires, &keyID}
+	if withKey {
+		dest = append(dest, &keyExpires)
+	}
+	if err := r.Scan(dest...); err != nil {
 		return x, err
 	}
 	x.CreatedAt, x.LastUsedAt, x.ExpiresAt = fromNanos(created), fromNanos(used), fromNanos(expires)
+	x.APIKeyID, x.APIKeyExpiresAt = keyID.String, fromOptNanos(keyExpires)
 	return x, nil
 }
+
+func scanSessionOnly(r scanner) (authn.SessionRecord, error) { return scanSession(r, false) }
 
 func (s *Store) insertSession(ctx context.Context, tx *sql.Tx, op string, x authn.SessionRecord) error {
 	if err := s.lockPrincipal(ctx, tx, op, x.PrincipalID, x.Epoch); err != nil {
 		return err
 	}
-	_, err := s.exec(ctx, tx, op, `INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	// A missing API key fails the foreign key: ErrNotFound, as for a reset.
+	_, err := s.exec(ctx, tx, op, `INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		x.ID, x.Hash, x.PepperVersion, x.PrincipalID, x.PrincipalKind, x.Roles, x.Method, optBytes(x.CertSHA256), x.Epoch,
-		nanos(x.CreatedAt), nanos(x.LastUsedAt), nanos(x.ExpiresAt))
+		nanos(x.CreatedAt), nanos(x.LastUsedAt), nanos(x.ExpiresAt), optString(x.APIKeyID))
 	return err
 }
 
@@ -40,7 +57,7 @@ func (s *Store) CreateSession(ctx context.Context, x authn.SessionRecord) error 
 
 // GetSessionByHash implements [authn.Store] with a prepared statement.
 func (s *Store) GetSessionByHash(ctx context.Context, hash []byte) (authn.SessionRecord, error) {
-	x, err := scanSession(s.sessionByHash.QueryRowContext(ctx, hash))
+	x, err := scanSession(s.sessionByHash.QueryRowContext(ctx, hash), true)
 	if err != nil {
 		return x, s.err("get session by hash", err)
 	}
@@ -78,6 +95,6 @@ func (s *Store) DeleteSessions(ctx context.Context, principalID string) (int, er
 
 // ListSessions implements [authn.Store].
 func (s *Store) ListSessions(ctx context.Context, principalID string) ([]authn.SessionRecord, error) {
-	return list(ctx, s, "list sessions", scanSession,
+	return list(ctx, s, "list sessions", scanSessionOnly,
 		`SELECT `+sessionCols+` FROM sessions WHERE principal_id = ? ORDER BY created_at, id`, principalID)
 }

@@ -39,10 +39,12 @@ type Store struct {
 	closeOnce   sync.Once
 	closeErr    error
 
-	// The statements on every authenticated request's path, prepared once:
-	// preparing per call cost the API-key path a third of its throughput.
+	// The statements on every authenticated request's (and key
+	// operation's) path, prepared once: preparing per call cost the API-key
+	// path a third of its throughput.
 	sessionByHash *sql.Stmt
 	apiKeyByHash  *sql.Stmt
+	keyAccess     *sql.Stmt
 }
 
 type dialect struct {
@@ -134,8 +136,9 @@ func (s *Store) prepare(ctx context.Context) error {
 		dst   **sql.Stmt
 		query string
 	}{
-		{&s.sessionByHash, `SELECT ` + sessionCols + ` FROM sessions WHERE token_hash = ?`},
+		{&s.sessionByHash, sessionByHashQuery},
 		{&s.apiKeyByHash, apiKeyByHashQuery},
+		{&s.keyAccess, keyAccessQuery},
 	} {
 		st, err := s.read.PrepareContext(ctx, s.q(p.query))
 		if err != nil {
@@ -150,7 +153,7 @@ func (s *Store) prepare(ctx context.Context) error {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		var errs []error
-		for _, st := range []*sql.Stmt{s.sessionByHash, s.apiKeyByHash} {
+		for _, st := range []*sql.Stmt{s.sessionByHash, s.apiKeyByHash, s.keyAccess} {
 			if st != nil {
 				errs = append(errs, st.Close())
 			}

@@ -46,6 +46,7 @@ func Run(t *testing.T, open Open) {
 		{"ResetCredentials", testResetCredentials},
 		{"Sessions", testSessions},
 		{"SessionEpoch", testSessionEpoch},
+		{"SessionsFollowTheirAPIKey", testSessionsFollowTheirAPIKey},
 		{"ReplaceSessionRace", testReplaceSessionRace},
 		{"ResetRacesLogins", testResetRacesLogins},
 		{"PINs", testPINs},
@@ -57,6 +58,9 @@ func Run(t *testing.T, open Open) {
 		{"Backups", testBackups},
 		{"Rehash", testRehash},
 		{"PurgeExpired", testPurgeExpired},
+		{"Groups", testGroups},
+		{"GroupMemberships", testGroupMemberships},
+		{"KeyOwnership", testKeyOwnership},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -312,11 +316,21 @@ func testResetCredentials(t *testing.T, s authn.Store) {
 	require.NoError(t, err)
 
 	u := mustCreate(t, s, user("dave@example.com"))
+	sec := authn.UserSecretRecord{PrincipalID: u.ID, Hash: randBytes(32), PepperVersion: 1, Fingerprint: "f", CreatedAt: base}
+	require.NoError(t, s.PutPIN(ctx, pin(u, base.Add(time.Hour))))
+	p2 := pin(u, base.Add(time.Hour))
+	require.NoError(t, s.PutPIN(ctx, p2))
+	require.NoError(t, s.ConsumePIN(ctx, p2.ID, base, sec))
+	require.NoError(t, s.PutPIN(ctx, pin(u, base.Add(time.Hour))), "a pending PIN")
 	u.PasswordHash = "$argon2id$new"
 	require.NoError(t, s.ResetCredentials(ctx, u, nil))
 	got, err = s.GetPrincipal(ctx, u.ID)
 	require.NoError(t, err)
 	require.Equal(t, "$argon2id$new", got.PasswordHash)
+	_, err = s.GetUserSecretByHash(ctx, sec.Hash)
+	require.ErrorIs(t, err, authn.ErrNotFound, "reset revokes the user secret")
+	_, err = s.ReservePINAttempt(ctx, u.ID, base, 5)
+	require.ErrorIs(t, err, authn.ErrNotFound, "reset revokes the pending PIN")
 
 	missing := app()
 	require.ErrorIs(t, s.ResetCredentials(ctx, missing, nil), authn.ErrNotFound)
@@ -405,6 +419,59 @@ func testSessionEpoch(t *testing.T, s authn.Store) {
 	require.ErrorIs(t, s.ReplaceSession(ctx, "ses_missing", orphan), authn.ErrNotFound)
 	_, err = s.GetSessionByHash(ctx, orphan.Hash)
 	require.ErrorIs(t, err, authn.ErrNotFound)
+}
+
+// testSessionsFollowTheirAPIKey: a session made from an API key cannot
+// outlive it, be created after it, or be renewed past it.
+func testSessionsFollowTheirAPIKey(t *testing.T, s authn.Store) {
+	a := app()
+	k := apiKey(a.ID, authn.RoleService, base.Add(time.Hour))
+	forever := apiKey(a.ID, authn.RoleService, time.Time{})
+	mustCreate(t, s, a, k, forever)
+	fromKey := func(k authn.APIKeyRecord) authn.SessionRecord {
+		x := session(a)
+		x.Method, x.APIKeyID = authn.MethodAPIKey, k.ID
+		return x
+	}
+
+	x := fromKey(k)
+	require.NoError(t, s.CreateSession(ctx, x))
+	got, err := s.GetSessionByHash(ctx, x.Hash)
+	require.NoError(t, err)
+	require.Equal(t, k.ID, got.APIKeyID)
+	requireSameTime(t, k.ExpiresAt, got.APIKeyExpiresAt, "the key's expiry comes with the session")
+	y := fromKey(forever)
+	require.NoError(t, s.CreateSession(ctx, y))
+	got, err = s.GetSessionByHash(ctx, y.Hash)
+	require.NoError(t, err)
+	require.True(t, got.APIKeyExpiresAt.IsZero(), "a key without expiry")
+	plain := session(a)
+	require.NoError(t, s.CreateSession(ctx, plain))
+	got, err = s.GetSessionByHash(ctx, plain.Hash)
+	require.NoError(t, err)
+	require.Empty(t, got.APIKeyID)
+
+	// Rotation with an overlap shortens the key; the session sees it.
+	repl := apiKey(a.ID, authn.RoleService, time.Time{})
+	require.NoError(t, s.RotateAPIKey(ctx, forever.ID, base.Add(time.Minute), repl))
+	got, err = s.GetSessionByHash(ctx, y.Hash)
+	require.NoError(t, err)
+	requireSameTime(t, base.Add(time.Minute), got.APIKeyExpiresAt, "rotated away")
+
+	// Revoking the key ends its sessions, and no new one can be made or
+	// renewed from it.
+	require.NoError(t, s.DeleteAPIKey(ctx, k.ID))
+	_, err = s.GetSessionByHash(ctx, x.Hash)
+	require.ErrorIs(t, err, authn.ErrNotFound, "revocation ends the session")
+	require.ErrorIs(t, s.CreateSession(ctx, fromKey(k)), authn.ErrNotFound)
+	next := fromKey(forever)
+	require.NoError(t, s.DeleteAPIKey(ctx, forever.ID))
+	require.ErrorIs(t, s.ReplaceSession(ctx, y.ID, next), authn.ErrNotFound)
+	_, err = s.GetSessionByHash(ctx, plain.Hash)
+	require.NoError(t, err, "a session not made from those keys stays")
+	list, err := s.ListSessions(ctx, a.ID)
+	require.NoError(t, err)
+	require.Len(t, list, 1)
 }
 
 func testReplaceSessionRace(t *testing.T, s authn.Store) {
@@ -754,4 +821,133 @@ func testPurgeExpired(t *testing.T, s authn.Store) {
 	require.NoError(t, err)
 	_, err = s.GetAPIKeyByHash(ctx, gone.Hash)
 	require.ErrorIs(t, err, authn.ErrNotFound)
+}
+
+func group(name string) authn.GroupRecord {
+	return authn.GroupRecord{ID: id("grp_"), Name: name, CreatedAt: base.Add(time.Second)}
+}
+
+func testGroups(t *testing.T, s authn.Store) {
+	def, err := s.GetGroup(ctx, authn.DefaultGroupID)
+	require.NoError(t, err, "every store has the default group")
+	require.Equal(t, "default", def.Name)
+
+	g := group("signers")
+	require.NoError(t, s.CreateGroup(ctx, g))
+	require.ErrorIs(t, s.CreateGroup(ctx, group("signers")), authn.ErrAlreadyExists, "names are unique")
+	got, err := s.GetGroup(ctx, g.ID)
+	require.NoError(t, err)
+	require.Equal(t, g.Name, got.Name)
+	requireSameTime(t, g.CreatedAt, got.CreatedAt, "created_at")
+	list, err := s.ListGroups(ctx)
+	require.NoError(t, err)
+	require.Len(t, list, 2)
+	require.Equal(t, authn.DefaultGroupID, list[0].ID, "the default group is the oldest")
+
+	u := mustCreate(t, s, user("gina@example.com"))
+	require.NoError(t, s.SetMembership(ctx, authn.MembershipRecord{PrincipalID: u.ID, GroupID: g.ID, Roles: u.Roles}))
+	require.NoError(t, s.AssignKey(ctx, "aa01", g.ID))
+	require.ErrorIs(t, s.DeleteGroup(ctx, g.ID), authn.ErrInUse, "a group that owns keys stays")
+	_, err = s.GetGroup(ctx, g.ID)
+	require.NoError(t, err)
+	require.NoError(t, s.ForgetKey(ctx, "aa01"))
+	require.NoError(t, s.DeleteGroup(ctx, g.ID))
+	_, err = s.GetGroup(ctx, g.ID)
+	require.ErrorIs(t, err, authn.ErrNotFound)
+	ms, err := s.ListMemberships(ctx, u.ID)
+	require.NoError(t, err)
+	for _, m := range ms {
+		require.NotEqual(t, g.ID, m.GroupID, "deleting a group deletes its memberships")
+	}
+	require.ErrorIs(t, s.DeleteGroup(ctx, g.ID), authn.ErrNotFound)
+}
+
+func testGroupMemberships(t *testing.T, s authn.Store) {
+	g := group("ops")
+	require.NoError(t, s.CreateGroup(ctx, g))
+	u := user("hal@example.com")
+	u.Groups = []string{authn.DefaultGroupID, g.ID}
+	mustCreate(t, s, u)
+	ms, err := s.ListMemberships(ctx, u.ID)
+	require.NoError(t, err)
+	require.Equal(t, []authn.MembershipRecord{
+		{PrincipalID: u.ID, GroupID: authn.DefaultGroupID, Roles: u.Roles},
+		{PrincipalID: u.ID, GroupID: g.ID, Roles: u.Roles},
+	}, ms, "a new principal joins its groups with all its roles")
+
+	bad := user("ida@example.com")
+	bad.Groups = []string{"grp_missing"}
+	require.ErrorIs(t, s.CreatePrincipal(ctx, bad, nil), authn.ErrNotFound)
+	_, err = s.GetPrincipal(ctx, bad.ID)
+	require.ErrorIs(t, err, authn.ErrNotFound, "nothing inserted")
+
+	only := authn.NewRoleSet(authn.RoleKeyOperation)
+	require.NoError(t, s.SetMembership(ctx, authn.MembershipRecord{PrincipalID: u.ID, GroupID: g.ID, Roles: only}))
+	members, err := s.ListGroupMembers(ctx, g.ID)
+	require.NoError(t, err)
+	require.Equal(t, []authn.MembershipRecord{{PrincipalID: u.ID, GroupID: g.ID, Roles: only}}, members, "replaced")
+	require.ErrorIs(t, s.SetMembership(ctx, authn.MembershipRecord{PrincipalID: "usr_missing", GroupID: g.ID, Roles: only}), authn.ErrNotFound)
+	require.ErrorIs(t, s.SetMembership(ctx, authn.MembershipRecord{PrincipalID: u.ID, GroupID: "grp_missing", Roles: only}), authn.ErrNotFound)
+
+	require.NoError(t, s.DeleteMembership(ctx, u.ID, authn.DefaultGroupID))
+	require.ErrorIs(t, s.DeleteMembership(ctx, u.ID, authn.DefaultGroupID), authn.ErrNotFound)
+	require.NoError(t, s.DeletePrincipal(ctx, u.ID))
+	members, err = s.ListGroupMembers(ctx, g.ID)
+	require.NoError(t, err)
+	require.Empty(t, members, "deleting a principal deletes its memberships")
+}
+
+func testKeyOwnership(t *testing.T, s authn.Store) {
+	g, h := group("g"), group("h")
+	require.NoError(t, s.CreateGroup(ctx, g))
+	require.NoError(t, s.CreateGroup(ctx, h))
+	u := user("jo@example.com")
+	u.Groups = []string{authn.DefaultGroupID}
+	mustCreate(t, s, u)
+	ops := authn.NewRoleSet(authn.RoleKeyOperation)
+	require.NoError(t, s.SetMembership(ctx, authn.MembershipRecord{PrincipalID: u.ID, GroupID: g.ID, Roles: ops}))
+
+	access := func(key string) (string, authn.RoleSet) {
+		t.Helper()
+		grp, roles, err := s.KeyAccess(ctx, u.ID, key)
+		require.NoError(t, err)
+		return grp, roles
+	}
+	grp, roles := access("0102")
+	require.Equal(t, authn.DefaultGroupID, grp, "a key never assigned is in the default group")
+	require.Equal(t, u.Roles, roles)
+
+	require.NoError(t, s.AssignKey(ctx, "0102", g.ID))
+	require.ErrorIs(t, s.AssignKey(ctx, "0102", h.ID), authn.ErrAlreadyExists, "a key has one group")
+	require.ErrorIs(t, s.AssignKey(ctx, "0103", "grp_missing"), authn.ErrNotFound)
+	grp, roles = access("0102")
+	require.Equal(t, g.ID, grp)
+	require.Equal(t, ops, roles)
+
+	require.NoError(t, s.AssignKey(ctx, "0104", h.ID))
+	grp, roles = access("0104")
+	require.Equal(t, h.ID, grp)
+	require.Zero(t, roles, "not a member")
+	_, roles, err := s.KeyAccess(ctx, "usr_missing", "0104")
+	require.NoError(t, err)
+	require.Zero(t, roles)
+
+	// Moves are conditional on the group the mover saw.
+	require.ErrorIs(t, s.MoveKey(ctx, "0102", h.ID, authn.DefaultGroupID), authn.ErrNotFound, "not in h")
+	require.NoError(t, s.MoveKey(ctx, "0102", g.ID, h.ID))
+	grp, _ = access("0102")
+	require.Equal(t, h.ID, grp)
+	require.NoError(t, s.MoveKey(ctx, "0105", authn.DefaultGroupID, g.ID), "from the implicit default group")
+	grp, _ = access("0105")
+	require.Equal(t, g.ID, grp)
+	require.ErrorIs(t, s.MoveKey(ctx, "0105", authn.DefaultGroupID, h.ID), authn.ErrNotFound, "no longer in the default group")
+	require.ErrorIs(t, s.MoveKey(ctx, "0106", authn.DefaultGroupID, "grp_missing"), authn.ErrNotFound)
+
+	owners, err := s.ListKeyOwners(ctx)
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{"0102": h.ID, "0104": h.ID, "0105": g.ID}, owners)
+	require.NoError(t, s.ForgetKey(ctx, "0102"))
+	require.NoError(t, s.ForgetKey(ctx, "0102"), "forgetting twice is fine")
+	grp, _ = access("0102")
+	require.Equal(t, authn.DefaultGroupID, grp)
 }

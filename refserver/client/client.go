@@ -286,6 +286,8 @@ func codeForStatus(status int) string {
 		return wire.CodeNotFound
 	case 413:
 		return wire.CodeTooLarge
+	case 415:
+		return wire.CodeUnsupportedMediaType
 	case 429:
 		return wire.CodeRateLimited
 	}

@@ -10,20 +10,22 @@ import (
 
 // sentinels maps each code to the errors it matches.
 var sentinels = map[string][]error{
-	wire.CodeInvalidInput:       {backend.ErrInvalidInput, autherr.ErrInvalidArgument},
-	wire.CodeBadRequest:         {backend.ErrInvalidInput},
-	wire.CodeUnsupported:        {backend.ErrUnsupported},
-	wire.CodeDecryptionFailed:   {rsa.ErrDecryption},
-	wire.CodeCredentialInURL:    {autherr.ErrCredentialInURL},
-	wire.CodeUnauthenticated:    {autherr.ErrUnauthenticated, backend.ErrAuth},
-	wire.CodeForbidden:          {autherr.ErrForbidden, backend.ErrAuth},
-	wire.CodeNotFound:           {autherr.ErrNotFound},
-	wire.CodeKeyNotFound:        {backend.ErrKeyNotFound},
-	wire.CodeConflict:           {autherr.ErrAlreadyExists},
-	wire.CodeKeyExists:          {backend.ErrKeyExists},
-	wire.CodeRateLimited:        {autherr.ErrRateLimited},
-	wire.CodeNotExtractable:     {backend.ErrNotExtractable},
-	wire.CodeBackendUnavailable: {},
+	wire.CodeInvalidInput:         {backend.ErrInvalidInput, autherr.ErrInvalidArgument},
+	wire.CodeBadRequest:           {backend.ErrInvalidInput},
+	wire.CodeUnsupported:          {backend.ErrUnsupported},
+	wire.CodeDecryptionFailed:     {rsa.ErrDecryption},
+	wire.CodeCredentialInURL:      {autherr.ErrCredentialInURL},
+	wire.CodeUnauthenticated:      {autherr.ErrUnauthenticated, backend.ErrAuth},
+	wire.CodeForbidden:            {autherr.ErrForbidden, backend.ErrAuth},
+	wire.CodeNotFound:             {autherr.ErrNotFound},
+	wire.CodeKeyNotFound:          {backend.ErrKeyNotFound},
+	wire.CodeConflict:             {autherr.ErrAlreadyExists},
+	wire.CodeKeyExists:            {backend.ErrKeyExists},
+	wire.CodeInUse:                {autherr.ErrInUse},
+	wire.CodeUnsupportedMediaType: {backend.ErrInvalidInput},
+	wire.CodeRateLimited:          {autherr.ErrRateLimited},
+	wire.CodeNotExtractable:       {backend.ErrNotExtractable},
+	wire.CodeBackendUnavailable:   {},
 }
 
 // Unwrap returns the sentinels e's code stands for: backend.ErrKeyNotFound

@@ -42,6 +42,11 @@ type Options struct {
 	RateLimit *authn.RateLimitConfig
 	// Audit receives the audit log; default discarded.
 	Audit *slog.Logger
+	// AuthLog receives authn's log (refused authentications); default
+	// discarded.
+	AuthLog *slog.Logger
+	// Clock is authn's clock; default time.Now.
+	Clock func() time.Time
 	// RecoveryPublicKey enables client backups.
 	RecoveryPublicKey any
 	// ClientCertificates makes the server ask for client certificates
@@ -66,7 +71,9 @@ type Instance struct {
 	dir  string
 	base *client.Client
 	n    atomic.Int64
-	ca   *clientCA // with Options.ClientCertificates
+	ca   *clientCA    // with Options.ClientCertificates
+	cfg  authn.Config // to restart with
+	opts Options
 }
 
 // Password is the password of every user Instance.User creates.
@@ -97,7 +104,7 @@ func Start(tb testing.TB, o Options) *Instance {
 		rl = *o.RateLimit
 	}
 	cfg := authn.Config{Store: store, Peppers: peppers, Argon2: authn.Argon2Params{Memory: 64, Time: 1, Threads: 1},
-		SessionIdleTimeout: time.Hour, SessionLifetime: 4 * time.Hour, RateLimit: rl}
+		SessionIdleTimeout: time.Hour, SessionLifetime: 4 * time.Hour, RateLimit: rl, Logger: o.AuthLog, Clock: o.Clock}
 	if o.RecoveryPublicKey != nil {
 		cfg.RecoveryPublicKey = o.RecoveryPublicKey
 	}
@@ -126,7 +133,7 @@ func Start(tb testing.TB, o Options) *Instance {
 	must(tb, os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: hs.Certificate().Raw}), 0o600))
 	base, err := client.New(hs.URL, client.WithCAFile(caFile))
 	must(tb, err)
-	in := &Instance{URL: hs.URL, CAFile: caFile, Auth: svc, Backend: b, Server: srv, dir: dir, base: base, ca: ca}
+	in := &Instance{URL: hs.URL, CAFile: caFile, Auth: svc, Backend: b, Server: srv, dir: dir, base: base, ca: ca, cfg: cfg, opts: o}
 	admin, err := svc.CreateUser(ctx, "admin@example.test", authn.NewSecret(Password), authn.NewRoleSet(authn.RoleAdmin))
 	must(tb, err)
 	in.AdminID = admin.ID
@@ -134,6 +141,33 @@ func Start(tb testing.TB, o Options) *Instance {
 	must(tb, err)
 	in.Admin = base.WithCredential(client.Bearer(sess.AccessToken))
 	return in
+}
+
+// Restart returns what a restarted server would be: a new authn Service
+// (fresh rate-limit counts, no cache) over a new connection to the same
+// store, and a new Server over it and the same backend, to be driven with
+// ServeHTTP. The running instance is left as it is.
+func (in *Instance) Restart(tb testing.TB) (*authn.Service, *refserver.Server) {
+	tb.Helper()
+	ctx := context.Background()
+	var (
+		store *sqlstore.Store
+		err   error
+	)
+	if in.opts.PostgresDSN != "" {
+		store, err = sqlstore.OpenPostgres(ctx, in.opts.PostgresDSN)
+	} else {
+		store, err = sqlstore.OpenSQLite(ctx, filepath.Join(in.dir, "authn.db"))
+	}
+	must(tb, err)
+	tb.Cleanup(func() { store.Close() })
+	cfg := in.cfg
+	cfg.Store = store
+	svc, err := authn.NewService(cfg)
+	must(tb, err)
+	srv, err := refserver.New(refserver.Options{Backend: in.Backend, Auth: svc, Audit: in.opts.Audit})
+	must(tb, err)
+	return svc, srv
 }
 
 // Client returns a client sending cred (none if zero).

@@ -3,10 +3,12 @@ package fuzz
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"hash/crc32"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -220,6 +222,51 @@ func FuzzRequestCredentials(f *testing.F) {
 					t.Fatalf("accepted a token in parameter %q", k)
 				}
 			}
+		}
+		// An independent statement of "token-shaped anywhere, however
+		// encoded": a regular expression over every decoding of the query.
+		for d, i := rawQuery, 0; i < 4; i++ {
+			if tokenShape.MatchString(d) {
+				t.Fatalf("accepted a token-shaped value in %q", rawQuery)
+			}
+			next, err := url.QueryUnescape(d)
+			if err != nil || next == d {
+				break
+			}
+			d = next
+		}
+	})
+}
+
+var tokenShape = regexp.MustCompile(`cp[ksur]_[0-9A-Za-z]{8}`)
+
+// FuzzTokenAnywhereInTheURL puts a real token of each kind into a URL at a
+// fuzzed place, separated and encoded in a fuzzed way: it is always refused.
+func FuzzTokenAnywhereInTheURL(f *testing.F) {
+	s := service(f)
+	f.Add("/v1/key/", "a=1;b=", "", uint8(0), uint8(0))
+	f.Add("/v1/key", "q=x,", "&z=1", uint8(1), uint8(1))
+	f.Add("/v1/", "", "", uint8(2), uint8(2))
+	f.Fuzz(func(t *testing.T, path, before, after string, kind, enc uint8) {
+		tok := authn.NewToken(kinds[int(kind)%len(kinds)]).Reveal()
+		switch enc % 4 {
+		case 1:
+			tok = "%" + strings.ToUpper(hex.EncodeToString([]byte(tok[:1]))) + tok[1:]
+		case 2:
+			tok = "+" + tok
+		case 3:
+			tok = strings.ReplaceAll("%"+strings.ToUpper(hex.EncodeToString([]byte(tok[:1])))+tok[1:], "%", "%25")
+		}
+		u := &url.URL{Path: "/" + strings.TrimPrefix(path, "/"), RawQuery: before + tok + after}
+		if kind%2 == 1 {
+			u = &url.URL{Path: "/" + strings.TrimPrefix(path, "/") + "/" + tok, RawQuery: before + after}
+			if enc%4 == 2 {
+				return // '+' is a space only in queries
+			}
+		}
+		r := &http.Request{URL: u, Header: http.Header{}, RemoteAddr: "192.0.2.1:1"}
+		if _, err := s.Credentials(r); !errors.Is(err, authn.ErrCredentialInURL) {
+			t.Fatalf("accepted %s (%v)", u, err)
 		}
 	})
 }
