@@ -38,7 +38,6 @@ type Backend struct {
 	createMu  sync.Mutex // serialises the label check and creation of keys
 
 	closeOnce sync.Once
-	closeErr  error
 }
 
 var (
@@ -50,8 +49,9 @@ func open(ctx context.Context, uri string) (backend.Backend, error) { return Ope
 
 // Open loads the module named by uri (see [ParseConfig] for the format),
 // finds the token, logs in with the URI's PIN and returns the backend. The
-// module is shared with every other user in the process and finalised only
-// when the last backend using it closes.
+// module is shared with every other user in the process; once loaded and
+// initialised it stays so until the process exits, because many modules
+// cannot be finalised and initialised again in one process.
 //
 // Errors are [*backend.Error]s naming the redacted URI, the module and the
 // token, never the PIN: [ErrModuleLoad] when the library cannot be loaded,
@@ -82,7 +82,7 @@ func Open(ctx context.Context, uri string) (*Backend, error) {
 	}
 	b := &Backend{cfg: cfg, name: name, mod: mod, p11: mod.Ctx}
 	if err := b.init(pin); err != nil {
-		_ = mod.Release()
+		mod.Release()
 		return fail(name, fmt.Errorf("module %s, %s: %w", cfg.ModulePath, cfg.TokenName(), err))
 	}
 	return b, nil
@@ -190,23 +190,16 @@ func (b *Backend) Capabilities() backend.Capabilities {
 }
 
 // Close closes the backend's sessions, waiting for operations in flight,
-// and drops its reference to the module (finalising it if no other user in
-// the process holds one). It never logs the user out, since login state is
-// shared with other users of the same token in the process. It is
-// idempotent.
+// and drops its reference to the module, which stays loaded and
+// initialised for the next Open. It never logs the user out, since login
+// state is shared with other users of the same token in the process. It is
+// idempotent and always returns nil.
 func (b *Backend) Close() error {
-	first := false
 	b.closeOnce.Do(func() {
-		first = true
 		b.pool.close()
-		if err := b.mod.Release(); err != nil {
-			b.closeErr = &backend.Error{Op: "close", Backend: b.name, Err: err}
-		}
+		b.mod.Release()
 	})
-	if !first {
-		return nil
-	}
-	return b.closeErr
+	return nil
 }
 
 // check fails with ErrClosed after Close and with the context's error.

@@ -36,7 +36,7 @@ func TestOpenErrors(t *testing.T) {
 		{name: "module missing", uri: uri("/nonexistent/libnothing.so", tok.Label, tok.PINFile),
 			is: []error{ErrModuleLoad, backend.ErrInvalidInput}, contains: []string{"/nonexistent/libnothing.so", tok.Label, "no such file"}},
 		{name: "module not loadable", uri: uri(notALib, tok.Label, tok.PINFile),
-			is: []error{ErrModuleLoad}, contains: []string{notALib, "dlopen failed"}},
+			is: []error{ErrModuleLoad}, contains: []string{notALib, "file too short"}},
 		{name: "token missing", uri: uri(softhsmtest.ModulePath, "no-such-token", tok.PINFile),
 			is: []error{ErrTokenNotFound, backend.ErrInvalidInput}, contains: []string{softhsmtest.ModulePath, `token "no-such-token"`, tok.Label}},
 		// The only wrong PIN this test tries on the token.

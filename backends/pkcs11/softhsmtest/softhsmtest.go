@@ -209,7 +209,7 @@ func setup(tb testing.TB) string {
 			setupErr = err
 			return
 		}
-		if module.Refs(ModulePath) > 0 {
+		if module.Loaded(ModulePath) {
 			setupErr = errors.New("the SoftHSM2 module was loaded before softhsmtest set SOFTHSM2_CONF; create tokens first")
 			return
 		}

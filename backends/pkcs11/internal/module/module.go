@@ -4,11 +4,20 @@
 //
 // A PKCS #11 module is per process: a second dlopen of the same library
 // shares its state, C_Initialize then returns CKR_CRYPTOKI_ALREADY_INITIALIZED
-// and C_Finalize ends every user's sessions. So every user of a module in
-// this process goes through [Open] and [Module.Release], which count
-// references per library path, initialise the library once, tolerate a
-// library some other code already initialised, and finalise it only when
-// this cache initialised it and the last reference is released.
+// and C_Finalize ends every user's sessions. Many modules are also not safe
+// to finalise, unload and load again in one process: opencryptoki 3.8 dies
+// with SIGSEGV in the second C_Initialize. So a library is loaded once per
+// process and, once initialised, stays loaded and initialised until the
+// process exits: [Open] loads it (or finds it loaded) and initialises it if
+// needed, [Module.Release] only drops a reference. Nothing here ever calls
+// C_Finalize or dlclose. A library some other code in the process
+// initialised is used as it is, and stays theirs to finalise.
+//
+// On Linux a library is loaded with RTLD_DEEPBIND, so that its calls to its
+// own functions stay its own even when another module has put functions
+// of the same name in the process's global scope (opencryptoki 3.8 loads
+// its token libraries RTLD_GLOBAL; its soft token's object_create would
+// otherwise run in place of tpm2-pkcs11's).
 package module
 
 import (
@@ -16,6 +25,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/miekg/pkcs11"
@@ -32,8 +42,8 @@ type Module struct {
 	Ctx  *pkcs11.Ctx
 
 	// Guarded by cache.Mutex.
-	refs     int
-	ownsInit bool
+	refs        int
+	initialised bool // C_Initialize succeeded (or found it done) at least once
 }
 
 var cache = struct {
@@ -41,37 +51,54 @@ var cache = struct {
 	m map[string]*Module
 }{m: map[string]*Module{}}
 
-// Open loads and initialises the library at path, or returns the module
-// already loaded from it with one more reference. Errors wrap [ErrLoad] and
-// name the path.
+// Open returns the library at path, loaded and initialised, with one more
+// reference. The first Open of a path loads it; a library whose
+// C_Initialize failed stays loaded and is initialised again by the next
+// Open rather than unloaded, so no library is ever unloaded. Errors wrap
+// [ErrLoad] and name the path. Open is safe for concurrent use.
 func Open(path string) (*Module, error) {
 	key := filepath.Clean(path)
 	cache.Lock()
 	defer cache.Unlock()
-	if m, ok := cache.m[key]; ok {
-		m.refs++
-		return m, nil
+	m, ok := cache.m[key]
+	if !ok {
+		if _, err := os.Stat(key); err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrLoad, key, unwrapPathError(err))
+		}
+		if err := loadPrivately(key); err != nil {
+			msg := err.Error() // dlerror, which names the file on glibc
+			if !strings.Contains(msg, key) {
+				msg = key + ": " + msg
+			}
+			return nil, fmt.Errorf("%w: %s (is it a PKCS #11 module for this architecture?)", ErrLoad, msg)
+		}
+		ctx := pkcs11.New(key)
+		if ctx == nil {
+			return nil, fmt.Errorf("%w: %s: dlopen failed or the library has no C_GetFunctionList (is it a PKCS #11 module for this architecture?)", ErrLoad, key)
+		}
+		m = &Module{Path: key, Ctx: ctx}
+		cache.m[key] = m
 	}
-	if _, err := os.Stat(key); err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrLoad, key, unwrapPathError(err))
+	if !m.initialised {
+		if err := m.initialize(); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrLoad, err)
+		}
 	}
-	ctx := pkcs11.New(key)
-	if ctx == nil {
-		return nil, fmt.Errorf("%w: %s: dlopen failed or the library has no C_GetFunctionList (is it a PKCS #11 module for this architecture?)", ErrLoad, key)
-	}
-	m := &Module{Path: key, Ctx: ctx, refs: 1}
-	switch err := ctx.Initialize(); {
-	case err == nil:
-		m.ownsInit = true
-	case errors.Is(err, pkcs11.Error(pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED)):
-		// Another user in this process (crypto11, a test's second handle)
-		// initialised it; it stays theirs to finalise.
-	default:
-		ctx.Destroy()
-		return nil, fmt.Errorf("%w: %s: C_Initialize: %w", ErrLoad, key, err)
-	}
-	cache.m[key] = m
+	m.refs++
 	return m, nil
+}
+
+// initialize calls C_Initialize; a library already initialised (by this
+// cache, or by another user in the process such as crypto11) is success.
+// The caller holds cache.Mutex.
+func (m *Module) initialize() error {
+	switch err := m.Ctx.Initialize(); {
+	case err == nil, errors.Is(err, pkcs11.Error(pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED)):
+		m.initialised = true
+		return nil
+	default:
+		return fmt.Errorf("%s: C_Initialize: %w", m.Path, err)
+	}
 }
 
 // Reinitialize calls C_Initialize again after an operation found the
@@ -81,43 +108,23 @@ func Open(path string) (*Module, error) {
 func (m *Module) Reinitialize() error {
 	cache.Lock()
 	defer cache.Unlock()
-	switch err := m.Ctx.Initialize(); {
-	case err == nil:
-		m.ownsInit = true
-		return nil
-	case errors.Is(err, pkcs11.Error(pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED)):
-		return nil
-	default:
-		return fmt.Errorf("%s: C_Initialize: %w", m.Path, err)
-	}
+	return m.initialize()
 }
 
-// Release drops one reference. The last one finalises the library if this
-// cache initialised it, and unloads it. Using m after its last Release is a
-// bug.
-func (m *Module) Release() error {
+// Release drops one reference. The library stays loaded and initialised
+// (see the package documentation). Calling Release more often than Open is
+// a bug and panics.
+func (m *Module) Release() {
 	cache.Lock()
 	defer cache.Unlock()
-	m.refs--
-	if m.refs > 0 {
-		return nil
-	}
-	if m.refs < 0 {
+	if m.refs == 0 {
 		panic("pkcs11 module: Release called more often than Open")
 	}
-	delete(cache.m, m.Path)
-	var err error
-	if m.ownsInit {
-		if ferr := m.Ctx.Finalize(); ferr != nil && !errors.Is(ferr, pkcs11.Error(pkcs11.CKR_CRYPTOKI_NOT_INITIALIZED)) {
-			err = fmt.Errorf("%s: C_Finalize: %w", m.Path, ferr)
-		}
-	}
-	m.Ctx.Destroy()
-	return err
+	m.refs--
 }
 
-// Refs returns the number of references to the module loaded from path, 0
-// when it is not loaded. For tests.
+// Refs returns the number of references to the module loaded from path
+// (0 also when it is not loaded). For tests.
 func Refs(path string) int {
 	cache.Lock()
 	defer cache.Unlock()
@@ -125,6 +132,17 @@ func Refs(path string) int {
 		return m.refs
 	}
 	return 0
+}
+
+// Loaded reports whether this process has loaded the library at path
+// through [Open]. Once true it stays true. Test harnesses use it to refuse
+// to change a library's environment (SOFTHSM2_CONF, TPM2_PKCS11_STORE)
+// after the library has read it.
+func Loaded(path string) bool {
+	cache.Lock()
+	defer cache.Unlock()
+	_, ok := cache.m[filepath.Clean(path)]
+	return ok
 }
 
 func unwrapPathError(err error) error {
