@@ -31,7 +31,8 @@ type Backend struct {
 	// edParamsIgnored is set once the token returned a pure EdDSA
 	// signature for a request with CK_EDDSA_PARAMS.
 	edParamsIgnored atomic.Bool
-	// quirks are known deviations of this token (see quirks.go).
+	// quirks are deviations of this token learned from its behaviour
+	// (see quirks.go).
 	quirks quirks
 
 	recoverMu sync.Mutex // serialises recover
@@ -94,17 +95,16 @@ func (b *Backend) init(pin backend.Secret) error {
 		return err
 	}
 	// Operation errors name the token, shorter than the whole URI.
-	b.name = Scheme + ":token=" + strings.TrimRight(ti.Label, " ")
+	b.name = Scheme + ":token=" + tokenString(ti.Label)
 	b.info = backend.Info{
 		Name:         Scheme,
 		Kind:         "hsm",
 		URI:          b.cfg.Redacted(),
-		Manufacturer: ti.ManufacturerID,
-		Model:        ti.Model,
+		Manufacturer: tokenString(ti.ManufacturerID),
+		Model:        tokenString(ti.Model),
 		Firmware:     fmt.Sprintf("%d.%d", ti.FirmwareVersion.Major, ti.FirmwareVersion.Minor),
 		Persistent:   true,
 	}
-	b.quirks = quirksFor(ti)
 	if b.caps, b.mechs, err = readCapabilities(b.p11, slot); err != nil {
 		return err
 	}
@@ -112,6 +112,11 @@ func (b *Backend) init(pin backend.Secret) error {
 	// Open and log in the first session now, so a wrong PIN fails Open.
 	s, err := b.pool.get(context.Background())
 	if err != nil {
+		b.pool.close()
+		return err
+	}
+	if err := b.probeImport(s, b.caps); err != nil {
+		b.pool.discard(s)
 		b.pool.close()
 		return err
 	}
@@ -146,13 +151,13 @@ func findSlot(p11 *pkcs11.Ctx, cfg *Config) (uint, pkcs11.TokenInfo, error) {
 			continue // a slot whose token went away between the calls
 		}
 		if ti.Flags&pkcs11.CKF_TOKEN_INITIALIZED != 0 {
-			seen = append(seen, fmt.Sprintf("%q", strings.TrimRight(ti.Label, " ")))
+			seen = append(seen, fmt.Sprintf("%q", tokenString(ti.Label)))
 		}
 		if cfg.HasSlotID && slot != cfg.SlotID ||
-			cfg.Token != "" && strings.TrimRight(ti.Label, " ") != cfg.Token ||
-			cfg.Serial != "" && strings.TrimRight(ti.SerialNumber, " ") != cfg.Serial ||
-			cfg.Manufacturer != "" && strings.TrimRight(ti.ManufacturerID, " ") != cfg.Manufacturer ||
-			cfg.Model != "" && strings.TrimRight(ti.Model, " ") != cfg.Model {
+			cfg.Token != "" && tokenString(ti.Label) != cfg.Token ||
+			cfg.Serial != "" && tokenString(ti.SerialNumber) != cfg.Serial ||
+			cfg.Manufacturer != "" && tokenString(ti.ManufacturerID) != cfg.Manufacturer ||
+			cfg.Model != "" && tokenString(ti.Model) != cfg.Model {
 			continue
 		}
 		found = append(found, slot)
@@ -167,6 +172,10 @@ func findSlot(p11 *pkcs11.Ctx, cfg *Config) (uint, pkcs11.TokenInfo, error) {
 		return 0, info, fmt.Errorf("%w: %d tokens match; add serial= or slot-id= to choose one: %w", ErrTokenNotFound, len(found), backend.ErrInvalidInput)
 	}
 }
+
+// tokenString trims a C_GetTokenInfo text field: PKCS #11 pads them with
+// blanks, some tokens (tpm2-pkcs11 1.9) with NUL bytes.
+func tokenString(s string) string { return strings.TrimRight(s, " \x00") }
 
 func listOrNone(s []string) string {
 	if len(s) == 0 {

@@ -25,9 +25,9 @@ const (
 // CKF_GENERATE_KEY_PAIR and a key size range that covers the algorithm;
 // signing needs the raw signature mechanism with CKF_SIGN; decryption
 // needs CKM_RSA_PKCS or CKM_RSA_PKCS_OAEP with CKF_DECRYPT. Import is
-// offered wherever signing is: PKCS #11 cannot say in advance whether
-// C_CreateObject of a private key is allowed, so ImportKey reports a token
-// refusal as ErrUnsupported.
+// possible wherever a key can be used, as far as mechanisms tell; PKCS #11
+// cannot say whether C_CreateObject of a private key is allowed, so Open
+// then keeps it only where the token proves it (see probeImport).
 func readCapabilities(p11 *pkcs11.Ctx, slot uint) (backend.Capabilities, map[uint]pkcs11.MechanismInfo, error) {
 	list, err := p11.GetMechanismList(slot)
 	if err != nil {

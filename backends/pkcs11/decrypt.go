@@ -6,8 +6,6 @@ package pkcs11
 import (
 	"context"
 	"crypto/rsa"
-	"errors"
-	"fmt"
 
 	"github.com/cryptoplug/cryptoplug/backend"
 	"github.com/miekg/pkcs11"
@@ -20,22 +18,25 @@ import (
 // token's reason is not revealed. The adapter applies SessionKeyLen.
 func (k *key) decrypt(ctx context.Context, req backend.DecryptRequest) ([]byte, error) {
 	mech := mechRSAPKCS
-	ignoredLabel := false // see quirks.oaepIgnoresLabel
 	if req.Scheme == backend.SchemeOAEP {
-		label := req.Label
-		if len(label) > 0 && k.b.quirks.oaepIgnoresLabel {
-			// The token decrypts as if the label were empty. A ciphertext
-			// it accepts so was made with the empty label, not this one:
-			// a decryption error, which the caller could learn anyway by
-			// decrypting without a label. One it refuses may be a valid
-			// ciphertext for this label, which this token cannot check.
-			ignoredLabel = true
-			label = nil
+		if err := k.checkOAEP(ctx, req.Hash, req.MGFHash, len(req.Label) > 0); err != nil {
+			return nil, err
 		}
-		params := pkcs11.NewOAEPParams(hashMechs[req.Hash].mech, hashMechs[req.MGFHash].mgf, pkcs11.CKZ_DATA_SPECIFIED, label)
-		mech = []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_RSA_PKCS_OAEP, params)}
+		mech = oaepMechanism(req.Hash, req.MGFHash, req.Label)
 	}
+	plain, err := k.decryptOnToken(ctx, mech, req.Ciphertext)
+	switch {
+	case isBadCiphertext(err):
+		return nil, rsa.ErrDecryption // the token's reason is not revealed
+	case err != nil:
+		return nil, err
+	}
+	return plain, nil
+}
 
+// decryptOnToken runs C_DecryptInit and C_Decrypt on a pooled session. A
+// stale object handle is looked up again once.
+func (k *key) decryptOnToken(ctx context.Context, mech []*pkcs11.Mechanism, ciphertext []byte) ([]byte, error) {
 	var plain []byte
 	err := k.b.withSession(ctx, func(s *session) error {
 		h := pkcs11.ObjectHandle(k.handle.Load())
@@ -49,31 +50,22 @@ func (k *key) decrypt(ctx context.Context, req backend.DecryptRequest) ([]byte, 
 		if err != nil {
 			return classify("C_DecryptInit", err)
 		}
-		plain, err = k.b.p11.Decrypt(s.h, req.Ciphertext)
+		plain, err = k.b.p11.Decrypt(s.h, ciphertext)
 		if err != nil {
-			return &decryptionError{err}
+			return &decryptionError{err: err, ended: k.b.endDecrypt(s)}
 		}
 		return nil
 	})
-	var de *decryptionError
-	badCiphertext := errors.As(err, &de) && !isSessionLost(err)
-	switch {
-	case ignoredLabel && err == nil:
-		clear(plain)
-		return nil, rsa.ErrDecryption
-	case ignoredLabel && badCiphertext:
-		return nil, fmt.Errorf("this token ignores OAEP labels, so it cannot decrypt a ciphertext made with one: %w", backend.ErrUnsupported)
-	case badCiphertext:
-		return nil, rsa.ErrDecryption
-	case err != nil:
-		return nil, err
-	}
-	return plain, nil
+	return plain, err
 }
 
 // decryptionError is a failed C_Decrypt that is not a lost session: the
-// ciphertext did not decrypt.
-type decryptionError struct{ err error }
+// ciphertext did not decrypt. ended says whether the operation is known to
+// have ended on the session (see Backend.endDecrypt).
+type decryptionError struct {
+	err   error
+	ended bool
+}
 
 func (e *decryptionError) Error() string { return "C_Decrypt: " + e.err.Error() }
 

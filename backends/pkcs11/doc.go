@@ -29,21 +29,42 @@
 //
 // What the token can do is read from the token itself
 // (C_GetMechanismList, C_GetMechanismInfo) and reported by
-// [backend.Backend.Capabilities]; a parameter combination the token refuses
-// (SoftHSM2 does OAEP only with SHA-1) fails with [backend.ErrUnsupported].
-// Every input is validated before the token sees it, with the same rules as
-// every other cryptoplug backend.
+// [backend.Backend.Capabilities]; key import is claimed only where Open saw
+// the token create a private key object. A parameter combination the token
+// refuses (SoftHSM2 does OAEP only with SHA-1) fails with
+// [backend.ErrUnsupported]. Every input is validated before the token sees
+// it, with the same rules as every other cryptoplug backend.
+//
+// Tokens also accept what they then get wrong. The backend learns such
+// defects from the token's behaviour, never from its name, and turns them
+// into [backend.ErrUnsupported] or a correct result: each OAEP parameter
+// combination is tried once on a ciphertext made in Go before it is used
+// (SoftHSM2 and opencryptoki do not check labels, tpm2-pkcs11 ignores an
+// MGF1 hash different from the hash); PSS with
+// [crypto/rsa.PSSSaltLengthAuto] falls back to a salt as long as the hash
+// on a token that refuses the largest salt, and the signature is verified;
+// EdDSA variants a token ignores are detected by verifying. Defects that
+// no probe can reveal, and that a token reports as plain errors, are listed
+// per token in docs/tokens.md (tpm2-pkcs11 1.9, for one, cannot make PKCS #1
+// v1.5 or PSS signatures with an RSA key created for signing only).
 //
 // A session that the token dropped (closed sessions, a logged-out user, a
 // removed or reset device, a module finalised by another user in the
 // process) is discarded; the backend reopens sessions, logs in again and
-// retries the operation once before failing.
+// retries the operation once before failing. A session on which an
+// operation failed is never reused as it is: some tokens leave the
+// operation active, so the session is closed (or, after a failed
+// decryption, the operation ended with C_DecryptFinal) and the pool opens
+// another.
+//
+// A module, once loaded and initialised, stays so until the process exits:
+// many modules (opencryptoki 3.8 among them) crash when finalised and
+// initialised again in one process.
 //
 // The package needs cgo, because PKCS #11 modules are C shared libraries.
 // A binary built with CGO_ENABLED=0 still compiles and links, but Open fails
 // with an error wrapping [backend.ErrUnsupported] that says so.
 //
 // This package never reads the PIN into an error or log line, never
-// exports private key material, and never calls C_Finalize on a module that
-// another user in the process still uses.
+// exports private key material, and never calls C_Finalize.
 package pkcs11

@@ -135,8 +135,13 @@ func templates(spec backend.KeySpec, id []byte) (pub, priv []*pkcs11.Attribute) 
 	usage := spec.Usage.Resolve(spec.Algorithm)
 	sign := usage&backend.UsageSign != 0
 	decrypt := usage&backend.UsageDecrypt != 0
-	// Every usage attribute is set explicitly: token defaults differ
-	// (SoftHSM2 makes EC keys decryption keys unless told otherwise).
+	// Every usage attribute of the private key is set explicitly: token
+	// defaults differ (SoftHSM2 makes EC keys decryption keys unless told
+	// otherwise). The public key's CKA_VERIFY and CKA_ENCRYPT are left to
+	// the token: cryptoplug verifies and encrypts in software, and
+	// tpm2-pkcs11 1.9 derives them from the private key's usage (swapped:
+	// CKA_VERIFY from decryption, CKA_ENCRYPT from signing) and fails
+	// C_GenerateKeyPair with CKR_GENERAL_ERROR when the template disagrees.
 	pub = []*pkcs11.Attribute{
 		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_PUBLIC_KEY),
 		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, keyType),
@@ -144,8 +149,6 @@ func templates(spec backend.KeySpec, id []byte) (pub, priv []*pkcs11.Attribute) 
 		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, false),
 		pkcs11.NewAttribute(pkcs11.CKA_LABEL, spec.Label),
 		pkcs11.NewAttribute(pkcs11.CKA_ID, id),
-		pkcs11.NewAttribute(pkcs11.CKA_VERIFY, sign),
-		pkcs11.NewAttribute(pkcs11.CKA_ENCRYPT, decrypt),
 		pkcs11.NewAttribute(pkcs11.CKA_WRAP, false),
 		pkcs11.NewAttribute(pkcs11.CKA_DERIVE, false),
 	}

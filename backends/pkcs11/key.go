@@ -281,6 +281,17 @@ func ecPoint(v []byte, size int) ([]byte, bool) {
 	return nil, false
 }
 
+// malformedLength explains a CKA_EC_POINT that is an OCTET STRING of n
+// bytes whose length is not DER: a single length byte of n ≥ 128, where
+// DER needs 0x81 n (tpm2-pkcs11 1.9 writes P-521 points so). Such a key is
+// refused rather than guessed at; the explanation says whose error it is.
+func malformedLength(v []byte, n int) string {
+	if n < 0x80 || len(v) != 2+n || v[0] != byte(cbasn1.OCTET_STRING) || int(v[1]) != n {
+		return ""
+	}
+	return fmt.Sprintf(" (the token wrote an OCTET STRING with the invalid DER length byte %#02x for %d bytes, which DER encodes as 81 %02x: it stored a malformed public key)", v[1], n, n)
+}
+
 func (k *key) readParamsAndPoint(sh pkcs11.SessionHandle, h pkcs11.ObjectHandle, obj string) (backend.Algorithm, []byte, error) {
 	v, err := attrs(k.b.p11, sh, h, pkcs11.CKA_EC_PARAMS)
 	if err != nil {
@@ -316,7 +327,7 @@ func (k *key) loadEC(sh pkcs11.SessionHandle, h pkcs11.ObjectHandle, obj string)
 	size := (curve.Params().BitSize + 7) / 8
 	raw, ok := ecPoint(point, 1+2*size)
 	if !ok {
-		return corrupt(obj, "CKA_EC_POINT is not an uncompressed %s point", alg)
+		return corrupt(obj, "CKA_EC_POINT is not an uncompressed %s point%s", alg, malformedLength(point, 1+2*size))
 	}
 	pub, err := ecdsa.ParseUncompressedPublicKey(curve, raw)
 	if err != nil {

@@ -3,23 +3,25 @@
 package pkcs11
 
 import (
-	"strings"
-
-	"github.com/miekg/pkcs11"
+	"sync"
+	"sync/atomic"
 )
 
-// quirks are deviations from PKCS #11 that cannot be detected by asking the
-// token, only known. Each one turns a silently wrong result into
-// ErrUnsupported.
+// quirks are deviations from PKCS #11 that a token's mechanism list does not
+// reveal. Each is learned from the token's behaviour — a probe the first
+// time it matters, or the first refusal — never from its manufacturer or
+// model, so that the next token with the same defect is handled too. Each
+// turns what would be a wrong result or a needless failure into a correct
+// result or ErrUnsupported.
 type quirks struct {
-	// oaepIgnoresLabel: the token accepts CK_RSA_PKCS_OAEP_PARAMS with
-	// source data and decrypts as if the label were empty (SoftHSM2 2.6:
-	// a ciphertext made without a label "decrypts" under any label, one
-	// made with a label never does). See rsaDecrypter.decrypt.
-	oaepIgnoresLabel bool
-}
+	// oaep holds, per OAEP parameter combination, whether the token
+	// decrypts it correctly, once checkOAEP has tried it.
+	oaepMu    sync.RWMutex
+	oaep      map[oaepParams]error
+	oaepProbe sync.Mutex // one OAEP self-test at a time
 
-func quirksFor(ti pkcs11.TokenInfo) quirks {
-	softhsm := strings.HasPrefix(strings.TrimSpace(ti.ManufacturerID), "SoftHSM")
-	return quirks{oaepIgnoresLabel: softhsm}
+	// pssHashSaltOnly: the token refused PSS with the largest salt and
+	// signed with a salt as long as the hash (tpm2-pkcs11: the TPM fixes
+	// the salt). See signPSS.
+	pssHashSaltOnly atomic.Bool
 }

@@ -50,6 +50,14 @@ func (p *pool) openSession() (*session, error) {
 // backend recovers (reinitialising the module or finding the token again
 // where needed), and fn runs once more on a fresh, logged-in session.
 //
+// A session on which a PKCS #11 call failed for any other reason is closed
+// rather than reused, unless the failed operation brought it back to a
+// known state itself (see reusable): tokens do not all end an operation
+// when it fails (tpm2-pkcs11 1.9 leaves C_Decrypt and C_Sign active), and
+// the next C_SignInit or C_DecryptInit on such a session, for any key,
+// fails with CKR_OPERATION_ACTIVE. The pool opens a fresh session in its
+// place when one is needed.
+//
 // ctx bounds only the wait for a free session: a PKCS #11 call cannot be
 // interrupted.
 func (b *Backend) withSession(ctx context.Context, fn func(s *session) error) error {
@@ -59,8 +67,16 @@ func (b *Backend) withSession(ctx context.Context, fn func(s *session) error) er
 			return err
 		}
 		err = fn(s)
-		if err == nil || !isSessionLost(err) {
+		if err == nil {
 			b.pool.put(s)
+			return nil
+		}
+		if !isSessionLost(err) {
+			if reusable(err) {
+				b.pool.put(s)
+			} else {
+				b.pool.discard(s)
+			}
 			return err
 		}
 		b.pool.discard(s)
@@ -101,4 +117,30 @@ func (b *Backend) recover(gen uint64, cause error) error {
 	}
 	b.pool.gen.Add(1)
 	return nil
+}
+
+// reusable reports whether a session can go back to the pool after an
+// operation on it failed with err: when no PKCS #11 call failed (the error
+// is cryptoplug's own, such as a key not found), or when the failed
+// operation ended itself (see endDecrypt).
+func reusable(err error) bool {
+	var de *decryptionError
+	if errors.As(err, &de) {
+		return de.ended
+	}
+	_, callFailed := ckr(err)
+	return !callFailed
+}
+
+// endDecrypt ends a decryption left active on s after C_Decrypt failed,
+// and reports whether s is now in a known state. A token that ended the
+// operation, as PKCS #11 requires, answers C_DecryptFinal with
+// CKR_OPERATION_NOT_INITIALIZED; one that left it active (tpm2-pkcs11 1.9)
+// ends it in C_DecryptFinal. Decryption failures are what a caller with
+// bad ciphertexts causes at will, so they end the operation in one call
+// rather than costing a new session and login each.
+func (b *Backend) endDecrypt(s *session) bool {
+	_, err := b.p11.DecryptFinal(s.h)
+	c, _ := ckr(err)
+	return err == nil || c == pkcs11.CKR_OPERATION_NOT_INITIALIZED
 }

@@ -80,9 +80,7 @@ func (k *key) sign(ctx context.Context, _ io.Reader, req backend.SignRequest) ([
 		data = append(append(data, prefix...), req.Input...)
 		return k.signRaw(ctx, mechRSAPKCS, data)
 	case backend.SchemePSS:
-		hm := hashMechs[req.Hash]
-		mech := []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_RSA_PKCS_PSS, pkcs11.NewPSSParams(hm.mech, hm.mgf, uint(req.SaltLength)))}
-		return k.signRaw(ctx, mech, req.Input)
+		return k.signPSS(ctx, &req)
 	case backend.SchemeECDSA:
 		raw, err := k.signRaw(ctx, mechECDSA, req.Input)
 		if err != nil {
