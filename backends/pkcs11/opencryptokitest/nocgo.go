@@ -27,3 +27,6 @@ func Installed() (bool, string) { return false, noCgo }
 
 // URIWith returns "" in a build without cgo.
 func (t *Token) URIWith(query string) string { return "" }
+
+// Environ returns "" in a build without cgo.
+func (t *Token) Environ() string { return "" }

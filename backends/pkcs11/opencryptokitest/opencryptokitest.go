@@ -38,6 +38,7 @@ package opencryptokitest
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -91,6 +92,18 @@ type Token struct {
 	URI string
 }
 
+// Environ returns the environment entry that lets a child process (a test
+// binary run again, for instance) use this token through [Shared]
+// while this process keeps pkcsslotd running. opencryptoki serves several
+// processes; the child must not outlive this process.
+func (t *Token) Environ() string {
+	b, err := json.Marshal(t)
+	if err != nil {
+		panic(err) // a struct of strings
+	}
+	return envToken + "=" + string(b)
+}
+
 // URIWith returns the token's URI without max-sessions, followed by query
 // (such as "&max-sessions=2").
 func (t *Token) URIWith(query string) string {
@@ -103,12 +116,24 @@ var shared struct {
 	err   error
 }
 
+// envToken, in a child process's environment, hands it the parent's token
+// (see [Token.Environ]).
+const envToken = "CRYPTOPLUG_OPENCRYPTOKI_TOKEN"
+
 // Shared returns the process's soft token, setting it up on first use (see
-// the package documentation). It fails tb, never skips it, when
-// opencryptoki is missing or cannot start.
+// the package documentation). In a process started with [Token.Environ]
+// it returns the parent's token, which the parent keeps running. It fails
+// tb, never skips it, when opencryptoki is missing or cannot start.
 func Shared(tb testing.TB) *Token {
 	tb.Helper()
-	shared.once.Do(func() { shared.token, shared.err = setup() })
+	shared.once.Do(func() {
+		if v := os.Getenv(envToken); v != "" {
+			shared.token = new(Token)
+			shared.err = json.Unmarshal([]byte(v), shared.token)
+			return
+		}
+		shared.token, shared.err = setup()
+	})
 	if shared.err != nil {
 		tb.Fatalf("opencryptokitest: %v", shared.err)
 	}
