@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -96,8 +97,10 @@ func (b *Backend) Capabilities() backend.Capabilities {
 }
 
 // Key finds a key by ID or label among the files in dir. It fails with
-// [backend.ErrKeyNotFound] when nothing matches, and with
-// [backend.ErrCorrupt] when the file for the ID asked for is unreadable.
+// [backend.ErrKeyNotFound] when nothing matches, [backend.ErrInvalidInput]
+// when several files do, [backend.ErrCorrupt] when the file for the ID
+// asked for is damaged, and [backend.ErrUnsupported] when it holds a TPM
+// key of a kind this backend does not offer.
 func (b *Backend) Key(ctx context.Context, ref backend.KeyRef) (backend.Key, error) {
 	const op = "get key"
 	if err := b.check(ctx, op, ref.String()); err != nil {
@@ -113,10 +116,13 @@ func (b *Backend) Key(ctx context.Context, ref backend.KeyRef) (backend.Key, err
 	return &key{b: b, obj: obj}, nil
 }
 
-// Keys lists the keys in dir. Files that are not usable keys (damaged, or
-// TPM keys of a kind this backend does not offer) are left out of the list
-// and named in the error, which then wraps [backend.ErrCorrupt] and comes
-// with the usable keys, as the contract requires.
+// Keys lists the keys in dir: the files this backend wrote and any other
+// NAME.pem holding a TSS2 key it can use, such as those tpm2-openssl and
+// tpm2-tools write (see the package documentation for their IDs and
+// labels). TPM keys of a kind this backend does not offer are left out.
+// Damaged key files are left out and named in the error, which then wraps
+// [backend.ErrCorrupt] and comes with the usable keys, as the contract
+// requires.
 func (b *Backend) Keys(ctx context.Context) ([]backend.Key, error) {
 	const op = "list keys"
 	if err := b.check(ctx, op, ""); err != nil {
@@ -218,33 +224,49 @@ func (b *Backend) withKey(ctx context.Context, obj *keyObject, fn func(t transpo
 	})
 }
 
-// findKey returns the key ref names, reading dir.
+// findKey returns the key ref names, reading dir. A key asked for by ID is
+// looked for first in the file this backend would have written for it.
+// Several keys matching fail with backend.ErrInvalidInput.
 func (b *Backend) findKey(ref backend.KeyRef) (*keyObject, error) {
 	if len(ref.ID) > 0 {
-		obj, err := b.load(keyFileName(ref.ID), ref.ID)
-		if err != nil {
+		obj, err := b.load(keyFileName(ref.ID))
+		switch {
+		case err == nil && ref.Matches(obj.id, obj.label):
+			return obj, nil
+		case err == nil:
+			return nil, backend.ErrKeyNotFound
+		case !errors.Is(err, backend.ErrKeyNotFound):
 			return nil, err
 		}
-		if !ref.Matches(obj.id, obj.label) {
-			return nil, backend.ErrKeyNotFound
-		}
-		return obj, nil
 	}
 	objs, _, err := b.scan()
 	if err != nil {
 		return nil, err
 	}
+	var match []*keyObject
 	for _, o := range objs {
 		if ref.Matches(o.id, o.label) {
-			return o, nil
+			match = append(match, o)
 		}
 	}
-	return nil, backend.ErrKeyNotFound
+	switch len(match) {
+	case 0:
+		return nil, backend.ErrKeyNotFound
+	case 1:
+		return match[0], nil
+	}
+	names := make([]string, len(match))
+	for i, o := range match {
+		names[i] = filepath.Base(o.path)
+	}
+	return nil, fmt.Errorf("%d key files match (%s); address the key by ID or rename one: %w", len(match), strings.Join(names, ", "), backend.ErrInvalidInput)
 }
 
 // load returns the keyObject for one file, reusing the cached one while
-// the file is unchanged so that its loaded TPM handle is reused too.
-func (b *Backend) load(name string, id backend.KeyID) (*keyObject, error) {
+// the file is unchanged so that its loaded TPM handle is reused too. A key
+// file written before labels moved out of the TSS2 description is
+// rewritten (see migrateKeyFile).
+func (b *Backend) load(name string) (*keyObject, error) {
 	path := filepath.Join(b.cfg.dir, name)
 	st, err := os.Stat(path)
 	if err != nil {
@@ -260,9 +282,16 @@ func (b *Backend) load(name string, id backend.KeyID) (*keyObject, error) {
 	if obj != nil && obj.modTime.Equal(st.ModTime()) && obj.size == st.Size() {
 		return obj, nil
 	}
-	fresh, err := readKeyFile(path, id)
+	fresh, err := readKeyFile(path)
 	if err != nil {
 		return nil, err
+	}
+	if fresh.legacy && strings.HasSuffix(name, keyFileExt) {
+		// Best effort: a read-only directory keeps the old file, which
+		// this backend still reads.
+		if mt, size, err := migrateKeyFile(fresh); err == nil {
+			fresh.modTime, fresh.size, fresh.legacy = mt, size, false
+		}
 	}
 	b.mu.Lock()
 	old := b.keys[name]
@@ -280,10 +309,11 @@ func (b *Backend) load(name string, id backend.KeyID) (*keyObject, error) {
 	return fresh, nil
 }
 
-// scan reads every key file in dir, skipping those that are not usable.
-// scan loads every key file in dir. unreadable joins the errors of files
-// that are not usable keys (each wraps backend.ErrCorrupt or says why);
-// err is set only when the directory itself cannot be read.
+// scan loads every key file in dir. Files that are not key files, and
+// keys of a kind this backend does not offer (see readKeyFile), are left
+// out; unreadable joins the errors of damaged ones, each wrapping
+// backend.ErrCorrupt. err is set only when the directory itself cannot be
+// read.
 func (b *Backend) scan() (out []*keyObject, unreadable, err error) {
 	entries, err := os.ReadDir(b.cfg.dir)
 	if err != nil {
@@ -292,17 +322,20 @@ func (b *Backend) scan() (out []*keyObject, unreadable, err error) {
 	seen := map[string]bool{}
 	var bad []error
 	for _, e := range entries {
-		id, ok := idFromFileName(e.Name())
-		if !ok || !e.Type().IsRegular() {
+		if !isKeyFileName(e.Name()) || !e.Type().IsRegular() {
 			continue
 		}
 		seen[e.Name()] = true
-		obj, err := b.load(e.Name(), id)
-		if err != nil {
+		obj, err := b.load(e.Name())
+		switch {
+		case err == nil:
+			out = append(out, obj)
+		case errors.Is(err, errNotKeyFile), errors.Is(err, backend.ErrUnsupported):
+		case errors.Is(err, backend.ErrKeyNotFound):
+			// Removed since ReadDir.
+		default:
 			bad = append(bad, err)
-			continue
 		}
-		out = append(out, obj)
 	}
 	b.mu.Lock()
 	var gone []*keyObject

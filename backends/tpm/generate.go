@@ -83,7 +83,7 @@ func (b *Backend) GenerateKey(ctx context.Context, spec backend.KeySpec) (backen
 	if err := writeKeyFile(b.cfg.dir, name, data); err != nil {
 		return nil, backend.Errorf(op, b.name, spec.Label, err)
 	}
-	obj, err := b.load(name, id)
+	obj, err := b.load(name)
 	if err != nil {
 		return nil, backend.Errorf(op, b.name, spec.Label, err)
 	}

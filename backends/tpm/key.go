@@ -27,6 +27,10 @@ type keyObject struct {
 	modTime time.Time // with size, notices a file replaced behind our back
 	size    int64
 
+	// legacy: the label came from the TSS2 description, where versions
+	// before labelPrefix kept it (see migrateKeyFile).
+	legacy bool
+
 	deleted atomic.Bool
 }
 
@@ -41,7 +45,8 @@ var _ backend.Key = (*key)(nil)
 // ID returns the key's identifier, the stem of its file name.
 func (k *key) ID() backend.KeyID { return k.obj.id }
 
-// Label returns the key's label, stored as the key file's description.
+// Label returns the key's label: the key file's label line, or its name
+// (see readKeyFile).
 func (k *key) Label() string { return k.obj.label }
 
 // Algorithm returns the key's algorithm.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/rsa"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	keyfile "github.com/foxboron/go-tpm-keyfiles"
 	"github.com/google/go-tpm/tpm2"
@@ -18,39 +20,90 @@ import (
 	"github.com/cryptoplug/cryptoplug/backend"
 )
 
-// keyFileExt ends every key file's name; the stem is the key ID in hex.
-const keyFileExt = ".tss2.pem"
+// keyFileExt ends the name of every key file this backend writes; the stem
+// is the key ID in hex. Files of other names ending in pemExt are keys too
+// when they hold a TSS2 PRIVATE KEY (see readKeyFile).
+const (
+	keyFileExt = ".tss2.pem"
+	pemExt     = ".pem"
+)
+
+// labelPrefix starts the line, before the PEM block, that holds a key
+// file's label. It sits where RFC 7468 allows explanatory text, which
+// every PEM reader skips: tpm2-openssl's TSS2 parser refuses any optional
+// field it does not know, the description that held the label before
+// among them.
+const labelPrefix = "Label: "
 
 // maxKeyFileSize bounds what is read back; real files are about 1 KiB.
 const maxKeyFileSize = 64 << 10
 
 func keyFileName(id backend.KeyID) string { return id.String() + keyFileExt }
 
-// idFromFileName returns the key ID a file name holds, or false for files
-// that are not key files (temporary files, anything else in dir).
+// isKeyFileName reports whether a directory entry may be a key file:
+// NAME.pem, not hidden (temporary files start with a dot).
+func isKeyFileName(name string) bool {
+	return strings.HasSuffix(name, pemExt) && !strings.HasPrefix(name, ".") && len(name) > len(pemExt)
+}
+
+// fileStem is a key file's name without .tss2.pem or .pem.
+func fileStem(name string) string {
+	if s, ok := strings.CutSuffix(name, keyFileExt); ok {
+		return s
+	}
+	return strings.TrimSuffix(name, pemExt)
+}
+
+// idFromFileName returns the key ID a file name holds: the stem, when it
+// is lowercase hex, as in the names this backend gives its files.
 func idFromFileName(name string) (backend.KeyID, bool) {
-	stem, ok := strings.CutSuffix(name, keyFileExt)
-	if !ok || stem == "" || strings.ToLower(stem) != stem {
+	stem := fileStem(name)
+	if stem == "" || strings.ToLower(stem) != stem {
 		return nil, false
 	}
 	id, err := backend.ParseKeyID(stem)
 	return id, err == nil
 }
 
-// encodeKeyFile renders a key in the TSS2 PRIVATE KEY format: a loadable
-// key (OID 2.23.133.10.1.3) with empty auth, parent TPM_RH_OWNER (so the
-// loader re-derives the SRK from the standard template), and the label as
-// the description.
+// encodeKeyFile renders a key as a label line followed by a TSS2 PRIVATE
+// KEY PEM block: a loadable key (OID 2.23.133.10.1.3) with empty auth and
+// parent TPM_RH_OWNER, so the loader re-derives the SRK from the standard
+// template, and no optional field tpm2-openssl would refuse.
 func encodeKeyFile(label string, pub tpm2.TPM2BPublic, priv tpm2.TPM2BPrivate) ([]byte, error) {
+	if err := backend.ValidateLabel(label); err != nil {
+		return nil, err
+	}
 	k := keyfile.NewTPMKey(keyfile.OIDLoadableKey, pub, priv,
 		keyfile.WithParent(tpm2.TPMRHOwner),
-		keyfile.WithUserAuth(nil),
-		keyfile.WithDescription(label))
+		keyfile.WithUserAuth(nil))
 	var b bytes.Buffer
+	b.WriteString(labelPrefix + label + "\n")
 	if err := keyfile.Encode(&b, k); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil
+}
+
+// labelLine returns the label from the lines before the PEM block, if one
+// of them starts with labelPrefix. ok is false when there is none; err is
+// set when there is one but it is not a valid label.
+func labelLine(data []byte) (label string, ok bool, err error) {
+	for len(data) > 0 {
+		line, rest, _ := bytes.Cut(data, []byte("\n"))
+		data = rest
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if bytes.HasPrefix(line, []byte("-----BEGIN ")) {
+			break
+		}
+		if v, found := bytes.CutPrefix(line, []byte(labelPrefix)); found {
+			label = string(v)
+			if err := backend.ValidateLabel(label); err != nil {
+				return "", true, err
+			}
+			return label, true, nil
+		}
+	}
+	return "", false, nil
 }
 
 // writeKeyFile stores data as dir/name, mode 0600, atomically and without
@@ -112,11 +165,27 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// readKeyFile parses the key file at path into a keyObject. A file that is
-// not a TSS2 key this backend can use fails with [backend.ErrCorrupt]
-// (damaged, wrong format) or [backend.ErrUnsupported] (a valid TPM key of
-// a kind cryptoplug does not offer, such as one needing an auth value).
-func readKeyFile(path string, id backend.KeyID) (*keyObject, error) {
+// errNotKeyFile marks a NAME.pem file that holds no TSS2 key (a
+// certificate next to the keys, say); such files are not listed.
+var errNotKeyFile = errors.New("not a TSS2 key file")
+
+// readKeyFile parses the key file at path into a keyObject.
+//
+// The ID is the file name's stem when that is lowercase hex (the files this
+// backend writes), else the key's TPM object Name (what tpm2_readpublic
+// prints as name). The label is, in this order: the label line before the
+// PEM block (which this backend writes, and a user can add), the TSS2
+// description (which older versions of this backend wrote, and some other
+// tools do) when it is a valid label, or the file name's stem. So a key
+// made by `openssl genpkey -provider tpm2 -out web.pem` or by tpm2-tools is
+// found by the label "web".
+//
+// A file named *.tss2.pem that is not a TSS2 key, or a TSS2 key file that
+// cannot be parsed, fails with [backend.ErrCorrupt]; another *.pem file
+// that holds no TSS2 key with errNotKeyFile. A valid TPM key of a kind
+// cryptoplug does not offer (one needing an auth value or a policy, under
+// another parent, RSA-4096) fails with [backend.ErrUnsupported].
+func readKeyFile(path string) (*keyObject, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -129,23 +198,49 @@ func readKeyFile(path string, id backend.KeyID) (*keyObject, error) {
 	if err != nil {
 		return nil, err
 	}
+	name := filepath.Base(path)
+	ours := strings.HasSuffix(name, keyFileExt)
+	corrupt := func(why string) error {
+		return fmt.Errorf("key file %s: %s: %w", path, why, backend.ErrCorrupt)
+	}
+	if st.Size() > maxKeyFileSize {
+		if !ours {
+			return nil, errNotKeyFile
+		}
+		return nil, corrupt("larger than any TPM key file")
+	}
 	data, err := io.ReadAll(io.LimitReader(f, maxKeyFileSize+1))
 	if err != nil {
 		return nil, err
 	}
-	corrupt := func(why string) error {
-		return fmt.Errorf("key file %s: %s: %w", path, why, backend.ErrCorrupt)
-	}
 	if len(data) > maxKeyFileSize {
 		return nil, corrupt("larger than any TPM key file")
 	}
+	k, err := parseKeyFile(name, data)
+	switch {
+	case errors.Is(err, errNotKeyFile) && ours:
+		return nil, corrupt(err.Error())
+	case errors.Is(err, backend.ErrUnsupported) || errors.Is(err, errNotKeyFile):
+		return nil, fmt.Errorf("key file %s: %w", path, err)
+	case err != nil:
+		return nil, corrupt(err.Error())
+	}
+	k.path, k.modTime, k.size = path, st.ModTime(), st.Size()
+	return k, nil
+}
+
+// parseKeyFile parses the contents of the key file called name (see
+// readKeyFile). Errors are errNotKeyFile, wrap backend.ErrUnsupported, or
+// say why the file is damaged.
+func parseKeyFile(name string, data []byte) (*keyObject, error) {
 	tk, err := keyfile.Decode(data)
 	if err != nil {
-		return nil, corrupt("not a TSS2 PRIVATE KEY PEM file (" + err.Error() + ")")
+		if block, _ := pem.Decode(data); block == nil || block.Type != "TSS2 PRIVATE KEY" {
+			return nil, errNotKeyFile
+		}
+		return nil, fmt.Errorf("not a valid TSS2 PRIVATE KEY (%v)", err)
 	}
-	unsupported := func(why string) error {
-		return fmt.Errorf("key file %s: %s: %w", path, why, backend.ErrUnsupported)
-	}
+	unsupported := func(why string) error { return fmt.Errorf("%s: %w", why, backend.ErrUnsupported) }
 	switch {
 	case !tk.Keytype.Equal(keyfile.OIDLoadableKey):
 		return nil, unsupported("not a loadable key")
@@ -156,19 +251,39 @@ func readKeyFile(path string, id backend.KeyID) (*keyObject, error) {
 	case len(tk.Policy) > 0 || len(tk.AuthPolicy) > 0:
 		return nil, unsupported("the key needs a policy")
 	}
-	if err := backend.ValidateLabel(tk.Description); err != nil {
-		return nil, corrupt("its description is not a valid label")
-	}
 	tpub, err := tk.Pubkey.Contents()
 	if err != nil {
-		return nil, corrupt("unreadable public area")
+		return nil, errors.New("unreadable public area")
 	}
 	pub, err := tpm2.Pub(*tpub)
 	if err != nil {
-		return nil, corrupt("unreadable public key")
+		return nil, errors.New("unreadable public key")
 	}
-	k := &keyObject{id: id, label: tk.Description, public: pub, pub: tk.Pubkey, priv: tk.Privkey,
-		path: path, modTime: st.ModTime(), size: st.Size()}
+	k := &keyObject{public: pub, pub: tk.Pubkey, priv: tk.Privkey}
+	label, hasLine, err := labelLine(data)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("its %q line does not hold a valid label: %v", strings.TrimSpace(labelPrefix), err)
+	case hasLine:
+		k.label = label
+	case tk.Description != "" && backend.ValidateLabel(tk.Description) == nil:
+		k.label = tk.Description
+		k.legacy = true
+	default:
+		k.label = fileStem(name)
+	}
+	if id, ok := idFromFileName(name); ok {
+		k.id = id
+	} else {
+		tname, err := tpm2.ObjectName(tpub)
+		if err != nil {
+			return nil, fmt.Errorf("cannot compute the key's TPM name: %v", err)
+		}
+		k.id = backend.KeyID(tname.Buffer)
+	}
+	if err := backend.ValidateLabel(k.label); err != nil {
+		return nil, fmt.Errorf("no valid label: the file name %q is not one, and the file has no %q line", name, strings.TrimSpace(labelPrefix))
+	}
 	switch p := pub.(type) {
 	case *rsa.PublicKey:
 		switch p.N.BitLen() {
@@ -203,4 +318,46 @@ func readKeyFile(path string, id backend.KeyID) (*keyObject, error) {
 		return nil, unsupported("neither an unrestricted signing nor decryption key")
 	}
 	return k, nil
+}
+
+// migrateKeyFile rewrites a key file this backend wrote before labels
+// moved out of the TSS2 description (see labelPrefix), so that
+// tpm2-openssl can load it too: atomically, the same key under the same
+// label. It reports the new file's state; on any error the old file
+// stays as it was, and stays readable.
+func migrateKeyFile(k *keyObject) (modTime time.Time, size int64, err error) {
+	data, err := encodeKeyFile(k.label, k.pub, k.priv)
+	if err != nil {
+		return time.Time{}, 0, err
+	}
+	dir := filepath.Dir(k.path)
+	tmp, err := os.CreateTemp(dir, ".tmp-*")
+	if err != nil {
+		return time.Time{}, 0, err
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Chmod(0o600)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return time.Time{}, 0, err
+	}
+	if err := os.Rename(tmp.Name(), k.path); err != nil {
+		return time.Time{}, 0, err
+	}
+	if err := syncDir(dir); err != nil {
+		return time.Time{}, 0, err
+	}
+	st, err := os.Stat(k.path)
+	if err != nil {
+		return time.Time{}, 0, err
+	}
+	return st.ModTime(), st.Size(), nil
 }
