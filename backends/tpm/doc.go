@@ -26,10 +26,22 @@
 // every open from the standard ECC P-256 template (TCG "H-2", the one
 // tpm2-openssl and TSS2 key files use); nothing is made persistent in the
 // TPM. Each key lives in dir as <hex key ID>.tss2.pem, a "TSS2 PRIVATE
-// KEY" PEM file (parent 0x40000001, the owner hierarchy) that other tools
-// such as tpm2-openssl can load; the key's label is the file's description
-// field. The private part in the file is encrypted by the TPM and useless
-// without it.
+// KEY" PEM file (parent 0x40000001, the owner hierarchy) that tpm2-openssl
+// loads and signs with (openssl pkeyutl -provider tpm2 -inkey FILE). The
+// key's label is a "Label: ..." line before the PEM block, where PEM
+// readers skip text; files written by earlier versions, which kept the
+// label in the TSS2 description field that tpm2-openssl refuses, are
+// rewritten the first time they are read. The private part in the file is
+// encrypted by the TPM and useless without it.
+//
+// Keys made by other tools are used too: any NAME.pem in dir holding a
+// loadable TSS2 key under the owner hierarchy with empty auth — what
+// `openssl genpkey -provider tpm2 -out NAME.pem` writes, or tpm2-tools'
+// tpm2_encodeobject under the same SRK. Its label is its "Label:" line if
+// it has one, else a valid description, else NAME; its ID is its TPM
+// object Name (the name tpm2_readpublic prints) unless NAME is hex. So
+// placing web.pem in dir makes the key "web"; add a label line to choose
+// another.
 //
 // A lost dir means lost keys: the TPM keeps no copy, so back the directory
 // up. A cleared TPM (new owner seed) also loses them.
