@@ -1,3 +1,4 @@
+//lint:file-ignore SA1019 the backend contract requires PKCS #1 v1.5 decryption, deprecated in Go 1.26
 //go:build cgo
 
 package pkcs11

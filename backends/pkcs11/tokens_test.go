@@ -42,7 +42,7 @@ type token struct {
 	name    string // file stem in docs/tokens
 	pkg     string // its Debian package
 	uri     func(t *testing.T) string
-	lean    []backend.Algorithm   // the algorithms make test covers
+	lean    []backend.Algorithm         // the algorithms make test covers
 	environ func(t *testing.T) []string // what a child process needs to reach the token
 }
 
@@ -124,7 +124,9 @@ func writeVersion(tk token, path string) error {
 
 // TestConformanceOpencryptoki runs the suite on opencryptoki's soft token
 // and compares the results with its reference (see checkAgainstReference).
-func TestConformanceOpencryptoki(t *testing.T) { checkAgainstReference(t, tokenNamed(t, "opencryptoki")) }
+func TestConformanceOpencryptoki(t *testing.T) {
+	checkAgainstReference(t, tokenNamed(t, "opencryptoki"))
+}
 
 // TestConformanceTPM2PKCS11 runs the suite on a tpm2-pkcs11 token over
 // swtpm and compares the results with its reference.
