@@ -8,8 +8,15 @@ GO    ?= go
 # (PKCS#11), swtpm and libssl-dev (TPM daemon and the in-process simulator),
 # PostgreSQL (the shared authn store), p11-kit (its RPC server and client
 # module stand in for a network HSM), curl and jq (the README's server
-# walkthrough, which refserver's tests run as written).
-DEB_PACKAGES := softhsm2 opensc swtpm swtpm-tools libssl-dev postgresql gcc p11-kit p11-kit-modules curl jq
+# walkthrough, which refserver's tests run as written); opencryptoki (its
+# soft token and pkcsslotd) and tpm2-pkcs11 with its tools, behind
+# tpm2-abrmd on a private D-Bus bus (dbus-daemon, dbus-send, the session bus
+# configuration), as two more PKCS#11 tokens; tpm2-openssl, openssl and
+# tpm2-tools with the swtpm and tabrmd TCTIs for TSS2 key file
+# interoperability.
+DEB_PACKAGES := softhsm2 opensc swtpm swtpm-tools libssl-dev postgresql gcc p11-kit p11-kit-modules curl jq \
+	opencryptoki libtpm2-pkcs11-1 libtpm2-pkcs11-tools tpm2-abrmd tpm2-openssl tpm2-tools openssl \
+	libtss2-tcti-swtpm0 libtss2-tcti-tabrmd0 dbus-daemon dbus-bin dbus-session-bus-common
 
 BACKEND ?=
 REPORT  ?=
@@ -20,7 +27,7 @@ BENCHTIME ?= 1s
 BENCH_DEFAULTS := software pkcs11 tpm
 FUZZTIME ?= 30s
 
-.PHONY: all deps build test conformance bench bench-report lint fuzz clean
+.PHONY: all deps build test conformance tokens-report bench bench-report lint fuzz clean
 
 all: build
 
@@ -55,6 +62,22 @@ test: deps
 conformance: deps
 	cd conformance && $(GO) test -count=1 -timeout 30m -run 'TestConformance' \
 	  -args -backend '$(BACKEND)' $(if $(REPORT),-report '$(abspath $(REPORT))')
+
+## tokens-report: run the conformance suite (every algorithm) on SoftHSM2,
+## opencryptoki and tpm2-pkcs11 into docs/tokens/NAME.json (the reference
+## make test holds them to), then render docs/tokens.md from them. A token's
+## wrong answers fail its run; a run that does not reach its end (no
+## report) fails the target.
+TOKENS := softhsm2 opencryptoki tpm2-pkcs11
+tokens-report: deps
+	@set -u; for t in $(TOKENS); do \
+	  out='$(abspath docs/tokens)'/$$t.json; rm -f "$$out"; \
+	  echo "tokens-report: $$t" >&2; \
+	  $(GO) test -count=1 -timeout 60m -run '^TestTokenReport$$' ./backends/pkcs11 \
+	    -args -token-report=$$t -token-report-out="$$out" -token-report-full > /dev/null || true; \
+	  [ -s "$$out" ] || { echo "tokens-report: the run on $$t did not reach its end" >&2; exit 1; }; \
+	done
+	$(GO) run ./cmd/tokenreport -o docs/tokens.md docs/tokens
 
 ## bench: benchmark every embedded default (or BACKEND='<uri>') COUNT rounds
 ## into bench/results/<scheme>.txt, then print benchstat tables: baseline,
