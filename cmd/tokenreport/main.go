@@ -10,8 +10,10 @@
 //
 //	go run ./cmd/tokenreport [-o docs/tokens.md] docs/tokens
 //
-// It reads every NAME.json in the directory (in name order), and NAME.version
-// beside it when present (the Debian package and version, one line). A
+// It reads every NAME.json in the directory (in name order), NAME.version
+// beside it when present (the Debian package and version, one line), and
+// NAME.notes.md when present (a hand-written analysis of the failures,
+// shown as such). A
 // failure whose report does not say whose fault it is is shown as
 // "unclassified": the command never guesses. `make tokens-report` runs the
 // suite on SoftHSM2, opencryptoki and tpm2-pkcs11 and then this command.

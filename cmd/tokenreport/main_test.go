@@ -47,6 +47,7 @@ func TestRender(t *testing.T) {
 		result("decrypt-oaep-sha256", "RSA-2048", "unsupported", "", "token refused OAEP SHA-256"),
 		result("closed", "RSA-2048", "skip", "", "no key"),
 	})
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "alpha.notes.md"), []byte("The token's *own* bug.\n"), 0o600))
 	out := filepath.Join(t.TempDir(), "tokens.md")
 	require.NoError(t, run(dir, out))
 	b, err := os.ReadFile(out)
@@ -72,6 +73,9 @@ func TestRender(t *testing.T) {
 	require.Contains(t, md, "| closed | · | skip |")
 	require.Contains(t, md, "Not claimed by the token (every check unsupported): ECDSA-P256.\n")
 	require.NotContains(t, md, "| generate | · | pass | unsup |")
+	// Hand-written notes are shown as such, for their token only.
+	require.Contains(t, md, "### Analysis\n\nWritten by hand from the evidence above and the token's source (`docs/tokens/alpha.notes.md`); the fault column above is the report's own.\n\nThe token's *own* bug.\n")
+	require.Equal(t, 1, strings.Count(md, "### Analysis"))
 	// Refusals of claimed algorithms are explained.
 	require.Contains(t, md, "| decrypt-oaep-sha256 | RSA-2048 | token refused OAEP SHA-256 |")
 	require.NotContains(t, md, "| generate | ECDSA-P256 | backend does not claim")

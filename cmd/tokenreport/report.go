@@ -22,6 +22,7 @@ const maxInputSize = 16 << 20
 type token struct {
 	name    string // file stem: "opencryptoki"
 	version string // from NAME.version; may be empty
+	notes   string // from NAME.notes.md, written by hand; may be empty
 	report  *conformance.Report
 }
 
@@ -58,14 +59,27 @@ func readToken(path string) (token, error) {
 	if len(tk.report.Results()) == 0 {
 		return tk, fmt.Errorf("%s: the report holds no results", path)
 	}
-	v, err := readBounded(strings.TrimSuffix(path, ".json") + ".version")
-	switch {
-	case err == nil:
-		tk.version = strings.TrimSpace(string(v))
-	case !errors.Is(err, fs.ErrNotExist):
+	stem := strings.TrimSuffix(path, ".json")
+	if tk.version, err = readOptional(stem + ".version"); err != nil {
+		return tk, err
+	}
+	if tk.notes, err = readOptional(stem + ".notes.md"); err != nil {
 		return tk, err
 	}
 	return tk, nil
+}
+
+// readOptional returns the trimmed contents of path, or "" when there is
+// no such file.
+func readOptional(path string) (string, error) {
+	b, err := readBounded(path)
+	switch {
+	case err == nil:
+		return strings.TrimSpace(string(b)), nil
+	case errors.Is(err, fs.ErrNotExist):
+		return "", nil
+	}
+	return "", err
 }
 
 func readBounded(path string) ([]byte, error) {
@@ -178,6 +192,10 @@ func renderToken(b *bytes.Buffer, tk token) {
 			fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s |\n", cellText(r.Check), cellText(r.Algorithm),
 				faultText(r.Fault), cellText(orDash(r.Expected)), cellText(orDash(r.Got)), cellText(r.Detail))
 		}
+	}
+
+	if tk.notes != "" {
+		fmt.Fprintf(b, "\n### Analysis\n\nWritten by hand from the evidence above and the token's source (`docs/tokens/%s.notes.md`); the fault column above is the report's own.\n\n%s\n", tk.name, tk.notes)
 	}
 
 	fmt.Fprintf(b, "\n### Results\n\n")
