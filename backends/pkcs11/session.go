@@ -53,10 +53,10 @@ func (p *pool) openSession() (*session, error) {
 // A session on which a PKCS #11 call failed for any other reason is closed
 // rather than reused, unless the failed operation brought it back to a
 // known state itself (see reusable): tokens do not all end an operation
-// when it fails (tpm2-pkcs11 1.9 leaves C_Decrypt and C_Sign active), and
-// the next C_SignInit or C_DecryptInit on such a session, for any key,
-// fails with CKR_OPERATION_ACTIVE. The pool opens a fresh session in its
-// place when one is needed.
+// when it fails (tpm2-pkcs11 1.9 leaves C_Decrypt active after a bad
+// ciphertext), and the next C_SignInit or C_DecryptInit on such a session,
+// for any key, fails with CKR_OPERATION_ACTIVE. The pool opens a fresh
+// session in its place when one is needed.
 //
 // ctx bounds only the wait for a free session: a PKCS #11 call cannot be
 // interrupted.

@@ -109,13 +109,24 @@ func (t *Token) URIWith(query string) string {
 	return fmt.Sprintf("pkcs11:token=%s?module-path=%s&pin-source=file:%s", t.Label, ModulePath, t.PINFile) + query
 }
 
+// initToken initialises the token through a handle of its own on the
+// module. When nothing in the process had initialised SoftHSM2, it
+// finalises it again afterwards (SoftHSM2, unlike opencryptoki, can be
+// initialised again), so that a library that must initialise the module
+// itself, such as crypto11, still can; otherwise it leaves it alone.
 func initToken(t *Token) error {
-	m, err := module.Open(ModulePath)
-	if err != nil {
-		return err
+	p := pkcs11.New(ModulePath)
+	if p == nil {
+		return fmt.Errorf("cannot load %s", ModulePath)
 	}
-	defer m.Release()
-	p := m.Ctx
+	defer p.Destroy()
+	switch err := p.Initialize(); {
+	case err == nil:
+		defer p.Finalize()
+	case errors.Is(err, pkcs11.Error(pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED)):
+	default:
+		return fmt.Errorf("C_Initialize: %w", err)
+	}
 	slots, err := p.GetSlotList(true)
 	if err != nil {
 		return fmt.Errorf("C_GetSlotList: %w", err)

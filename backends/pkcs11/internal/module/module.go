@@ -41,9 +41,7 @@ type Module struct {
 	Path string
 	Ctx  *pkcs11.Ctx
 
-	// Guarded by cache.Mutex.
-	refs        int
-	initialised bool // C_Initialize succeeded (or found it done) at least once
+	refs int // guarded by cache.Mutex
 }
 
 var cache = struct {
@@ -52,10 +50,13 @@ var cache = struct {
 }{m: map[string]*Module{}}
 
 // Open returns the library at path, loaded and initialised, with one more
-// reference. The first Open of a path loads it; a library whose
-// C_Initialize failed stays loaded and is initialised again by the next
-// Open rather than unloaded, so no library is ever unloaded. Errors wrap
-// [ErrLoad] and name the path. Open is safe for concurrent use.
+// reference. The first Open of a path loads it; every Open calls
+// C_Initialize, which an initialised library answers with
+// CKR_CRYPTOKI_ALREADY_INITIALIZED, so a library another user in the
+// process finalised meanwhile (crypto11 does, on Close) is initialised
+// again, and one whose C_Initialize failed stays loaded to be tried again:
+// no library is ever unloaded. Errors wrap [ErrLoad] and name the path.
+// Open is safe for concurrent use.
 func Open(path string) (*Module, error) {
 	key := filepath.Clean(path)
 	cache.Lock()
@@ -79,10 +80,8 @@ func Open(path string) (*Module, error) {
 		m = &Module{Path: key, Ctx: ctx}
 		cache.m[key] = m
 	}
-	if !m.initialised {
-		if err := m.initialize(); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrLoad, err)
-		}
+	if err := m.initialize(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrLoad, err)
 	}
 	m.refs++
 	return m, nil
@@ -94,7 +93,6 @@ func Open(path string) (*Module, error) {
 func (m *Module) initialize() error {
 	switch err := m.Ctx.Initialize(); {
 	case err == nil, errors.Is(err, pkcs11.Error(pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED)):
-		m.initialised = true
 		return nil
 	default:
 		return fmt.Errorf("%s: C_Initialize: %w", m.Path, err)
