@@ -1,0 +1,101 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/cryptoplug/cryptoplug/backends/tpm/swtpmtest"
+)
+
+// TestSwtpm drives the key commands against a real swtpm daemon, checking
+// signatures and certificates with openssl.
+func TestSwtpm(t *testing.T) {
+	sw := swtpmtest.Start(t)
+	keyDir := t.TempDir()
+	uri := sw.URI(keyDir)
+	dir := t.TempDir()
+	msg := writeFile(t, "msg", []byte("measured boot log\n"), 0o644)
+
+	r := run(t, "info", uri).ok(t)
+	require.Contains(t, r.stdout, "kind:         tpm")
+	var caps map[string][]string
+	run(t, "capabilities", uri, "--json").ok(t).jsonOut(t, &caps)
+	require.Contains(t, caps["ECDSA-P256"], "generate")
+	require.NotContains(t, caps["ECDSA-P256"], "import", "TPMs do not import")
+
+	run(t, "keys", "generate", uri, "-a", "ECDSA-P256", "-l", "attest").ok(t)
+	run(t, "keys", "generate", uri, "-a", "RSA-2048", "-l", "rsa", "--usage", "sign,decrypt").ok(t)
+	keys := listKeys(t, uri)
+	require.ElementsMatch(t, []string{"attest", "rsa"}, keys.labels())
+	for _, k := range keys {
+		if k.Label == "rsa" {
+			require.Equal(t, []string{"sign", "decrypt"}, k.Usage)
+		}
+	}
+	// The keys are TSS2 key files in dir, as the backend documents.
+	files, err := filepath.Glob(filepath.Join(keyDir, "*.tss2.pem"))
+	require.NoError(t, err)
+	require.Len(t, files, 2)
+
+	for _, tc := range []struct {
+		key   string
+		flags []string
+		dgst  []string
+	}{
+		{"attest", nil, []string{"-sha256"}},
+		{"attest", []string{"--hash", "SHA-384"}, []string{"-sha384"}},
+		{"rsa", nil, []string{"-sha256"}},
+		{"rsa", []string{"--scheme", "PSS"}, []string{"-sha256", "-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:digest"}},
+	} {
+		pub := filepath.Join(dir, tc.key+".pub")
+		if _, err := os.Stat(pub); err != nil {
+			run(t, "pubkey", uri, "-k", tc.key, "--out", pub).ok(t)
+		}
+		sig := filepath.Join(t.TempDir(), "sig")
+		run(t, append([]string{"sign", uri, "-k", tc.key, "--in", msg, "--out", sig}, tc.flags...)...).ok(t)
+		tool(t, nil, "openssl", append(append([]string{"dgst"}, tc.dgst...), "-verify", pub, "-signature", sig, msg)...)
+		run(t, append([]string{"verify", uri, "-k", tc.key, "--in", msg, "-s", sig}, tc.flags...)...).ok(t)
+	}
+
+	crt := filepath.Join(dir, "attest.crt")
+	run(t, "selfsign", uri, "-k", "attest", "--subject", "CN=tpm test", "--out", crt).ok(t)
+	require.Contains(t, tool(t, nil, "openssl", "verify", "-CAfile", crt, crt), ": OK")
+	csr := filepath.Join(dir, "rsa.csr")
+	run(t, "csr", uri, "-k", "rsa", "--subject", "CN=tpm rsa", "--rsa-pss", "--out", csr).ok(t)
+	require.Contains(t, tool(t, nil, "openssl", "req", "-in", csr, "-noout", "-verify"), "verify OK")
+
+	// Bad input: one clear line, a non-zero exit, nothing changed.
+	before := listKeys(t, uri)
+	wrongAuth := writeFile(t, "owner", []byte("not the owner password\n"), 0o600)
+	badPEM := writeFile(t, "bad.pem", []byte("-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n"), 0o600)
+	goodPEM := writeFile(t, "good.pem", []byte(tool(t, nil, "openssl", "genpkey", "-algorithm", "ec", "-pkeyopt", "ec_paramgen_curve:P-256")), 0o600)
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want []string
+	}{
+		{"unknown URI attribute", []string{"keys", "generate", uri + ";drir=/tmp", "-a", "ECDSA-P256", "-l", "new"}, exitUsage, []string{`unknown attribute "drir"`}},
+		{"wrong owner authorization", []string{"keys", "generate", uri + ";pin-source=file:" + wrongAuth, "-a", "ECDSA-P256", "-l", "new"}, exitAuth, []string{"authentication failed"}},
+		{"missing key", []string{"pubkey", uri, "-k", "nope"}, exitNotFound, []string{"nope", "not found"}},
+		{"malformed PEM", []string{"keys", "import", uri, "-l", "new", "--in", badPEM}, exitUsage, []string{"malformed SEC 1"}},
+		{"import into a TPM", []string{"keys", "import", uri, "-l", "new", "--in", goodPEM}, exitUnsupported, []string{"cannot import"}},
+		{"algorithm the TPM lacks", []string{"keys", "generate", uri, "-a", "Ed25519", "-l", "new"}, exitUnsupported, []string{"new"}},
+		{"no such socket", []string{"keys", "list", "tpm:swtpm=" + filepath.Join(dir, "nosock") + ";dir=" + keyDir}, exitFailure, []string{"nosock"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			line := run(t, tc.args...).fails(t, tc.code, tc.want...)
+			require.NotContains(t, line, "not the owner password")
+		})
+	}
+	require.Equal(t, before, listKeys(t, uri), "bad input changed nothing")
+
+	run(t, "keys", "delete", uri, "-k", "attest", "-y").ok(t)
+	require.Equal(t, []string{"rsa"}, listKeys(t, uri).labels())
+	files, err = filepath.Glob(filepath.Join(keyDir, "*.tss2.pem"))
+	require.NoError(t, err)
+	require.Len(t, files, 1, "the deleted key's file is gone")
+}
