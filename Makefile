@@ -13,10 +13,11 @@ GO    ?= go
 # tpm2-abrmd on a private D-Bus bus (dbus-daemon, dbus-send, the session bus
 # configuration), as two more PKCS#11 tokens; tpm2-openssl, openssl and
 # tpm2-tools with the swtpm and tabrmd TCTIs for TSS2 key file
-# interoperability.
+# interoperability; openssl and ssh-keygen also check the cryptoplug
+# command's signatures, certificates and keys.
 DEB_PACKAGES := softhsm2 opensc swtpm swtpm-tools libssl-dev postgresql gcc p11-kit p11-kit-modules curl jq \
 	opencryptoki libtpm2-pkcs11-1 libtpm2-pkcs11-tools tpm2-abrmd tpm2-openssl tpm2-tools openssl \
-	libtss2-tcti-swtpm0 libtss2-tcti-tabrmd0 dbus-daemon dbus-bin dbus-session-bus-common
+	libtss2-tcti-swtpm0 libtss2-tcti-tabrmd0 dbus-daemon dbus-bin dbus-session-bus-common openssh-client
 
 BACKEND ?=
 REPORT  ?=
@@ -27,9 +28,9 @@ BENCHTIME ?= 1s
 BENCH_DEFAULTS := software pkcs11 tpm
 FUZZTIME ?= 30s
 
-.PHONY: all deps build test conformance tokens-report bench bench-report lint fuzz clean
+.PHONY: all deps build cryptoplug test conformance tokens-report bench bench-report lint fuzz clean
 
-all: build
+all: build cryptoplug
 
 ## deps: install the Debian packages the tests need, when missing.
 deps:
@@ -50,6 +51,15 @@ deps:
 build:
 	$(GO) build ./...
 	CGO_ENABLED=0 $(GO) build ./...
+
+## cryptoplug: the command-line tool, bin/cryptoplug, carrying the test
+## vectors its conformance subcommand needs (Wycheproof from the module
+## cache, Go's Ed25519 vectors), so that it runs the whole suite on a machine
+## with no Go toolchain: copy the one file there.
+cryptoplug:
+	$(GO) run ./cmd/cryptoplug/internal/vectors/mkarchive -o bin/vectors.tar.gz -overlay bin/vectors-overlay.json
+	$(GO) build -tags cryptoplug_vectors -overlay bin/vectors-overlay.json -o bin/cryptoplug ./cmd/cryptoplug
+	@bin/cryptoplug version
 
 ## test: every test with the race detector, on real SoftHSM2, TPM simulator,
 ## swtpm, SQLite and PostgreSQL.
@@ -117,3 +127,4 @@ fuzz:
 
 clean:
 	$(GO) clean -testcache
+	rm -rf bin
