@@ -65,6 +65,23 @@ func newPubkeyCommand(a *app) *cobra.Command {
 			if err != nil {
 				return t.fail(k.Label(), err)
 			}
+			if a.json() {
+				var v any = string(b) // PEM and SSH: the text, in a string
+				if strings.EqualFold(format, "jwk") {
+					v = json.RawMessage(b)
+				}
+				b, err = json.MarshalIndent(struct {
+					Key       string `json:"key"`
+					ID        string `json:"id"`
+					Algorithm string `json:"algorithm"`
+					Format    string `json:"format"`
+					PublicKey any    `json:"public_key"`
+				}{k.Label(), k.ID().String(), string(k.Algorithm()), strings.ToLower(format), v}, "", "  ")
+				if err != nil {
+					return t.fail(k.Label(), err)
+				}
+				b = append(b, '\n')
+			}
 			return t.fail(k.Label(), writeOutput(a.out, out, b, 0o644))
 		},
 	}

@@ -60,6 +60,14 @@ func TestSwtpm(t *testing.T) {
 		run(t, append([]string{"verify", uri, "-k", tc.key, "--in", msg, "-s", sig}, tc.flags...)...).ok(t)
 	}
 
+	var pj struct {
+		Key, Format string
+		PublicKey   jwk `json:"public_key"`
+	}
+	run(t, "pubkey", uri, "-k", "attest", "-f", "jwk", "-o", "json").ok(t).jsonOut(t, &pj)
+	require.Equal(t, "attest", pj.Key)
+	require.Equal(t, "P-256", pj.PublicKey.Crv)
+
 	crt := filepath.Join(dir, "attest.crt")
 	run(t, "selfsign", uri, "-k", "attest", "--subject", "CN=tpm test", "--out", crt).ok(t)
 	require.Contains(t, tool(t, nil, "openssl", "verify", "-CAfile", crt, crt), ": OK")
