@@ -49,8 +49,9 @@
 //	6   exists: a key with that label or ID already exists
 //	7   verify: the signature does not verify
 //	8   conformance: at least one check FAILed
-//	9   corrupt: stored key data could not be read back
-//	10  timeout: --timeout (or a check's bound) expired
+//	9   corrupt: stored key data could not be read back, or a sealed secret file is tampered with
+//	10  timeout: --timeout expired
+//	11  wrong key: a sealed secret file (pin-source=sealed:) was sealed to another key
 //
 // # Why cobra
 //

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cryptoplug/cryptoplug/backend"
 	"github.com/cryptoplug/cryptoplug/backends/pkcs11"
+	"github.com/cryptoplug/cryptoplug/seal"
 )
 
 // Exit codes. They are part of the command's interface: scripts test them,
@@ -25,10 +26,11 @@ const (
 	exitConfFail    = 8
 	exitCorrupt     = 9
 	exitTimeout     = 10
+	exitWrongKey    = 11
 )
 
 // exitCodes describes each code, in order, for `help exit-codes` and -o
-// json errors.
+// json errors. Where they overlap, they are cmd/cryptoplug-seal's codes.
 var exitCodes = []struct {
 	code int
 	kind string
@@ -43,8 +45,9 @@ var exitCodes = []struct {
 	{exitExists, "exists", "a key with that label or ID already exists"},
 	{exitBadSig, "bad-signature", "verify: the signature does not verify"},
 	{exitConfFail, "conformance-fail", "conformance: at least one check FAILed"},
-	{exitCorrupt, "corrupt", "stored key data could not be read back"},
+	{exitCorrupt, "corrupt", "stored key data could not be read back, or a sealed secret file is tampered with or truncated"},
 	{exitTimeout, "timeout", "--timeout expired"},
+	{exitWrongKey, "wrong-key", "a sealed secret file (pin-source=sealed:) was sealed to another key"},
 }
 
 func exitKind(code int) string {
@@ -81,7 +84,9 @@ func exitCode(err error) int {
 		return exitBadSig
 	case errors.Is(err, errConformanceFail):
 		return exitConfFail
-	case errors.Is(err, errNoPIN), errors.Is(err, backend.ErrAuth):
+	case errors.Is(err, seal.ErrWrongKey):
+		return exitWrongKey
+	case errors.Is(err, errNoPIN), errors.Is(err, backend.ErrAuth), errors.Is(err, backend.ErrUnsealRefused):
 		return exitAuth
 	case errors.Is(err, context.DeadlineExceeded):
 		return exitTimeout
@@ -89,7 +94,7 @@ func exitCode(err error) int {
 		return exitNotFound
 	case errors.Is(err, backend.ErrKeyExists):
 		return exitExists
-	case errors.Is(err, backend.ErrCorrupt):
+	case errors.Is(err, backend.ErrCorrupt), errors.Is(err, seal.ErrCorrupt):
 		return exitCorrupt
 	case errors.Is(err, backend.ErrUnsupported), errors.Is(err, backend.ErrNotExtractable):
 		return exitUnsupported

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -12,7 +13,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/cryptoplug/cryptoplug/backend"
 	"github.com/cryptoplug/cryptoplug/backends/pkcs11/softhsmtest"
+	"github.com/cryptoplug/cryptoplug/sealedfile"
 	"github.com/cryptoplug/cryptoplug/wire"
 )
 
@@ -247,4 +250,42 @@ func TestSoftHSM(t *testing.T) {
 func sha256Hex(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
+}
+
+// A token PIN sealed to a key in another backend (pin-source=sealed:…)
+// opens the token; a file sealed to another key, or tampered with, fails
+// with its own exit code and changes nothing.
+func TestSealedPIN(t *testing.T) {
+	ctx := context.Background()
+	tok := softhsmtest.Create(t)
+	store, _ := newStore(t)
+	b, err := backend.Open(ctx, store)
+	require.NoError(t, err)
+	for _, label := range []string{"seal-key", "other-key"} {
+		_, err = b.GenerateKey(ctx, backend.KeySpec{Algorithm: backend.MLKEM768, Label: label})
+		require.NoError(t, err)
+	}
+	require.NoError(t, b.Close())
+
+	dir := t.TempDir()
+	src := backend.SealedSource{Path: filepath.Join(dir, "pin.sealed"), By: store, Key: "seal-key"}
+	_, err = sealedfile.Seal(ctx, src, []byte(tok.PIN), sealedfile.Options{})
+	require.NoError(t, err)
+	base := fmt.Sprintf("pkcs11:token=%s?module-path=%s&pin-source=", tok.Label, softhsmtest.ModulePath)
+
+	run(t, "keys", "generate", base+src.AttrValue(), "-a", "ECDSA-P256", "-l", "sealed-ok").ok(t)
+	require.Equal(t, []string{"sealed-ok"}, listKeys(t, tok.URI).labels())
+
+	wrong := src
+	wrong.Key = "other-key"
+	run(t, "keys", "generate", base+wrong.AttrValue(), "-a", "ECDSA-P256", "-l", "x").fails(t, exitWrongKey, "sealed")
+
+	blob, err := os.ReadFile(src.Path)
+	require.NoError(t, err)
+	tampered := src
+	tampered.Path = filepath.Join(dir, "tampered.sealed")
+	require.NoError(t, os.WriteFile(tampered.Path, blob[:len(blob)/2], 0o600))
+	run(t, "keys", "generate", base+tampered.AttrValue(), "-a", "ECDSA-P256", "-l", "x").fails(t, exitCorrupt, "tampered.sealed")
+
+	require.Equal(t, []string{"sealed-ok"}, listKeys(t, tok.URI).labels(), "the refused runs created nothing")
 }

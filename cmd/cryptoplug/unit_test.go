@@ -21,6 +21,7 @@ import (
 	"github.com/cryptoplug/cryptoplug/backend"
 	"github.com/cryptoplug/cryptoplug/backends/pkcs11"
 	"github.com/cryptoplug/cryptoplug/conformance"
+	"github.com/cryptoplug/cryptoplug/seal"
 )
 
 func TestExitCodeOfErrors(t *testing.T) {
@@ -48,6 +49,9 @@ func TestExitCodeOfErrors(t *testing.T) {
 		{wrap(backend.ErrCorrupt), exitCorrupt},
 		{wrap(context.DeadlineExceeded), exitTimeout},
 		{wrap(backend.ErrClosed), exitFailure},
+		{wrap(backend.ErrUnsealRefused), exitAuth},
+		{wrap(seal.ErrWrongKey), exitWrongKey},
+		{wrap(seal.ErrCorrupt), exitCorrupt},
 	} {
 		require.Equal(t, tc.code, exitCode(tc.err), "%v", tc.err)
 	}
