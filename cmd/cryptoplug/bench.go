@@ -41,7 +41,10 @@ standard error, and the command exits non-zero after the others ran.`,
 		Example: `  cryptoplug bench 'pkcs11:token=bench?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/root/pin' --algorithms ECDSA-P256 -p 1,8`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			t, err := parseTarget("bench", args[0])
+			// The PIN is asked for once, here; the harness and its
+			// baselines open the token themselves, the baselines first:
+			// crypto11 refuses a module someone else initialised.
+			t, err := a.prepare("bench", args[0], withLogin)
 			if err != nil {
 				return err
 			}
@@ -77,16 +80,7 @@ standard error, and the command exits non-zero after the others ran.`,
 			}
 			ctx, cancel := a.context(cmd)
 			defer cancel()
-			// Ask for the PIN once; the harness and its baselines open the
-			// token themselves.
-			probe, err := a.open(ctx, "bench", args[0], withLogin)
-			if err != nil {
-				return err
-			}
-			uri := probe.raw
-			if err := probe.b.Close(); err != nil {
-				return t.fail("", err)
-			}
+			uri := t.raw
 			s := bench.Standalone{Name: "Backends/backend=" + t.uri.Scheme, Benchtime: benchtime, Out: a.out}
 			if verbose {
 				s.Log = a.errw

@@ -174,6 +174,9 @@ func TestBench(t *testing.T) {
 	}
 	// The token is as before: the run's keys are gone.
 	require.Empty(t, listKeys(t, tok.URI))
+	wrong := writeFile(t, "wrong", []byte("00000000"), 0o600)
+	run(t, "bench", strings.Replace(tok.URI, tok.PINFile, wrong, 1), "--algorithms", "ECDSA-P256", "-p", "1", "--benchtime", "1x").
+		fails(t, exitAuth, "authentication failed")
 	// benchstat itself reads it, where a Go toolchain is present.
 	out := run(t, "bench", "software:", "--algorithms", "Ed25519", "-p", "1", "--benchtime", "10x", "--generate", "off").ok(t).stdout
 	f := writeFile(t, "bench.txt", []byte(out), 0o644)

@@ -50,9 +50,12 @@ func parseTarget(cmd, raw string) (*target, error) {
 	return t, nil
 }
 
-// open parses raw, asks for the PIN on the terminal when the store needs
-// one and the URI names none, and opens the backend.
-func (a *app) open(ctx context.Context, cmd, raw string, l login) (*target, error) {
+// prepare parses raw and, when the store needs a PIN and the URI names
+// none, asks for it on the terminal; t.raw is then the URI to open. It opens
+// nothing: commands whose work opens the backend itself (bench, whose
+// baselines must load a PKCS #11 module before anyone else does) call it
+// instead of open.
+func (a *app) prepare(cmd, raw string, l login) (*target, error) {
 	t, err := parseTarget(cmd, raw)
 	if err != nil {
 		return nil, err
@@ -64,6 +67,15 @@ func (a *app) open(ctx context.Context, cmd, raw string, l login) (*target, erro
 		}
 		t.raw = withPINValue(raw, pin)
 		backend.Secret(pin).Wipe()
+	}
+	return t, nil
+}
+
+// open is prepare, then opens the backend.
+func (a *app) open(ctx context.Context, cmd, raw string, l login) (*target, error) {
+	t, err := a.prepare(cmd, raw, l)
+	if err != nil {
+		return nil, err
 	}
 	b, err := backend.Open(ctx, t.raw)
 	if err != nil {
