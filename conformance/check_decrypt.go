@@ -296,8 +296,9 @@ func decryptOAEPCheck(h crypto.Hash) func(*runner, *cell, backend.Algorithm) {
 // rsa.ErrDecryption, built from the public key: PKCS #1 v1.5 blocks with a
 // bad first byte, a bad block type, no zero separator or short padding; OAEP
 // blocks with a bad leading byte, a wrong label hash or no 0x01 separator;
-// c = 0, c = 1, c = n, c > n; ciphertexts one byte short, one byte long
-// (even with a leading zero) or empty; and a tampered OAEP ciphertext.
+// c = 0, c = 1, c = n, c > n, a valid ciphertext plus n; ciphertexts one
+// byte short, one byte long (even with a leading zero) or empty; and a
+// tampered OAEP ciphertext.
 // Options outside the contract (an unknown type, OAEP with MD5) must fail
 // too. After every failure a valid decryption must succeed.
 func checkDecryptInvalid(r *runner, c *cell, a backend.Algorithm) {
@@ -375,6 +376,21 @@ func checkDecryptInvalid(r *runner, c *cell, a backend.Algorithm) {
 			tc{o.name + ": one byte long (a zero prepended)", append([]byte{0}, valid...), o.opts},
 			tc{o.name + ": empty", []byte{}, o.opts},
 		)
+	}
+	// A valid ciphertext plus n is the same residue: a store that reduces
+	// its input modulo n instead of refusing c >= n decrypts it. It fits
+	// in k bytes when n's top byte leaves room.
+	// in k bytes only for c < 2^(8k) - n, so look for such a c (public-key
+	// operations are cheap).
+	for range 1024 {
+		ct, err := rsa.EncryptPKCS1v15(rand.Reader, pub, msg)
+		if err != nil {
+			c.suiteFatal("rsa.EncryptPKCS1v15: %v", err)
+		}
+		if plusN := new(big.Int).Add(new(big.Int).SetBytes(ct), pub.N); plusN.BitLen() <= 8*k {
+			cases = append(cases, tc{"PKCS#1 v1.5: a valid ciphertext plus n", plusN.FillBytes(make([]byte, k)), nil})
+			break
+		}
 	}
 	for i, tc := range cases {
 		_, err := decrypt(c, d, tc.ct, tc.opts, i%2 == 1)

@@ -133,7 +133,9 @@ func checkSignOptions(r *runner, c *cell, a backend.Algorithm) {
 			case tc.verifyAs == nil:
 				got := "a signature"
 				if tc.alsoIs != nil {
-					got = tc.alsoIs(sig)
+					if other := tc.alsoIs(sig); other != "" {
+						got = other
+					}
 				}
 				c.failf(FaultCryptoplug, describeRefusal(tc.refuse), got, "%s: returned %s; want %s", name, got, describeRefusal(tc.refuse))
 			default:

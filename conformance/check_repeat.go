@@ -59,14 +59,17 @@ func searchSignatures(c *cell, budget int, step func(n int) (stop bool)) int {
 // from a big integer) gets wrong for about one signature in 256. Where the
 // backend imports RSA keys, the suite imports its own key and asks for the
 // PKCS #1 v1.5 signature of a digest it picked because that signature
-// starts with a zero byte: one call decides, on the slowest token. Then it
-// signs distinct digests with the shared key until one whose signature has
-// a leading zero byte appears, within the signature budget.
+// starts with a zero byte: one call decides, on the slowest token.
+// Otherwise it signs distinct digests with the shared key until one whose
+// signature has a leading zero byte appears, within the signature budget.
 func checkRSASignatureLength(r *runner, c *cell, a backend.Algorithm) {
 	k, s := r.signer(c, a)
 	pub := k.Public().(*rsa.PublicKey)
 	if imp, ok := r.importer(a, backend.OpSign); ok {
-		r.checkKnownLeadingZero(c, imp, a)
+		if r.checkKnownLeadingZero(c, imp, a) {
+			c.Notef("the shared key's signatures were not searched: the imported key's signature decided")
+			return
+		}
 	}
 	var seenAt atomic.Int64
 	made := searchSignatures(c, r.cfg.sigBudget, func(n int) bool {
@@ -107,8 +110,9 @@ func checkRSASignatureLength(r *runner, c *cell, a backend.Algorithm) {
 
 // checkKnownLeadingZero imports the suite's own key of a and signs the
 // digest whose PKCS #1 v1.5 signature under that key starts with a zero
-// byte: it must come back whole, and equal to the standard library's.
-func (r *runner) checkKnownLeadingZero(c *cell, imp backend.Importer, a backend.Algorithm) {
+// byte: it must come back whole, and equal to the standard library's. It
+// reports whether that signature was made and checked.
+func (r *runner) checkKnownLeadingZero(c *cell, imp backend.Importer, a backend.Algorithm) (decided bool) {
 	c.t.Helper()
 	pk, err := r.stdlibKey(a)
 	if err != nil {
@@ -137,33 +141,55 @@ func (r *runner) checkKnownLeadingZero(c *cell, imp backend.Importer, a backend.
 		default:
 			c.Notef("with an imported key, a digest chosen for it gave the expected %d-byte signature starting with a zero byte", len(sig))
 		}
+		decided = err == nil
 	})
 	if err != nil {
 		c.callFailed("import the suite's own key", err)
 	}
+	return decided
 }
 
 var leadingZeroCache sync.Map // *rsa.PrivateKey → [2][]byte{digest, signature}
 
 // leadingZeroSignature finds a SHA-256 digest whose PKCS #1 v1.5 signature
-// under priv starts with a zero byte, signing locally (one in 256 does).
+// under priv starts with a zero byte, signing locally on every core (one
+// signature in 256 does, so a few hundred on average).
 func leadingZeroSignature(priv *rsa.PrivateKey) (digest, sig []byte, err error) {
 	if v, ok := leadingZeroCache.Load(priv); ok {
 		p := v.([2][]byte)
 		return p[0], p[1], nil
 	}
-	for range 1 << 13 {
-		d := randomDigest(crypto.SHA256)
-		s, err := rsa.SignPKCS1v15(nil, priv, crypto.SHA256, d)
-		if err != nil {
-			return nil, nil, err
-		}
-		if s[0] == 0 {
-			leadingZeroCache.Store(priv, [2][]byte{d, s})
-			return d, s, nil
-		}
+	var (
+		once  sync.Once
+		found [2][]byte
+		tries atomic.Int64
+		wg    sync.WaitGroup
+		done  atomic.Bool
+		ferr  error
+	)
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !done.Load() && tries.Add(1) <= 1<<13 {
+				d := randomDigest(crypto.SHA256)
+				s, err := rsa.SignPKCS1v15(nil, priv, crypto.SHA256, d)
+				if err != nil || s[0] == 0 {
+					once.Do(func() { found, ferr = [2][]byte{d, s}, err })
+					done.Store(true)
+				}
+			}
+		}()
 	}
-	return nil, nil, errors.New("no signature with a leading zero byte in 8192 tries")
+	wg.Wait()
+	if ferr != nil {
+		return nil, nil, ferr
+	}
+	if found[0] == nil {
+		return nil, nil, errors.New("no signature with a leading zero byte in 8192 tries")
+	}
+	leadingZeroCache.Store(priv, found)
+	return found[0], found[1], nil
 }
 
 func pow(x float64, n int) float64 {
@@ -186,11 +212,11 @@ func parseECDSA(sig []byte) (r, s *big.Int, ok bool) {
 
 // checkECDSADER signs distinct digests with the curve's hash, each checked
 // to be canonical DER with r and s in range and to verify, until it has
-// seen both an r and an s short enough to start with a zero byte in their
-// fixed-length form (about one signature in 256 each; P-521 sooner), within
-// the signature budget: a store that returns r and s zero-padded to the
-// curve size, as TPMs do, and a conversion that keeps the padding, give DER
-// that is not canonical only then.
+// seen both an r and an s short enough that their fixed-length form starts
+// with a zero byte DER drops (about one signature in 512 each; P-521
+// sooner), within the signature budget: a store that returns r and s
+// zero-padded to the curve size, as TPMs do, and a conversion that keeps
+// the padding, give DER that is not canonical only then.
 func checkECDSADER(r *runner, c *cell, a backend.Algorithm) {
 	k, s := r.signer(c, a)
 	pub := k.Public().(*ecdsa.PublicKey)
@@ -217,11 +243,13 @@ func checkECDSADER(r *runner, c *cell, a backend.Algorithm) {
 		mu.Lock()
 		minLen, maxLen = min(minLen, len(sig)), max(maxLen, len(sig))
 		mu.Unlock()
+		// Short enough that the fixed-length form starts with a zero byte
+		// that DER drops (a zero before a byte of 0x80 or more stays).
 		rr, ss, _ := parseECDSA(sig)
-		if rr.BitLen() <= 8*(size-1) {
+		if rr.BitLen() < 8*(size-1) {
 			shortR.CompareAndSwap(0, int64(n))
 		}
-		if ss.BitLen() <= 8*(size-1) {
+		if ss.BitLen() < 8*(size-1) {
 			shortS.CompareAndSwap(0, int64(n))
 		}
 		return shortR.Load() > 0 && shortS.Load() > 0

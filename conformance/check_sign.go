@@ -169,7 +169,7 @@ func checkECDSAEncoding(pub *ecdsa.PublicKey, sig []byte) error {
 	in := cryptobyte.String(sig)
 	if !in.ReadASN1(&inner, cbasn1.SEQUENCE) || !in.Empty() ||
 		!inner.ReadASN1Integer(&r) || !inner.ReadASN1Integer(&s) || !inner.Empty() {
-		return fmt.Errorf("not an ASN.1 DER SEQUENCE of two INTEGERs (%d bytes; raw r||s would be %d)",
+		return fmt.Errorf("not a canonical ASN.1 DER SEQUENCE of two minimal INTEGERs (%d bytes; raw r||s would be %d)",
 			len(sig), 2*((pub.Curve.Params().BitSize+7)/8))
 	}
 	n := pub.Curve.Params().N

@@ -65,7 +65,6 @@ type runner struct {
 	b        backend.Backend // the instance the checks use; replaced by "reopen"
 	fixtures map[fixtureKey]*fixture
 	created  map[string]bool // labels of keys this run made (or may have made), for cleanup
-	stdlib   map[backend.Algorithm]any
 }
 
 // fixtureKey names one shared key: RSA has a signing and a decryption key.
@@ -103,7 +102,6 @@ func run(t testT, open Opener, opts ...Option) {
 		rec:      rec,
 		fixtures: map[fixtureKey]*fixture{},
 		created:  map[string]bool{},
-		stdlib:   map[backend.Algorithm]any{},
 	}
 	for _, name := range cfg.checks {
 		if !slices.ContainsFunc(checks, func(c check) bool { return c.name == name }) {
@@ -455,18 +453,29 @@ func (r *runner) makeKey(ctx context.Context, b backend.Backend, spec backend.Ke
 	return k, how, nil
 }
 
+// stdlibKeys are the suite's own private keys, one per algorithm, made on
+// first use and shared by every run in the process: an RSA-4096 key takes
+// seconds to make, and several checks import the suite's key.
+var stdlibKeys struct {
+	sync.Mutex
+	keys map[backend.Algorithm]any
+}
+
 // stdlibKey returns a private key of algorithm a made by the standard library
 // (or circl), the same one on every call.
 func (r *runner) stdlibKey(a backend.Algorithm) (any, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if k, ok := r.stdlib[a]; ok {
+	stdlibKeys.Lock()
+	defer stdlibKeys.Unlock()
+	if k, ok := stdlibKeys.keys[a]; ok {
 		return k, nil
 	}
 	k, err := privkey.Generate(a)
 	if err != nil {
 		return nil, err
 	}
-	r.stdlib[a] = k
+	if stdlibKeys.keys == nil {
+		stdlibKeys.keys = map[backend.Algorithm]any{}
+	}
+	stdlibKeys.keys[a] = k
 	return k, nil
 }

@@ -53,7 +53,9 @@ func (s *secretIndex) add(what string, secret []byte) {
 			i = len(secret) - leakWindow // the tail, so that the last bytes are covered too
 		}
 		copy(w[:], secret[i:i+leakWindow])
-		s.windows[w] = what
+		if _, known := s.windows[w]; !known { // the first key a secret was seen in names it
+			s.windows[w] = what
+		}
 		if i == len(secret)-leakWindow {
 			return
 		}
