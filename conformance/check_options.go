@@ -112,7 +112,7 @@ func checkSignOptions(r *runner, c *cell, a backend.Algorithm) {
 		for _, path := range paths {
 			name := tc.name + " via " + path
 			withCtx := (i+len(path))%2 == 0
-			sig, err, panicked := callSign(c, func() ([]byte, error) {
+			sig, panicked, err := callSign(func() ([]byte, error) {
 				if path == "SignMessage" {
 					return signMessage(c, ms, tc.input, tc.opts, withCtx)
 				}
@@ -158,14 +158,14 @@ func checkSignOptions(r *runner, c *cell, a backend.Algorithm) {
 
 // callSign runs f and turns a panic into a value, so that one panicking case
 // does not end the check.
-func callSign(c *cell, f func() ([]byte, error)) (sig []byte, err error, panicked string) {
+func callSign(f func() ([]byte, error)) (out []byte, panicked string, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			panicked = fmt.Sprint(p)
 		}
 	}()
-	sig, err = f()
-	return sig, err, ""
+	out, err = f()
+	return out, "", err
 }
 
 func isOneOf(err error, targets []error) bool {
@@ -301,7 +301,7 @@ func checkDecryptOptions(r *runner, c *cell, a backend.Algorithm) {
 		{"(*rsa.PSSOptions)(nil) (a signing option type)", pkcs1, (*rsa.PSSOptions)(nil), false},
 		{"*rsa.PSSOptions (a signing option type)", pkcs1, &rsa.PSSOptions{Hash: crypto.SHA256}, false},
 	} {
-		pt, err, panicked := callSign(c, func() ([]byte, error) { return decrypt(c, d, tc.ct, tc.opts, i%2 == 1) })
+		pt, panicked, err := callSign(func() ([]byte, error) { return decrypt(c, d, tc.ct, tc.opts, i%2 == 1) })
 		switch {
 		case panicked != "":
 			c.failf(FaultCryptoplug, "an error or a plaintext, no panic", "panic: "+panicked, "%s: panic: %s", tc.name, panicked)

@@ -367,6 +367,14 @@ func (r *runner) checkECDSANonces(c *cell, s backend.Signer, pub *ecdsa.PublicKe
 	seen := map[string]int{}
 	short := 0
 	threshold := new(big.Int).Rsh(n, 9)
+	var d *big.Int
+	if priv != nil {
+		b, err := priv.Bytes()
+		if err != nil {
+			c.suiteFatal("the suite's ECDSA key: %v", err)
+		}
+		d = new(big.Int).SetBytes(b)
+	}
 	for i := range r.cfg.samples {
 		digest := randomDigest(h)
 		sig, err := s.SignContext(c.ctx, rand.Reader, digest, h)
@@ -392,7 +400,7 @@ func (r *runner) checkECDSANonces(c *cell, s backend.Signer, pub *ecdsa.PublicKe
 			continue
 		}
 		z := hashToInt(digest, n)
-		k := new(big.Int).Mul(rr, priv.D)
+		k := new(big.Int).Mul(rr, d)
 		k.Add(k, z)
 		k.Mul(k, new(big.Int).ModInverse(ss, n))
 		k.Mod(k, n)

@@ -112,10 +112,12 @@ func newKitKey(a backend.Algorithm) (crypto.PrivateKey, error) {
 	return kitKeys.rsa[bits][i], nil
 }
 
-// mutantBackend is the in-memory software backend with a mutation.
+// mutantBackend is the in-memory software backend with a mutation, or
+// (passthrough) another backend whose own operations the mutation wraps.
 type mutantBackend struct {
 	backend.Backend
-	m *mutation
+	m           *mutation
+	passthrough bool // keys and operations are the inner backend's; store-layer hooks do not apply
 
 	mu     sync.Mutex
 	privs  map[string]crypto.PrivateKey // by hex ID
@@ -129,6 +131,19 @@ func (b *mutantBackend) done() <-chan struct{} { return b.closed }
 func (b *mutantBackend) Close() error {
 	b.once.Do(func() { close(b.closed) })
 	return b.Backend.Close()
+}
+
+// openWrapped returns an Opener for the backend inner opens, with m's
+// caller-layer and lifecycle hooks around it: a bug in a backend's own
+// wrapper, on a real token.
+func openWrapped(m *mutation, inner Opener) Opener {
+	return func(ctx context.Context) (backend.Backend, error) {
+		b, err := inner(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return &mutantBackend{Backend: b, m: m, passthrough: true, privs: map[string]crypto.PrivateKey{}, closed: make(chan struct{})}, nil
+	}
 }
 
 // openMutant returns an Opener for a fresh in-memory software backend
@@ -160,6 +175,13 @@ func (b *mutantBackend) wrap(k backend.Key, priv crypto.PrivateKey) backend.Key 
 // that the kit knows its private half. A spec the store refuses is refused
 // by the software backend's own GenerateKey, with its error.
 func (b *mutantBackend) GenerateKey(ctx context.Context, spec backend.KeySpec) (backend.Key, error) {
+	if b.passthrough {
+		k, err := b.Backend.GenerateKey(ctx, spec)
+		if err != nil {
+			return nil, err
+		}
+		return b.wrap(k, nil), nil
+	}
 	if err := spec.Validate(); err != nil || !b.Capabilities().Supports(spec.Algorithm, backend.OpGenerate) {
 		return b.Backend.GenerateKey(ctx, spec)
 	}
@@ -265,8 +287,15 @@ func (k *mkey) storeKey() backend.StoreKey {
 }
 
 func (k *mkey) Signer() (backend.Signer, error) {
-	if _, err := k.Key.Signer(); err != nil {
+	inner, err := k.Key.Signer()
+	if err != nil {
 		return nil, err // the software backend's answer for the key's usage
+	}
+	if k.b.passthrough {
+		if k.b.m.signCall != nil {
+			return wrapSigner(k, inner), nil
+		}
+		return inner, nil
 	}
 	next := backend.SignFunc(func(_ context.Context, rand io.Reader, req backend.SignRequest) ([]byte, error) {
 		return storeSign(k.priv, rand, req)
@@ -285,8 +314,15 @@ func (k *mkey) Signer() (backend.Signer, error) {
 }
 
 func (k *mkey) Decrypter() (backend.Decrypter, error) {
-	if _, err := k.Key.Decrypter(); err != nil {
+	inner, err := k.Key.Decrypter()
+	if err != nil {
 		return nil, err
+	}
+	if k.b.passthrough {
+		if k.b.m.decryptCall != nil {
+			return &hookDecrypter{d: inner, k: k}, nil
+		}
+		return inner, nil
 	}
 	priv := k.priv.(*rsa.PrivateKey)
 	next := backend.DecryptFunc(func(_ context.Context, req backend.DecryptRequest) ([]byte, error) {
@@ -306,8 +342,15 @@ func (k *mkey) Decrypter() (backend.Decrypter, error) {
 }
 
 func (k *mkey) Decapsulator() (backend.Decapsulator, error) {
-	if _, err := k.Key.Decapsulator(); err != nil {
+	inner, err := k.Key.Decapsulator()
+	if err != nil {
 		return nil, err
+	}
+	if k.b.passthrough {
+		if k.b.m.decapCall != nil {
+			return &hookDecapsulator{d: inner, k: k}, nil
+		}
+		return inner, nil
 	}
 	dk := k.priv.(crypto.Decapsulator)
 	next := backend.DecapsulateFunc(func(_ context.Context, ct []byte) ([]byte, error) { return dk.Decapsulate(ct) })

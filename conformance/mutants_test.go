@@ -310,7 +310,7 @@ var mutants = []mutant{
 	},
 	{
 		name: "RSA signatures with leading zero bytes stripped (a big-integer conversion)", class: "signing",
-		model: "https://github.com/openssl/openssl/pull/612",
+		model: "https://github.com/OpenSC/OpenSC/issues/1283",
 		algs:  []backend.Algorithm{rsa2k}, checks: []string{"rsa-signature-length"}, want: cells("rsa-signature-length", rsa2k),
 		m: mutation{sign: func(k *mkey, ctx context.Context, rand io.Reader, req backend.SignRequest, sign backend.SignFunc) ([]byte, error) {
 			sig, err := sign(ctx, rand, req)

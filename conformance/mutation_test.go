@@ -102,7 +102,7 @@ func TestMutationCampaign(t *testing.T) {
 	body := mutationDocBody(score)
 	path := filepath.Clean(mutationDoc)
 	if *updateMutationDoc {
-		timing := fmt.Sprintf("The campaign took %v in this run (`go test -race` on %d cores; `make test` runs it).\n",
+		timing := fmt.Sprintf("The campaign took %v in this run (`go test -race` on %d cores; `make test` runs it).\n\n",
 			took.Round(time.Second), runtime.NumCPU())
 		require.NoError(t, os.WriteFile(path, []byte(mutationDocHeader+timing+body), 0o644))
 		return

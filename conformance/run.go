@@ -106,7 +106,7 @@ func run(t testT, open Opener, opts ...Option) {
 	for _, name := range cfg.checks {
 		if !slices.ContainsFunc(checks, func(c check) bool { return c.name == name }) {
 			rep.add(Result{Check: "options", Algorithm: columnBackend, Status: StatusFail,
-				Detail: fmt.Sprintf("WithChecks: no check is named %q", name)})
+				Detail: fmt.Sprintf("WithChecks: no check is named %q", name), Expected: "the name of a check", Got: name})
 			t.Errorf("WithChecks: no check is named %q", name)
 			return
 		}
@@ -117,7 +117,8 @@ func run(t testT, open Opener, opts ...Option) {
 	b, err := r.open(ctx)
 	cancel()
 	if err != nil {
-		rep.add(Result{Check: "open", Algorithm: columnBackend, Status: StatusFail, Detail: truncate(err.Error(), maxDetail)})
+		rep.add(Result{Check: "open", Algorithm: columnBackend, Status: StatusFail, Detail: truncate(err.Error(), maxDetail),
+			Expected: "the backend opens", Got: truncate(gotErr(err), maxGot)})
 		t.Errorf("open backend: %v", err)
 		return
 	}

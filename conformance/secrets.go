@@ -226,12 +226,12 @@ func privateParts(priv any) map[string][]byte {
 			}
 		}
 	case *ecdsa.PrivateKey:
-		//lint:ignore SA1019 D is what an error would print
-		if k != nil && k.D != nil {
-			parts["scalar D"] = k.D.Bytes()
-			if b, err := k.Bytes(); err == nil {
-				parts["scalar D (fixed length)"] = b
-			}
+		if k == nil {
+			return parts
+		}
+		if b, err := k.Bytes(); err == nil {
+			parts["scalar D (fixed length)"] = b
+			parts["scalar D"] = new(big.Int).SetBytes(b).Bytes() // as %v or %x of a *big.Int prints it
 		}
 	case ed25519.PrivateKey:
 		if len(k) == ed25519.PrivateKeySize {
