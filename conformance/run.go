@@ -201,6 +201,7 @@ func (r *runner) runCheck(t testT, chk check) {
 		}
 	}()
 	if chk.custom != nil {
+		r.setCurrent(chk.name + "/(preparation)")
 		chk.custom(r, t, chk.name)
 		return
 	}
