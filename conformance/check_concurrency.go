@@ -136,48 +136,54 @@ func checkConcurrency(r *runner, c *cell) {
 	var summary []string
 	for _, n := range names {
 		summary = append(summary, fmt.Sprintf("%s %d", n, done[n]))
-		if f := fails[n]; len(f) > 0 {
-			fault := faultOf(f[0])
-			expected := "success"
-			if errors.Is(f[0], errBadSignature) || errors.Is(f[0], errWrongResult) {
-				fault, expected = FaultStore, "the right result"
-			}
-			if n == "panic" {
-				fault, expected = FaultCryptoplug, "no panic"
-			}
-			c.failf(fault, expected, fmt.Sprintf("%d of %d wrong or failed; first: %v", len(f), len(f)+done[n], f[0]),
-				"%s: %d of %d concurrent operations failed, first: %v", n, len(f), len(f)+done[n], f[0])
-		}
-		seen := map[string]bool{}
-		reused, changed := 0, 0
-		var firstChange error
-		for _, o := range outcomes[n] {
-			if o.unique != "" {
-				if seen[o.unique] {
-					reused++
-				}
-				seen[o.unique] = true
-			}
-			if o.recheck != nil {
-				if err := o.recheck(); err != nil {
-					changed++
-					if firstChange == nil {
-						firstChange = err
-					}
-				}
-			}
-		}
-		if reused > 0 {
-			c.failf(FaultStore, "a fresh nonce or salt for every signature", fmt.Sprintf("%d repeated among %d concurrent signatures", reused, len(outcomes[n])),
-				"%s: %d concurrent signatures of distinct inputs repeat an ECDSA r or PSS salt already used by another: state shared between calls", n, reused)
-		}
-		if changed > 0 {
-			c.failf(FaultCryptoplug, "results that stay as returned", fmt.Sprintf("%d changed after the call returned", changed),
-				"%s: %d results no longer verify after all goroutines finished (first: %v): the backend reuses a buffer it returned", n, changed, firstChange)
-		}
+		reportConcurrent(c, n, done[n], fails[n], outcomes[n])
 	}
 	c.Notef("%d goroutines × %d operations in %v: %s", r.cfg.goroutines, r.cfg.opsPerGoroutine,
 		took.Round(time.Millisecond), strings.Join(summary, ", "))
+}
+
+// reportConcurrent records what went wrong with the concurrent operations
+// named n: failed or wrong results, nonces or salts used twice, results
+// changed after they were returned.
+func reportConcurrent(c *cell, n string, done int, fails []error, outcomes []outcome) {
+	if len(fails) > 0 {
+		fault, expected := faultOf(fails[0]), "success"
+		if errors.Is(fails[0], errBadSignature) || errors.Is(fails[0], errWrongResult) {
+			fault, expected = FaultStore, "the right result"
+		}
+		if n == "panic" {
+			fault, expected = FaultCryptoplug, "no panic"
+		}
+		c.failf(fault, expected, fmt.Sprintf("%d of %d wrong or failed; first: %v", len(fails), len(fails)+done, fails[0]),
+			"%s: %d of %d concurrent operations failed, first: %v", n, len(fails), len(fails)+done, fails[0])
+	}
+	seen := map[string]bool{}
+	reused, changed := 0, 0
+	var firstChange error
+	for _, o := range outcomes {
+		if o.unique != "" {
+			if seen[o.unique] {
+				reused++
+			}
+			seen[o.unique] = true
+		}
+		if o.recheck != nil {
+			if err := o.recheck(); err != nil {
+				changed++
+				if firstChange == nil {
+					firstChange = err
+				}
+			}
+		}
+	}
+	if reused > 0 {
+		c.failf(FaultStore, "a fresh nonce or salt for every signature", fmt.Sprintf("%d repeated among %d concurrent signatures", reused, len(outcomes)),
+			"%s: %d concurrent signatures of distinct inputs repeat an ECDSA r or PSS salt already used by another: state shared between calls", n, reused)
+	}
+	if changed > 0 {
+		c.failf(FaultCryptoplug, "results that stay as returned", fmt.Sprintf("%d changed after the call returned", changed),
+			"%s: %d results no longer verify after all goroutines finished (first: %v): the backend reuses a buffer it returned", n, changed, firstChange)
+	}
 }
 
 // concurrentOpFor returns the verified operation the concurrency check runs

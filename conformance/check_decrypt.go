@@ -184,18 +184,7 @@ func checkDecryptSessionKey(r *runner, c *cell, a backend.Algorithm) {
 		}
 	}
 
-	// The number of bytes read from rand must not depend on the padding.
-	var good, bad countingReader
-	if _, err := d.DecryptContext(c.ctx, &good, ct, opts); err != nil {
-		c.callFailed("correctly padded key with a counting rand", err)
-	}
-	if _, err := d.DecryptContext(c.ctx, &bad, cases[1].ct, opts); err != nil {
-		c.failf(FaultCryptoplug, "32 bytes and no error", gotErr(err), "bad padding with a counting rand: %v", err)
-	}
-	if g, b := good.n.Load(), bad.n.Load(); g != b {
-		c.failf(FaultCryptoplug, "the same use of rand for good and bad padding", fmt.Sprintf("%d bytes read for good padding, %d for bad", g, b),
-			"with SessionKeyLen, the backend reads %d bytes from rand for a good padding and %d for a bad one: whoever supplies rand learns the padding's fate", g, b)
-	}
+	checkRandUse(c, d, opts, ct, cases[1].ct)
 
 	// crypto/rsa treats a short ciphertext like bad padding here (random
 	// bytes, no error) and a long one as an error; either is safe.
@@ -210,6 +199,24 @@ func checkDecryptSessionKey(r *runner, c *cell, a backend.Algorithm) {
 		} else if err != nil {
 			wantErr(c, "ciphertext "+tc.name+" with SessionKeyLen 32", err, rsa.ErrDecryption)
 		}
+	}
+}
+
+// checkRandUse decrypts a well-padded and a badly padded ciphertext with a
+// counting rand: how many bytes the backend reads must not depend on the
+// padding, or whoever supplies rand learns the padding's fate.
+func checkRandUse(c *cell, d backend.Decrypter, opts crypto.DecrypterOpts, good, bad []byte) {
+	c.t.Helper()
+	var goodRand, badRand countingReader
+	if _, err := d.DecryptContext(c.ctx, &goodRand, good, opts); err != nil {
+		c.callFailed("correctly padded key with a counting rand", err)
+	}
+	if _, err := d.DecryptContext(c.ctx, &badRand, bad, opts); err != nil {
+		c.failf(FaultCryptoplug, "32 bytes and no error", gotErr(err), "bad padding with a counting rand: %v", err)
+	}
+	if g, b := goodRand.n.Load(), badRand.n.Load(); g != b {
+		c.failf(FaultCryptoplug, "the same use of rand for good and bad padding", fmt.Sprintf("%d bytes read for good padding, %d for bad", g, b),
+			"with SessionKeyLen, the backend reads %d bytes from rand for a good padding and %d for a bad one: whoever supplies rand learns the padding's fate", g, b)
 	}
 }
 

@@ -330,76 +330,9 @@ func checkNilContext(r *runner, c *cell, a backend.Algorithm) {
 		r.need(c, a, usageOp(naturalUsage(a)))
 	}
 	bound := min(r.cfg.checkTimeout, backend.DefaultTimeout)
-	var nilCtx context.Context // a nil context, as a careless caller passes it
 	var answered []string
 	for _, u := range us {
-		k := r.key(c, a, u)
-		var (
-			what string
-			call func() error // the call with a nil context; checks a result itself
-		)
-		switch u {
-		case backend.UsageSign:
-			s, err := k.Signer()
-			if err != nil {
-				c.callFatal("Signer()", err)
-			}
-			what = "SignContext(nil, …)"
-			input, opts := randomDigest(crypto.SHA256), crypto.SignerOpts(crypto.SHA256)
-			if a.Family() == backend.FamilyECDSA {
-				input, opts = randomDigest(a.CurveHash()), a.CurveHash()
-			}
-			if ms, ok := s.(backend.MessageSigner); ok && a.SignsMessages() {
-				what, input, opts = "SignMessageContext(nil, …)", randomBytes(32), crypto.Hash(0)
-				call = func() error {
-					sig, err := ms.SignMessageContext(nilCtx, rand.Reader, input, opts)
-					if err == nil {
-						err = verify(k.Public(), input, sig, opts)
-					}
-					return err
-				}
-			} else {
-				call = func() error {
-					sig, err := s.SignContext(nilCtx, rand.Reader, input, opts)
-					if err == nil {
-						err = verify(k.Public(), input, sig, opts)
-					}
-					return err
-				}
-			}
-		case backend.UsageDecrypt:
-			d, err := k.Decrypter()
-			if err != nil {
-				c.callFatal("Decrypter()", err)
-			}
-			msg := randomBytes(16)
-			ct, err := rsa.EncryptPKCS1v15(rand.Reader, k.Public().(*rsa.PublicKey), msg)
-			if err != nil {
-				c.suiteFatal("rsa.EncryptPKCS1v15: %v", err)
-			}
-			what = "DecryptContext(nil, …)"
-			call = func() error {
-				pt, err := d.DecryptContext(nilCtx, rand.Reader, ct, nil)
-				if err == nil && !bytes.Equal(pt, msg) {
-					err = fmt.Errorf("%w: not the plaintext encrypted", errWrongResult)
-				}
-				return err
-			}
-		case backend.UsageDecapsulate:
-			d, err := k.Decapsulator()
-			if err != nil {
-				c.callFatal("Decapsulator()", err)
-			}
-			want, ct := d.Encapsulator().Encapsulate()
-			what = "DecapsulateContext(nil, …)"
-			call = func() error {
-				got, err := d.DecapsulateContext(nilCtx, ct)
-				if err == nil && !bytes.Equal(got, want) {
-					err = fmt.Errorf("%w: not the shared key encapsulated", errWrongResult)
-				}
-				return err
-			}
-		}
+		what, call := nilContextCall(c, r.key(c, a, u), u)
 		type answer struct {
 			err      error
 			panicked string
@@ -433,4 +366,71 @@ func checkNilContext(r *runner, c *cell, a backend.Algorithm) {
 		}
 	}
 	c.Notef("%s", strings.Join(answered, "; "))
+}
+
+// nilContextCall returns the operation of k's usage u called with a nil
+// context, and its name. The call checks its own result: a wrong signature
+// wraps errBadSignature, a wrong plaintext or key errWrongResult.
+func nilContextCall(c *cell, k backend.Key, u backend.Usage) (string, func() error) {
+	c.t.Helper()
+	var nilCtx context.Context // a nil context, as a careless caller passes it
+	a := k.Algorithm()
+	switch u {
+	case backend.UsageDecrypt:
+		d, err := k.Decrypter()
+		if err != nil {
+			c.callFatal("Decrypter()", err)
+		}
+		msg := randomBytes(16)
+		ct, err := rsa.EncryptPKCS1v15(rand.Reader, k.Public().(*rsa.PublicKey), msg)
+		if err != nil {
+			c.suiteFatal("rsa.EncryptPKCS1v15: %v", err)
+		}
+		return "DecryptContext(nil, …)", func() error {
+			pt, err := d.DecryptContext(nilCtx, rand.Reader, ct, nil)
+			if err == nil && !bytes.Equal(pt, msg) {
+				err = fmt.Errorf("%w: not the plaintext encrypted", errWrongResult)
+			}
+			return err
+		}
+	case backend.UsageDecapsulate:
+		d, err := k.Decapsulator()
+		if err != nil {
+			c.callFatal("Decapsulator()", err)
+		}
+		want, ct := d.Encapsulator().Encapsulate()
+		return "DecapsulateContext(nil, …)", func() error {
+			got, err := d.DecapsulateContext(nilCtx, ct)
+			if err == nil && !bytes.Equal(got, want) {
+				err = fmt.Errorf("%w: not the shared key encapsulated", errWrongResult)
+			}
+			return err
+		}
+	}
+	s, err := k.Signer()
+	if err != nil {
+		c.callFatal("Signer()", err)
+	}
+	if ms, ok := s.(backend.MessageSigner); ok && a.SignsMessages() {
+		msg := randomBytes(32)
+		return "SignMessageContext(nil, …)", func() error {
+			sig, err := ms.SignMessageContext(nilCtx, rand.Reader, msg, crypto.Hash(0))
+			if err == nil {
+				err = verify(k.Public(), msg, sig, crypto.Hash(0))
+			}
+			return err
+		}
+	}
+	h := crypto.SHA256
+	if a.Family() == backend.FamilyECDSA {
+		h = a.CurveHash()
+	}
+	digest := randomDigest(h)
+	return "SignContext(nil, …)", func() error {
+		sig, err := s.SignContext(nilCtx, rand.Reader, digest, h)
+		if err == nil {
+			err = verify(k.Public(), digest, sig, h)
+		}
+		return err
+	}
 }
