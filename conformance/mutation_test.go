@@ -173,7 +173,7 @@ func mutationDocBody(score string) string {
 		for _, w := range mu.want {
 			want = append(want, "`"+w.check+"/"+w.alg+"`")
 		}
-		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s |\n", i+1, mu.class, mu.name, strings.Join(want, ", "), docLink(mu.model))
+		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s |\n", i+1, mu.class, mdText(mu.name), strings.Join(want, ", "), docLink(mu.model))
 	}
 	b.WriteString("\n## Controls (legal behaviour; every check must pass)\n\n| control | algorithms | modelled on |\n|---|---|---|\n")
 	for _, ct := range controls {
@@ -181,7 +181,7 @@ func mutationDocBody(score string) string {
 		for _, a := range ct.algs {
 			algs = append(algs, string(a))
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s |\n", ct.name, strings.Join(algs, ", "), docLink(ct.model))
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", mdText(ct.name), strings.Join(algs, ", "), docLink(ct.model))
 	}
 	return b.String()
 }
@@ -194,11 +194,16 @@ func docLink(model string) string {
 	for _, p := range strings.Split(model, "; ") {
 		if strings.HasPrefix(p, "https://") {
 			p = "[" + strings.TrimPrefix(p, "https://github.com/") + "](" + p + ")"
+		} else {
+			p = mdText(p)
 		}
 		parts = append(parts, p)
 	}
 	return strings.Join(parts, "; ")
 }
+
+// mdText escapes what Markdown would read as emphasis or a table cell's end.
+func mdText(s string) string { return strings.NewReplacer("*", `\*`, "|", `\|`, "_", `\_`).Replace(s) }
 
 // Every mutant names its class, the algorithms and the cells it must fail,
 // and the classes the issue asks for are all there.
