@@ -66,7 +66,7 @@ func TestRunStandalone(t *testing.T) {
 			rep := RunStandalone(open, &log, opts...)
 			want, rt := runRecorded(t, open, opts...)
 
-			require.Equal(t, cells(want), cells(rep), "RunStandalone and Run record different cells")
+			require.Equal(t, reportCells(want), reportCells(rep), "RunStandalone and Run record different cells")
 			require.Equal(t, rt.Failed(), len(rep.Failures()) > 0)
 			for _, f := range tc.wantFail {
 				res, ok := rep.Lookup(f.check, f.alg)
@@ -111,8 +111,8 @@ func TestRunStandaloneSurvivesAPanic(t *testing.T) {
 	require.True(t, ok, "the run went on after the panic")
 }
 
-// cells lists a report's check/algorithm/status triples, sorted.
-func cells(r *Report) []string {
+// reportCells lists a report's check/algorithm/status triples, sorted.
+func reportCells(r *Report) []string {
 	var out []string
 	for _, res := range r.Results() {
 		out = append(out, res.Check+"/"+res.Algorithm+"="+string(res.Status))
