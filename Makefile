@@ -20,6 +20,11 @@ DEB_PACKAGES := softhsm2 opensc swtpm swtpm-tools libssl-dev postgresql gcc p11-
 
 BACKEND ?=
 REPORT  ?=
+# conformance: BUDGET=small for a slow token (fewer signatures, vectors and
+# concurrent operations; the report lists what was reduced); CHECKS=a,b runs
+# only those rows of the matrix.
+BUDGET  ?= full
+CHECKS  ?=
 # bench rounds: 1 takes about 5 minutes for the three defaults on 2 cores;
 # use COUNT=5 or more for benchstat confidence intervals (the committed report).
 COUNT   ?= 1
@@ -58,10 +63,12 @@ test: deps
 	$(GO) test -race -count=1 -timeout 25m ./...
 
 ## conformance: the conformance suite on every built-in backend's embedded
-## default, or on BACKEND='<uri>'; prints the matrix, writes REPORT if set.
+## default, or on BACKEND='<uri>'; progress on stderr, prints the matrix,
+## writes REPORT if set; BUDGET=small and CHECKS=… for a slow token.
 conformance: deps
-	cd conformance && $(GO) test -count=1 -timeout 30m -run 'TestConformance' \
-	  -args -backend '$(BACKEND)' $(if $(REPORT),-report '$(abspath $(REPORT))')
+	cd conformance && $(GO) test -count=1 -timeout 60m -run 'TestConformance' \
+	  -args -backend '$(BACKEND)' -progress -budget '$(BUDGET)' $(if $(CHECKS),-checks '$(CHECKS)') \
+	  $(if $(REPORT),-report '$(abspath $(REPORT))')
 
 ## tokens-report: run the conformance suite (every algorithm) on SoftHSM2,
 ## opencryptoki and tpm2-pkcs11 into docs/tokens/NAME.json (the reference

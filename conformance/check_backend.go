@@ -3,11 +3,13 @@ package conformance
 import (
 	"crypto"
 	"crypto/mlkem"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding"
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,12 +32,30 @@ func wantErr(c *cell, what string, err error, targets ...error) bool {
 		}
 		names = append(names, fmt.Sprintf("%q", t))
 	}
+	want := "an error wrapping " + strings.Join(names, " or ")
 	if err == nil {
-		c.Errorf("%s: succeeded, want an error wrapping %s", what, strings.Join(names, " or "))
+		// Accepting a ciphertext that does not decrypt is the store's
+		// answer; accepting a malformed request is cryptoplug's, whose
+		// validation runs before the store is asked.
+		fault := FaultCryptoplug
+		if slices.Contains(targets, rsa.ErrDecryption) {
+			fault = FaultStore
+		}
+		c.failf(fault, want, "success", "%s: succeeded, want %s", what, want)
 	} else {
-		c.Errorf("%s: got %q, want an error wrapping %s", what, err, strings.Join(names, " or "))
+		c.failf(FaultCryptoplug, want, gotErr(err), "%s: got %q, want %s", what, err, want)
 	}
 	return false
+}
+
+// acceptedFault is whose fault it is that a request which had to fail did
+// not fail as it should: ifAccepted when it succeeded, cryptoplug's when it
+// failed with the wrong error.
+func acceptedFault(err error, ifAccepted Fault) Fault {
+	if err == nil {
+		return ifAccepted
+	}
+	return FaultCryptoplug
 }
 
 // usages returns the usages of the shared keys of a that the backend claims
@@ -58,45 +78,45 @@ func checkCapabilities(r *runner, c *cell) {
 	b := r.backend()
 	info := b.Info()
 	if info.Name == "" {
-		c.Errorf("Info().Name is empty")
+		c.failf(FaultCryptoplug, "a name", "an empty name", "Info().Name is empty")
 	}
 	if info.Kind == "" {
-		c.Errorf("Info().Kind is empty")
+		c.failf(FaultCryptoplug, "a kind", "an empty kind", "Info().Kind is empty")
 	}
 	if u, err := backend.ParseURI(info.URI); err == nil {
 		if v, ok := u.Get("pin-value"); ok && v != "REDACTED" {
-			c.Errorf("Info().URI carries a pin-value; it must be redacted")
+			c.failf(FaultCryptoplug, "a redacted pin-value", "the PIN in Info().URI", "Info().URI carries a pin-value; it must be redacted")
 		}
 	}
 	c.Notef("%s (%s), persistent=%v", info.Name, info.Kind, info.Persistent)
 
 	caps := r.caps
 	if len(caps) == 0 {
-		c.Errorf("Capabilities() claims no algorithm")
+		c.failf(FaultCryptoplug, "at least one algorithm", "none", "Capabilities() claims no algorithm")
 	}
 	const known = backend.OpGenerate | backend.OpSign | backend.OpDecrypt | backend.OpDecapsulate | backend.OpImport
 	_, isImporter := b.(backend.Importer)
 	for a, ops := range caps {
 		switch {
 		case !a.Valid():
-			c.Errorf("Capabilities() claims unknown algorithm %q", a)
+			c.failf(FaultCryptoplug, "known algorithms", string(a), "Capabilities() claims unknown algorithm %q", a)
 			continue
 		case ops == 0:
-			c.Errorf("Capabilities() lists %s with no operation; leave it out instead", a)
+			c.failf(FaultCryptoplug, "at least one operation", "none", "Capabilities() lists %s with no operation; leave it out instead", a)
 		case ops&^known != 0:
-			c.Errorf("Capabilities() claims unknown operation bits %#x for %s", uint8(ops&^known), a)
+			c.failf(FaultCryptoplug, "known operations", fmt.Sprintf("bits %#x", uint8(ops&^known)), "Capabilities() claims unknown operation bits %#x for %s", uint8(ops&^known), a)
 		}
 		if ops.Has(backend.OpSign) && !a.Signs() {
-			c.Errorf("%s claims sign, but %s keys do not sign", a, a.Family())
+			c.failf(FaultCryptoplug, "no sign claim", "sign claimed", "%s claims sign, but %s keys do not sign", a, a.Family())
 		}
 		if ops.Has(backend.OpDecrypt) && !a.Decrypts() {
-			c.Errorf("%s claims decrypt, but only RSA keys decrypt", a)
+			c.failf(FaultCryptoplug, "no decrypt claim", "decrypt claimed", "%s claims decrypt, but only RSA keys decrypt", a)
 		}
 		if ops.Has(backend.OpDecapsulate) && !a.Decapsulates() {
-			c.Errorf("%s claims decapsulate, but only ML-KEM keys decapsulate", a)
+			c.failf(FaultCryptoplug, "no decapsulate claim", "decapsulate claimed", "%s claims decapsulate, but only ML-KEM keys decapsulate", a)
 		}
 		if ops.Has(backend.OpImport) && !isImporter {
-			c.Errorf("%s claims import, but the backend does not implement backend.Importer", a)
+			c.failf(FaultCryptoplug, "a backend.Importer", "no ImportKey method", "%s claims import, but the backend does not implement backend.Importer", a)
 		}
 	}
 
@@ -108,7 +128,7 @@ func checkCapabilities(r *runner, c *cell) {
 	}
 	mine[backend.Algorithm("bogus")] = backend.OpSign
 	if again := b.Capabilities(); !maps.Equal(again, caps) {
-		c.Errorf("Capabilities() changed after the caller modified a returned map: %v, was %v", again, caps)
+		c.failf(FaultCryptoplug, "a fresh map on every call", "a shared map", "Capabilities() changed after the caller modified a returned map: %v, was %v", again, caps)
 	}
 }
 
@@ -131,20 +151,20 @@ func checkGenerate(r *runner, c *cell, a backend.Algorithm) {
 		f := r.fixtures[fixtureKey{a, u}]
 		r.mu.Unlock()
 		if got := k.Algorithm(); got != a {
-			c.Errorf("%s key: Algorithm() = %q, want %q", usageName(u), got, a)
+			c.failf(FaultCryptoplug, string(a), string(got), "%s key: Algorithm() = %q, want %q", usageName(u), got, a)
 		}
 		if got := k.Label(); got != f.label {
-			c.Errorf("%s key: Label() = %q, want %q", usageName(u), got, f.label)
+			c.failf(FaultCryptoplug, fmt.Sprintf("label %q", f.label), fmt.Sprintf("label %q", got), "%s key: Label() = %q, want %q", usageName(u), got, f.label)
 		}
 		id := k.ID()
 		switch {
 		case len(id) == 0 || len(id) > backend.MaxKeyIDLen:
-			c.Errorf("%s key: ID() is %d bytes, want 1 to %d", usageName(u), len(id), backend.MaxKeyIDLen)
+			c.failf(FaultCryptoplug, fmt.Sprintf("an ID of 1 to %d bytes", backend.MaxKeyIDLen), fmt.Sprintf("%d bytes", len(id)), "%s key: ID() is %d bytes, want 1 to %d", usageName(u), len(id), backend.MaxKeyIDLen)
 		case f.wantID != nil && !id.Equal(f.wantID):
-			c.Errorf("%s key: ID() = %s, want the ID given in the KeySpec, %s", usageName(u), id, f.wantID)
+			c.failf(FaultCryptoplug, "ID "+f.wantID.String(), "ID "+id.String(), "%s key: ID() = %s, want the ID given in the KeySpec, %s", usageName(u), id, f.wantID)
 		}
 		if err := validatePublic(a, k.Public()); err != nil {
-			c.Errorf("%s key: %v", usageName(u), err)
+			c.failf(FaultStore, "a valid "+string(a)+" public key", err.Error(), "%s key: %v", usageName(u), err)
 		}
 		c.Notef("%s key %s in %v", usageName(u), f.how, took.Round(time.Millisecond))
 	}
@@ -163,15 +183,15 @@ func checkPublicKey(r *runner, c *cell, a backend.Algorithm) {
 		k := r.key(c, a, u)
 		pub := k.Public()
 		if err := validatePublic(a, pub); err != nil {
-			c.Fatalf("%s key: %v", usageName(u), err)
+			c.fatalf(FaultStore, "a valid "+string(a)+" public key", err.Error(), "%s key: %v", usageName(u), err)
 		}
 		for i := range 3 {
 			if again := k.Public(); !publicEqual(pub, again) {
-				c.Errorf("%s key: Public() call %d returned a different key", usageName(u), i+2)
+				c.failf(FaultCryptoplug, "the same public key on every call", "a different key", "%s key: Public() call %d returned a different key", usageName(u), i+2)
 			}
 		}
 		if err := roundTripPublic(a, pub); err != nil {
-			c.Errorf("%s key: %v", usageName(u), err)
+			c.failf(FaultCryptoplug, "a public key that survives its standard encoding", err.Error(), "%s key: %v", usageName(u), err)
 		}
 	}
 }
@@ -276,30 +296,30 @@ func checkUsage(r *runner, c *cell, a backend.Algorithm) {
 		switch u {
 		case backend.UsageSign:
 			if serr != nil {
-				c.Errorf("%s: Signer(): %v", name, serr)
+				c.callFailed(name+": Signer()", serr)
 			} else {
 				if !publicEqual(s.Public(), pub) {
-					c.Errorf("%s: Signer().Public() differs from Key.Public()", name)
+					c.failf(FaultCryptoplug, "Signer().Public() equal to Key.Public()", "a different key", "%s: Signer().Public() differs from Key.Public()", name)
 				}
 				if _, ok := s.(backend.MessageSigner); a.SignsMessages() && !ok {
-					c.Errorf("%s: the Signer of a %s key must implement backend.MessageSigner", name, a)
+					c.failf(FaultCryptoplug, "a backend.MessageSigner", fmt.Sprintf("%T", s), "%s: the Signer of a %s key must implement backend.MessageSigner", name, a)
 				}
 			}
 			wantErr(c, name+": Decrypter()", derr, backend.ErrUnsupported)
 			wantErr(c, name+": Decapsulator()", eerr, backend.ErrUnsupported)
 		case backend.UsageDecrypt:
 			if derr != nil {
-				c.Errorf("%s: Decrypter(): %v", name, derr)
+				c.callFailed(name+": Decrypter()", derr)
 			} else if !publicEqual(d.Public(), pub) {
-				c.Errorf("%s: Decrypter().Public() differs from Key.Public()", name)
+				c.failf(FaultCryptoplug, "Decrypter().Public() equal to Key.Public()", "a different key", "%s: Decrypter().Public() differs from Key.Public()", name)
 			}
 			wantErr(c, name+" (created with UsageDecrypt only): Signer()", serr, backend.ErrUnsupported)
 			wantErr(c, name+": Decapsulator()", eerr, backend.ErrUnsupported)
 		case backend.UsageDecapsulate:
 			if eerr != nil {
-				c.Errorf("%s: Decapsulator(): %v", name, eerr)
+				c.callFailed(name+": Decapsulator()", eerr)
 			} else if enc, ok := pub.(interface{ Bytes() []byte }); ok && string(e.Encapsulator().Bytes()) != string(enc.Bytes()) {
-				c.Errorf("%s: Decapsulator().Encapsulator() differs from Key.Public()", name)
+				c.failf(FaultCryptoplug, "Encapsulator() equal to Key.Public()", "a different key", "%s: Decapsulator().Encapsulator() differs from Key.Public()", name)
 			}
 			wantErr(c, name+": Signer()", serr, backend.ErrUnsupported)
 			wantErr(c, name+": Decrypter()", derr, backend.ErrUnsupported)
@@ -320,7 +340,7 @@ func checkUnclaimed(r *runner, c *cell, a backend.Algorithm) {
 		r.track(spec.Label)
 		k, err := create(spec)
 		if err == nil {
-			c.Errorf("%s succeeded although the backend does not claim it (claims %s for %s)", what, r.caps[a], a)
+			c.failf(FaultCryptoplug, "ErrUnsupported", "success", "%s succeeded although the backend does not claim it (claims %s for %s)", what, r.caps[a], a)
 			_ = b.DeleteKey(c.ctx, backend.KeyRef{ID: k.ID(), Label: spec.Label})
 			return
 		}
@@ -332,7 +352,7 @@ func checkUnclaimed(r *runner, c *cell, a backend.Algorithm) {
 	if imp, ok := b.(backend.Importer); ok && !r.caps.Supports(a, backend.OpImport) {
 		priv, err := r.stdlibKey(a)
 		if err != nil {
-			c.Fatalf("make a key to import: %v", err)
+			c.suiteFatal("make a key to import: %v", err)
 		}
 		refuse("ImportKey", 0, func(spec backend.KeySpec) (backend.Key, error) { return imp.ImportKey(c.ctx, spec, priv) })
 	}

@@ -58,24 +58,24 @@ func checkClosed(r *runner, t testT, name string) {
 		}
 	}
 
-	runCell(t, r.rep, r.cfg.checkTimeout, name, columnBackend, func(c *cell) {
+	r.runCell(t, name, columnBackend, func(c *cell) {
 		if openErr != nil {
-			c.Fatalf("open a second instance of the backend: %v", openErr)
+			c.callFatal("open a second instance of the backend", openErr)
 		}
 		if note != "" {
 			c.Notef("%s", note)
 		}
 		if closeErr != nil {
-			c.Errorf("Close: %v", closeErr)
+			c.callFailed("Close", closeErr)
 		}
 		if closeAgainErr != nil {
-			c.Errorf("second Close: %v; Close must be idempotent and return nil after the first", closeAgainErr)
+			c.failf(FaultCryptoplug, "nil from a second Close", gotErr(closeAgainErr), "second Close: %v; Close must be idempotent and return nil after the first", closeAgainErr)
 		}
 		if info := target.Info(); info.Name != r.info.Name {
-			c.Errorf("Info() after Close: Name %q, want %q", info.Name, r.info.Name)
+			c.failf(FaultCryptoplug, "Info() unchanged after Close", "name "+info.Name, "Info() after Close: Name %q, want %q", info.Name, r.info.Name)
 		}
 		if caps := target.Capabilities(); len(caps) != len(r.caps) {
-			c.Errorf("Capabilities() after Close lists %d algorithms, before %d", len(caps), len(r.caps))
+			c.failf(FaultCryptoplug, "Capabilities() unchanged after Close", fmt.Sprintf("%d algorithms", len(caps)), "Capabilities() after Close lists %d algorithms, before %d", len(caps), len(r.caps))
 		}
 		absent := backend.ByLabel(r.label("absent"))
 		_, err := target.Key(c.ctx, absent)
@@ -97,7 +97,7 @@ func checkClosed(r *runner, t testT, name string) {
 				}
 				priv, err := r.stdlibKey(a)
 				if err != nil {
-					c.Fatalf("make a key to import: %v", err)
+					c.suiteFatal("make a key to import: %v", err)
 				}
 				spec := backend.KeySpec{Algorithm: a, Label: r.label("after-close-import")}
 				r.track(spec.Label)
@@ -107,13 +107,13 @@ func checkClosed(r *runner, t testT, name string) {
 			}
 		}
 		if reopenErr != nil {
-			c.Errorf("reopen the backend after closing it: %v", reopenErr)
+			c.callFailed("reopen the backend after closing it", reopenErr)
 		}
 		c.Notef("after Close: Info and Capabilities answer, the other methods give ErrClosed, a second Close returns nil")
 	})
 
 	for _, a := range r.algs {
-		runCell(t, r.rep, r.cfg.checkTimeout, name, string(a), func(c *cell) {
+		r.runCell(t, name, string(a), func(c *cell) {
 			if openErr != nil {
 				c.Skip("no second instance: %v", openErr)
 			}
@@ -129,7 +129,7 @@ func checkClosed(r *runner, t testT, name string) {
 					continue
 				}
 				if p.err != nil {
-					c.Errorf("%s: prepare: %v", what, p.err)
+					c.callFailed(what+": prepare", p.err)
 					continue
 				}
 				tried++
@@ -140,7 +140,7 @@ func checkClosed(r *runner, t testT, name string) {
 				if k := r.existingKey(a, p.usage); k != nil {
 					if op := keyOperation(k); op != nil {
 						if err := op(c); err != nil {
-							c.Errorf("%s: the first instance failed after a second instance was closed: %v", what, err)
+							c.callFailed(what+": the first instance after a second instance was closed", err)
 						}
 					}
 				}
@@ -296,14 +296,14 @@ func bothErr(withoutCtx, withCtx error) error {
 func checkReopen(r *runner, t testT, name string) {
 	if !r.info.Persistent {
 		for _, col := range append([]string{columnBackend}, algNames(r.algs)...) {
-			runCell(t, r.rep, r.cfg.checkTimeout, name, col, func(c *cell) {
+			r.runCell(t, name, col, func(c *cell) {
 				c.Skip("backend is not persistent (Info().Persistent is false): its keys are not meant to outlive Close")
 			})
 		}
 		return
 	}
 	var reopened bool
-	runCell(t, r.rep, r.cfg.checkTimeout, name, columnBackend, func(c *cell) {
+	r.runCell(t, name, columnBackend, func(c *cell) {
 		old := r.backend()
 		var before func(*cell) error
 		for _, a := range r.algs {
@@ -314,21 +314,21 @@ func checkReopen(r *runner, t testT, name string) {
 			}
 		}
 		if err := old.Close(); err != nil {
-			c.Errorf("Close: %v", err)
+			c.callFailed("Close", err)
 		}
 		if before != nil {
 			wantErr(c, "operation through a handle from the closed instance", before(c), backend.ErrClosed)
 		}
 		nb, err := r.open(c.ctx)
 		if err != nil {
-			c.Fatalf("reopen the backend: %v", err)
+			c.callFatal("reopen the backend", err)
 		}
 		r.mu.Lock()
 		r.b = nb
 		r.mu.Unlock()
 		reopened = true
 		if !nb.Info().Persistent {
-			c.Errorf("the reopened instance reports Persistent false")
+			c.failf(FaultCryptoplug, "Persistent true", "Persistent false", "the reopened instance reports Persistent false")
 		}
 		c.Notef("closed and reopened with the Opener")
 	})
@@ -344,7 +344,7 @@ func checkReopen(r *runner, t testT, name string) {
 	}
 
 	for _, a := range r.algs {
-		runCell(t, r.rep, r.cfg.checkTimeout, name, string(a), func(c *cell) {
+		r.runCell(t, name, string(a), func(c *cell) {
 			if !reopened {
 				c.Skip("the backend could not be reopened")
 			}
@@ -362,18 +362,18 @@ func checkReopen(r *runner, t testT, name string) {
 				nb := r.backend()
 				k, err := nb.Key(c.ctx, backend.ByID(old.ID()))
 				if err != nil {
-					c.Errorf("%s: Key by ID after reopening: %v", what, err)
+					c.callFailed(what+": Key by ID after reopening", err)
 					continue
 				}
 				sameKey(c, what+": Key by ID after reopening", k, old)
 				if byLabel, err := nb.Key(c.ctx, backend.ByLabel(old.Label())); err != nil {
-					c.Errorf("%s: Key by label after reopening: %v", what, err)
+					c.callFailed(what+": Key by label after reopening", err)
 				} else {
 					sameKey(c, what+": Key by label after reopening", byLabel, old)
 				}
 				if op := keyOperation(k); op != nil {
 					if err := op(c); err != nil {
-						c.Errorf("%s: operation after reopening: %v", what, err)
+						c.callFailed(what+": operation after reopening", err)
 					}
 				}
 				r.mu.Lock()

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/cryptoplug/cryptoplug/backend"
@@ -38,7 +39,7 @@ func deadContexts() []struct {
 func wantCtxErr(c *cell, what string, err, want error, took time.Duration) {
 	c.t.Helper()
 	if wantErr(c, what, err, want) && took > failFast {
-		c.Errorf("%s: took %v with a context that was already done; it must fail before reaching the store", what, took.Round(time.Millisecond))
+		c.failf(FaultCryptoplug, fmt.Sprintf("failure within %v", failFast), "failure after "+took.Round(time.Millisecond).String(), "%s: took %v with a context that was already done; it must fail before reaching the store", what, took.Round(time.Millisecond))
 	}
 }
 
@@ -59,7 +60,7 @@ func checkContextCanceled(r *runner, c *cell, a backend.Algorithm) {
 	if canImport {
 		var err error
 		if priv, err = r.stdlibKey(a); err != nil {
-			c.Fatalf("make a key to import: %v", err)
+			c.suiteFatal("make a key to import: %v", err)
 		}
 	}
 	keys := map[backend.Usage]backend.Key{}
@@ -104,7 +105,7 @@ func checkContextCanceled(r *runner, c *cell, a backend.Algorithm) {
 			case backend.UsageSign:
 				s, err := k.Signer()
 				if err != nil {
-					c.Fatalf("Signer(): %v", err)
+					c.callFatal("Signer()", err)
 				}
 				if ms, ok := s.(backend.MessageSigner); ok && a.SignsMessages() {
 					try(name+"SignMessageContext", func() error {
@@ -124,17 +125,17 @@ func checkContextCanceled(r *runner, c *cell, a backend.Algorithm) {
 			case backend.UsageDecrypt:
 				d, err := k.Decrypter()
 				if err != nil {
-					c.Fatalf("Decrypter(): %v", err)
+					c.callFatal("Decrypter()", err)
 				}
 				ct, err := rsa.EncryptPKCS1v15(rand.Reader, k.Public().(*rsa.PublicKey), randomBytes(16))
 				if err != nil {
-					c.Fatalf("rsa.EncryptPKCS1v15: %v", err)
+					c.suiteFatal("rsa.EncryptPKCS1v15: %v", err)
 				}
 				try(name+"DecryptContext", func() error { _, err := d.DecryptContext(ctx, rand.Reader, ct, nil); return err })
 			case backend.UsageDecapsulate:
 				d, err := k.Decapsulator()
 				if err != nil {
-					c.Fatalf("Decapsulator(): %v", err)
+					c.callFatal("Decapsulator()", err)
 				}
 				_, ct := d.Encapsulator().Encapsulate()
 				try(name+"DecapsulateContext", func() error { _, err := d.DecapsulateContext(ctx, ct); return err })
@@ -166,7 +167,7 @@ func checkContextCanceledBackend(r *runner, c *cell) {
 			start := time.Now()
 			err := tc.f()
 			if errors.Is(err, backend.ErrKeyNotFound) {
-				c.Errorf("%s with %v: ErrKeyNotFound; the context's error must come first", tc.name, want)
+				c.failf(FaultCryptoplug, "the context's error", gotErr(err), "%s with %v: ErrKeyNotFound; the context's error must come first", tc.name, want)
 				continue
 			}
 			wantCtxErr(c, tc.name+" with "+want.Error(), err, want, time.Since(start))

@@ -3,6 +3,7 @@ package conformance
 import (
 	"bytes"
 	"crypto"
+	"fmt"
 
 	"github.com/cryptoplug/cryptoplug/backend"
 )
@@ -14,11 +15,11 @@ func (r *runner) decapsulator(c *cell, a backend.Algorithm) (crypto.Encapsulator
 	k := r.key(c, a, backend.UsageDecapsulate)
 	d, err := k.Decapsulator()
 	if err != nil {
-		c.Fatalf("Decapsulator() of the shared %s key: %v", a, err)
+		c.callFatal(fmt.Sprintf("Decapsulator() of the shared %s key", a), err)
 	}
 	ek, ok := k.Public().(crypto.Encapsulator)
 	if !ok {
-		c.Fatalf("Public() of an %s key is %T, not a crypto.Encapsulator", a, k.Public())
+		c.fatalf(FaultCryptoplug, "a crypto.Encapsulator", fmt.Sprintf("%T", k.Public()), "Public() of an %s key is %T, not a crypto.Encapsulator", a, k.Public())
 	}
 	return ek, d
 }
@@ -48,9 +49,9 @@ func decapsulateValid(c *cell, ek crypto.Encapsulator, d backend.Decapsulator, w
 	want, ct := ek.Encapsulate()
 	got, err := d.DecapsulateContext(c.ctx, ct)
 	if err != nil {
-		c.Errorf("a valid decapsulation %s: %v", when, err)
+		c.callFailed("a valid decapsulation "+when, err)
 	} else if !bytes.Equal(got, want) {
-		c.Errorf("a valid decapsulation %s gave the wrong shared key", when)
+		c.failf(FaultStore, "the encapsulated shared key", "another key", "a valid decapsulation %s gave the wrong shared key", when)
 	}
 }
 
@@ -61,7 +62,7 @@ func decapsulateValid(c *cell, ek crypto.Encapsulator, d backend.Decapsulator, w
 func checkDecapsulate(r *runner, c *cell, a backend.Algorithm) {
 	ek, d := r.decapsulator(c, a)
 	if !bytes.Equal(d.Encapsulator().Bytes(), ek.Bytes()) {
-		c.Errorf("Decapsulator().Encapsulator() differs from Key.Public()")
+		c.failf(FaultCryptoplug, "Encapsulator() equal to Key.Public()", "a different key", "Decapsulator().Encapsulator() differs from Key.Public()")
 	}
 	for i := range 6 {
 		enc := ek
@@ -72,11 +73,11 @@ func checkDecapsulate(r *runner, c *cell, a backend.Algorithm) {
 		got, err := decapsulate(c, d, ct, i%2 == 1)
 		switch {
 		case err != nil:
-			c.Errorf("decapsulate a crypto/mlkem ciphertext: %v", err)
+			c.callFailed("decapsulate a crypto/mlkem ciphertext", err)
 		case len(got) != 32:
-			c.Errorf("shared key is %d bytes, want 32", len(got))
+			c.failf(FaultStore, "a 32-byte shared key", fmt.Sprintf("%d bytes", len(got)), "shared key is %d bytes, want 32", len(got))
 		case !bytes.Equal(got, want):
-			c.Errorf("decapsulated shared key differs from the one crypto/mlkem encapsulated")
+			c.failf(FaultStore, "the encapsulated shared key", "another key", "decapsulated shared key differs from the one crypto/mlkem encapsulated")
 		}
 	}
 }
@@ -84,12 +85,15 @@ func checkDecapsulate(r *runner, c *cell, a backend.Algorithm) {
 // checkDecapsulateInvalid checks ML-KEM's implicit rejection: a tampered
 // ciphertext (a byte changed at the start, middle or end, or random bytes of
 // the right length) decapsulates without error to a 32-byte key unlike the
-// real one, and to the same key every time; ciphertexts of the wrong length
-// fail with ErrInvalidInput. After each, a valid decapsulation must succeed.
+// real one, to the same key every time, and to a different key for each
+// ciphertext (a constant rejection key would tell the caller which
+// ciphertexts were rejected); ciphertexts of the wrong length fail with
+// ErrInvalidInput. After each, a valid decapsulation must succeed.
 func checkDecapsulateInvalid(r *runner, c *cell, a backend.Algorithm) {
 	ek, d := r.decapsulator(c, a)
 	want, ct := ek.Encapsulate()
 	flip := func(i int) []byte { t := bytes.Clone(ct); t[i] ^= 0x01; return t }
+	rejections := map[string]string{}
 	for _, tc := range []struct {
 		name string
 		ct   []byte
@@ -101,18 +105,23 @@ func checkDecapsulateInvalid(r *runner, c *cell, a backend.Algorithm) {
 	} {
 		k1, err := decapsulate(c, d, tc.ct, false)
 		if err != nil {
-			c.Errorf("%s: %v; ML-KEM must reject implicitly, returning a pseudorandom key and no error", tc.name, err)
+			c.failf(faultOf(err), "a pseudorandom key and no error (implicit rejection)", gotErr(err), "%s: %v; ML-KEM must reject implicitly, returning a pseudorandom key and no error", tc.name, err)
 			continue
 		}
 		if len(k1) != 32 {
-			c.Errorf("%s: implicit-rejection key is %d bytes, want 32", tc.name, len(k1))
+			c.failf(FaultStore, "a 32-byte key", fmt.Sprintf("%d bytes", len(k1)), "%s: implicit-rejection key is %d bytes, want 32", tc.name, len(k1))
 		}
 		if bytes.Equal(k1, want) {
-			c.Errorf("%s: decapsulated to the real shared key", tc.name)
+			c.failf(FaultStore, "the implicit-rejection key", "the real shared key", "%s: decapsulated to the real shared key", tc.name)
 		}
+		if other, dup := rejections[string(k1)]; dup {
+			c.failf(FaultStore, "a different implicit-rejection key for every ciphertext", "the same key for two",
+				"%s and %s gave the same implicit-rejection key: it must be derived from the ciphertext (FIPS 203), not constant", other, tc.name)
+		}
+		rejections[string(k1)] = tc.name
 		k2, err := decapsulate(c, d, tc.ct, true)
 		if err != nil || !bytes.Equal(k1, k2) {
-			c.Errorf("%s: decapsulating the same ciphertext again gave a different result (err %v); implicit rejection is deterministic", tc.name, err)
+			c.failf(FaultStore, "the same key again", "a different result", "%s: decapsulating the same ciphertext again gave a different result (err %v); implicit rejection is deterministic", tc.name, err)
 		}
 		decapsulateValid(c, ek, d, "after "+tc.name)
 	}

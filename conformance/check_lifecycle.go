@@ -18,13 +18,13 @@ func sameKey(c *cell, what string, got, want backend.Key) {
 	c.t.Helper()
 	switch {
 	case !got.ID().Equal(want.ID()):
-		c.Errorf("%s: ID %s, want %s", what, got.ID(), want.ID())
+		c.failf(FaultCryptoplug, "ID "+want.ID().String(), "ID "+got.ID().String(), "%s: ID %s, want %s", what, got.ID(), want.ID())
 	case got.Label() != want.Label():
-		c.Errorf("%s: label %q, want %q", what, got.Label(), want.Label())
+		c.failf(FaultCryptoplug, fmt.Sprintf("label %q", want.Label()), fmt.Sprintf("label %q", got.Label()), "%s: label %q, want %q", what, got.Label(), want.Label())
 	case got.Algorithm() != want.Algorithm():
-		c.Errorf("%s: algorithm %s, want %s", what, got.Algorithm(), want.Algorithm())
+		c.failf(FaultCryptoplug, string(want.Algorithm()), string(got.Algorithm()), "%s: algorithm %s, want %s", what, got.Algorithm(), want.Algorithm())
 	case !publicEqual(got.Public(), want.Public()):
-		c.Errorf("%s: a different public key", what)
+		c.failf(FaultCryptoplug, "the same public key", "a different public key", "%s: a different public key", what)
 	}
 }
 
@@ -54,7 +54,7 @@ func checkLifecycle(r *runner, c *cell, a backend.Algorithm) {
 		for _, ref := range []backend.KeyRef{backend.ByID(id), backend.ByLabel(label), {ID: id, Label: label}} {
 			got, err := b.Key(c.ctx, ref)
 			if err != nil {
-				c.Errorf("%s: Key(%s): %v", name, ref, err)
+				c.callFailed(fmt.Sprintf("%s: Key(%s)", name, ref), err)
 				continue
 			}
 			sameKey(c, fmt.Sprintf("%s: Key(%s)", name, ref), got, k)
@@ -64,7 +64,7 @@ func checkLifecycle(r *runner, c *cell, a backend.Algorithm) {
 
 		list, err := b.Keys(c.ctx)
 		if err != nil {
-			c.Errorf("Keys(): %v", err)
+			c.callFailed("Keys()", err)
 		} else {
 			found := 0
 			for _, l := range list {
@@ -74,7 +74,7 @@ func checkLifecycle(r *runner, c *cell, a backend.Algorithm) {
 				}
 			}
 			if found != 1 {
-				c.Errorf("%s: Keys() lists it %d times, want once", name, found)
+				c.failf(FaultCryptoplug, "listed once", fmt.Sprintf("listed %d times", found), "%s: Keys() lists it %d times, want once", name, found)
 			}
 		}
 
@@ -91,7 +91,7 @@ func checkLifecycle(r *runner, c *cell, a backend.Algorithm) {
 		if imp, ok := b.(backend.Importer); ok && r.caps.Supports(a, backend.OpImport) {
 			priv, err := r.stdlibKey(a)
 			if err != nil {
-				c.Fatalf("make a key to import: %v", err)
+				c.suiteFatal("make a key to import: %v", err)
 			}
 			dupLabel := backend.KeySpec{Algorithm: a, Label: label, ID: randomBytes(16), Usage: specUsage(a, u)}
 			r.createMustFail(c, name+": ImportKey with an existing label", dupLabel, func() (backend.Key, error) {
@@ -111,7 +111,7 @@ func (r *runner) createMustFail(c *cell, what string, spec backend.KeySpec, crea
 	}
 	k, err := create()
 	if err == nil {
-		c.Errorf("%s: succeeded, want an error wrapping %q", what, backend.ErrKeyExists)
+		c.failf(FaultCryptoplug, "ErrKeyExists", "success", "%s: succeeded, want an error wrapping %q", what, backend.ErrKeyExists)
 		if r.ours(k.Label()) {
 			_ = r.backend().DeleteKey(c.ctx, backend.KeyRef{ID: k.ID(), Label: k.Label()})
 		}
@@ -201,11 +201,11 @@ func checkLifecycleBackend(r *runner, c *cell) {
 	r.track(spec.Label)
 	k, err := b.GenerateKey(c.ctx, spec)
 	if err != nil {
-		c.Errorf("GenerateKey with a %d-byte UTF-8 label and a %d-byte ID (both the largest allowed): %v", len(long), len(spec.ID), err)
+		c.callFailed(fmt.Sprintf("GenerateKey with a %d-byte UTF-8 label and a %d-byte ID (both the largest allowed)", len(long), len(spec.ID)), err)
 	} else {
 		for _, ref := range []backend.KeyRef{backend.ByLabel(long), backend.ByID(spec.ID)} {
 			if got, err := b.Key(c.ctx, ref); err != nil {
-				c.Errorf("Key(%s) of the key with the longest label and ID: %v", ref, err)
+				c.callFailed(fmt.Sprintf("Key(%s) of the key with the longest label and ID", ref), err)
 			} else {
 				sameKey(c, "Key of the key with the longest label and ID", got, k)
 			}
@@ -215,7 +215,7 @@ func checkLifecycleBackend(r *runner, c *cell) {
 		_, err = b.Key(c.ctx, backend.ByID(spec.ID[:len(spec.ID)-1]))
 		wantErr(c, "Key by an ID one byte shorter than an existing one", err, backend.ErrKeyNotFound)
 		if err := b.DeleteKey(c.ctx, backend.KeyRef{ID: spec.ID, Label: long}); err != nil {
-			c.Errorf("DeleteKey of the key with the longest label and ID: %v", err)
+			c.callFailed("DeleteKey of the key with the longest label and ID", err)
 		}
 	}
 	c.Notef("malformed KeySpecs refused and the largest label and ID accepted, tried with %s", a)
@@ -241,7 +241,7 @@ func checkDelete(r *runner, c *cell, a backend.Algorithm) {
 		op := keyOperation(k)
 		ref := backend.KeyRef{ID: k.ID(), Label: k.Label()}
 		if err := b.DeleteKey(c.ctx, ref); err != nil {
-			c.Errorf("%s: DeleteKey(%s): %v", name, ref, err)
+			c.callFailed(fmt.Sprintf("%s: DeleteKey(%s)", name, ref), err)
 			continue
 		}
 		deleted++
@@ -255,17 +255,17 @@ func checkDelete(r *runner, c *cell, a backend.Algorithm) {
 		err = b.DeleteKey(c.ctx, ref)
 		wantErr(c, name+": DeleteKey again", err, backend.ErrKeyNotFound)
 		if list, err := b.Keys(c.ctx); err != nil {
-			c.Errorf("Keys(): %v", err)
+			c.callFailed("Keys()", err)
 		} else {
 			for _, l := range list {
 				if l.ID().Equal(ref.ID) || l.Label() == ref.Label {
-					c.Errorf("%s: Keys() still lists it after DeleteKey", name)
+					c.failf(FaultCryptoplug, "not listed after DeleteKey", "still listed", "%s: Keys() still lists it after DeleteKey", name)
 				}
 			}
 		}
 		if op != nil {
 			if err := op(c); err == nil {
-				c.Errorf("%s: an operation through the handle obtained before DeleteKey succeeded; it must fail", name)
+				c.failf(FaultCryptoplug, "an error from a deleted key's handle", "success", "%s: an operation through the handle obtained before DeleteKey succeeded; it must fail", name)
 			}
 		}
 	}

@@ -10,9 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"runtime"
-	"sync"
-	"sync/atomic"
 
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
@@ -88,11 +85,12 @@ func signPSSCheck(h crypto.Hash) func(*runner, *cell, backend.Algorithm) {
 func checkRSASignature(c *cell, pub *rsa.PublicKey, digest, sig []byte, verifyOpts crypto.SignerOpts, what string) {
 	c.t.Helper()
 	if len(sig) != pub.Size() {
-		c.Errorf("%s signature is %d bytes, want the modulus size %d", what, len(sig), pub.Size())
+		c.failf(FaultStore, fmt.Sprintf("a %d-byte signature", pub.Size()), fmt.Sprintf("%d bytes", len(sig)),
+			"%s signature is %d bytes, want the modulus size %d", what, len(sig), pub.Size())
 		return
 	}
 	if err := verify(pub, digest, sig, verifyOpts); err != nil {
-		c.Errorf("%s signature: %v (verified as %s)", what, err, describeOpts(verifyOpts))
+		c.badSignature(what+" signature", describeOpts(verifyOpts), err)
 	}
 }
 
@@ -128,7 +126,7 @@ func signMessageHashed(c *cell, v *variants, s backend.Signer, pub crypto.Public
 			return err
 		}
 		if err := verify(pub, hashOf(opts.HashFunc(), msg), sig, verifyOpts); err != nil {
-			c.Errorf("SignMessage signature over the message's %v hash: %v", opts.HashFunc(), err)
+			c.badSignature(fmt.Sprintf("SignMessage signature over the message's %v hash", opts.HashFunc()), describeOpts(verifyOpts), err)
 		}
 		return nil
 	})
@@ -151,9 +149,9 @@ func signECDSACheck(h crypto.Hash) func(*runner, *cell, backend.Algorithm) {
 					return err
 				}
 				if err := checkECDSAEncoding(pub, sig); err != nil {
-					c.Errorf("signature encoding: %v", err)
+					c.failf(FaultCryptoplug, "canonical ASN.1 DER", err.Error(), "signature encoding: %v", err)
 				} else if err := verify(pub, digest, sig, h); err != nil {
-					c.Errorf("signature: %v", err)
+					c.badSignature("signature", describeOpts(h), err)
 				}
 			}
 			return nil
@@ -171,7 +169,7 @@ func checkECDSAEncoding(pub *ecdsa.PublicKey, sig []byte) error {
 	in := cryptobyte.String(sig)
 	if !in.ReadASN1(&inner, cbasn1.SEQUENCE) || !in.Empty() ||
 		!inner.ReadASN1Integer(&r) || !inner.ReadASN1Integer(&s) || !inner.Empty() {
-		return fmt.Errorf("not an ASN.1 DER SEQUENCE of two INTEGERs (%d bytes; raw r||s would be %d)",
+		return fmt.Errorf("not a canonical ASN.1 DER SEQUENCE of two minimal INTEGERs (%d bytes; raw r||s would be %d)",
 			len(sig), 2*((pub.Curve.Params().BitSize+7)/8))
 	}
 	n := pub.Curve.Params().N
@@ -205,16 +203,16 @@ func checkSignMessage(r *runner, c *cell, a backend.Algorithm) {
 	for i, msg := range [][]byte{{}, randomBytes(33), randomBytes(4096)} {
 		sig, err := signMessage(c, ms, msg, crypto.Hash(0), i%2 == 1)
 		if err != nil {
-			c.Errorf("SignMessage of a %d-byte message: %v", len(msg), err)
+			c.callFailed(fmt.Sprintf("SignMessage of a %d-byte message", len(msg)), err)
 		} else if err := verify(pub, msg, sig, crypto.Hash(0)); err != nil {
-			c.Errorf("SignMessage of a %d-byte message: %v", len(msg), err)
+			c.badSignature(fmt.Sprintf("SignMessage of a %d-byte message", len(msg)), "pure "+string(a), err)
 		}
 	}
 	msg := randomBytes(200)
 	if sig, err := crypto.SignMessage(ms, rand.Reader, msg, crypto.Hash(0)); err != nil {
-		c.Errorf("crypto.SignMessage: %v", err)
+		c.callFailed("crypto.SignMessage", err)
 	} else if err := verify(pub, msg, sig, crypto.Hash(0)); err != nil {
-		c.Errorf("crypto.SignMessage: %v", err)
+		c.badSignature("crypto.SignMessage", "pure "+string(a), err)
 	}
 	// The standard library's keys sign the message passed to Sign when the
 	// hash is zero; crypto.MessageSigner also allows Sign to refuse. Either
@@ -225,10 +223,11 @@ func checkSignMessage(r *runner, c *cell, a backend.Algorithm) {
 	case err != nil && (errors.Is(err, backend.ErrInvalidInput) || errors.Is(err, backend.ErrUnsupported)):
 		c.Notef("Sign with crypto.Hash(0) refused (%v); SignMessage is the way", err)
 	case err != nil:
-		c.Errorf("Sign with crypto.Hash(0): %v; want a pure signature of the message, or ErrInvalidInput or ErrUnsupported", err)
+		c.failf(FaultCryptoplug, "a pure signature, or ErrInvalidInput or ErrUnsupported", gotErr(err),
+			"Sign with crypto.Hash(0): %v; want a pure signature of the message, or ErrInvalidInput or ErrUnsupported", err)
 	default:
 		if err := verify(pub, msg, sig, crypto.Hash(0)); err != nil {
-			c.Errorf("Sign with crypto.Hash(0) returned a signature that is not the pure signature of the message: %v", err)
+			c.badSignature("Sign with crypto.Hash(0) returned a signature that is not the pure signature of the message", "pure "+string(a), err)
 		} else {
 			c.Notef("Sign with crypto.Hash(0) signs the message, as the standard library's key does")
 		}
@@ -257,6 +256,7 @@ func checkSignEd25519Options(r *runner, c *cell, a backend.Algorithm) {
 		{"Ed25519ctx via SignMessage", &ed25519.Options{Context: "cryptoplug conformance"}, msg, true},
 		{"Ed25519ph via Sign with *ed25519.Options", &ed25519.Options{Hash: crypto.SHA512}, digest, false},
 		{"Ed25519ph via Sign with crypto.SHA512", crypto.SHA512, digest, false},
+		{"Ed25519ph via SignMessage, which hashes the message", &ed25519.Options{Hash: crypto.SHA512}, msg, true},
 		{"Ed25519ph with a context", &ed25519.Options{Hash: crypto.SHA512, Context: "cryptoplug conformance"}, digest, false},
 	} {
 		v.run(tc.name, false, func() error {
@@ -270,174 +270,18 @@ func checkSignEd25519Options(r *runner, c *cell, a backend.Algorithm) {
 			if err != nil {
 				return err
 			}
-			if err := verify(pub, tc.input, sig, tc.opts); err != nil {
-				c.Errorf("%s: %v", tc.name, err)
+			input := tc.input
+			if tc.message && tc.opts.HashFunc() == crypto.SHA512 {
+				input = digest // crypto.SignMessage semantics: SignMessage hashes first
+			}
+			if err := verify(pub, input, sig, tc.opts); err != nil {
+				c.failf(FaultStore, "a signature that verifies as "+tc.name, whatEd25519Signed(pub, msg, digest, sig),
+					"%s: %v", tc.name, err)
 			}
 			return nil
 		})
 	}
 	v.finish()
-}
-
-// checkRSASignatureLength makes PKCS #1 v1.5 SHA-256 signatures over
-// distinct digests until one whose integer has a leading zero byte appears
-// (about one in 256), within the signature budget: every signature must be
-// exactly the modulus size, which a store that strips leading zeros (or a
-// conversion from a big integer) gets wrong.
-func checkRSASignatureLength(r *runner, c *cell, a backend.Algorithm) {
-	k, s := r.signer(c, a)
-	pub := k.Public().(*rsa.PublicKey)
-	budget := r.cfg.sigBudget
-	var (
-		made, seenAt atomic.Int64
-		stop         atomic.Bool
-		wg           sync.WaitGroup
-		errOnce      sync.Once
-		firstErr     error
-	)
-	workers := min(runtime.GOMAXPROCS(0), 4)
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() {
-				if p := recover(); p != nil {
-					errOnce.Do(func() { firstErr = fmt.Errorf("panic: %v", p) })
-					stop.Store(true)
-				}
-			}()
-			for !stop.Load() && c.ctx.Err() == nil {
-				n := made.Add(1)
-				if n > int64(budget) {
-					return
-				}
-				digest := randomDigest(crypto.SHA256)
-				sig, err := s.SignContext(c.ctx, rand.Reader, digest, crypto.SHA256)
-				if err == nil && len(sig) != pub.Size() {
-					err = fmt.Errorf("signature %d is %d bytes, want the modulus size %d", n, len(sig), pub.Size())
-				}
-				if err == nil {
-					err = verify(pub, digest, sig, crypto.SHA256)
-				}
-				if err != nil {
-					errOnce.Do(func() { firstErr = err })
-					stop.Store(true)
-					return
-				}
-				if sig[0] == 0 {
-					seenAt.CompareAndSwap(0, n)
-					stop.Store(true)
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if firstErr != nil {
-		c.Fatalf("PKCS#1 v1.5 SHA-256: %v", firstErr)
-	}
-	if at := seenAt.Load(); at > 0 {
-		c.Notef("a signature with a leading zero byte came at signature %d and was %d bytes", at, pub.Size())
-		return
-	}
-	if err := c.ctx.Err(); err != nil {
-		c.Fatalf("stopped before finding a signature with a leading zero byte: %v", err)
-	}
-	c.Notef("no signature with a leading zero byte within the budget of %d (probability about %.1f%%); all were %d bytes",
-		budget, 100*pow(255.0/256.0, budget), pub.Size())
-}
-
-func pow(x float64, n int) float64 {
-	p := 1.0
-	for range n {
-		p *= x
-	}
-	return p
-}
-
-// checkECDSADER makes 32 ECDSA signatures with the curve's hash and checks
-// each is canonical DER with r and s in range, and verifies.
-func checkECDSADER(r *runner, c *cell, a backend.Algorithm) {
-	k, s := r.signer(c, a)
-	pub := k.Public().(*ecdsa.PublicKey)
-	h := a.CurveHash()
-	minLen, maxLen := 1<<30, 0
-	for i := range 32 {
-		digest := randomDigest(h)
-		sig, err := sign(c, s, digest, h, i%2 == 0)
-		if err != nil {
-			c.Fatalf("ECDSA with %v: %v", h, err)
-		}
-		if err := checkECDSAEncoding(pub, sig); err != nil {
-			c.Fatalf("signature %d: %v", i, err)
-		}
-		if err := verify(pub, digest, sig, h); err != nil {
-			c.Fatalf("signature %d: %v", i, err)
-		}
-		minLen, maxLen = min(minLen, len(sig)), max(maxLen, len(sig))
-	}
-	c.Notef("32 canonical DER signatures, %d to %d bytes", minLen, maxLen)
-}
-
-// checkSignRepeat signs the same input twice: PKCS #1 v1.5, Ed25519 and
-// Ed448 must give the same signature (they are deterministic); PSS and ECDSA
-// must not (a repeated nonce or salt is a broken random source, and for
-// ECDSA a leaked key). ML-DSA may be either, as FIPS 204 allows hedged and
-// deterministic signing; the detail says which.
-func checkSignRepeat(r *runner, c *cell, a backend.Algorithm) {
-	k, s := r.signer(c, a)
-	pub := k.Public()
-	twice := func(input []byte, opts crypto.SignerOpts, message bool) ([]byte, []byte) {
-		var sigs [2][]byte
-		for i := range sigs {
-			var err error
-			if message {
-				sigs[i], err = signMessage(c, s.(backend.MessageSigner), input, opts, i == 1)
-			} else {
-				sigs[i], err = sign(c, s, input, opts, i == 1)
-			}
-			if err != nil {
-				c.Fatalf("%s: %v", describeOpts(opts), err)
-			}
-			verifyOpts := opts
-			if p, ok := opts.(*rsa.PSSOptions); ok {
-				verifyOpts = &rsa.PSSOptions{Hash: p.Hash, SaltLength: rsa.PSSSaltLengthEqualsHash}
-			}
-			if err := verify(pub, input, sigs[i], verifyOpts); err != nil {
-				c.Fatalf("%s: %v", describeOpts(opts), err)
-			}
-		}
-		return sigs[0], sigs[1]
-	}
-	switch a.Family() {
-	case backend.FamilyRSA:
-		d := randomDigest(crypto.SHA256)
-		if x, y := twice(d, crypto.SHA256, false); !bytes.Equal(x, y) {
-			c.Errorf("PKCS#1 v1.5 signatures of the same digest differ; the scheme is deterministic")
-		}
-		if x, y := twice(d, &rsa.PSSOptions{Hash: crypto.SHA256, SaltLength: rsa.PSSSaltLengthEqualsHash}, false); bytes.Equal(x, y) {
-			c.Errorf("two PSS signatures of the same digest are identical: the salt is not random")
-		}
-		c.Notef("PKCS#1 v1.5 repeats, PSS does not")
-	case backend.FamilyECDSA:
-		d := randomDigest(a.CurveHash())
-		if x, y := twice(d, a.CurveHash(), false); bytes.Equal(x, y) {
-			c.Errorf("two ECDSA signatures of the same digest are identical: the nonce repeats, which leaks the private key")
-		}
-		c.Notef("two signatures of one digest differ")
-	case backend.FamilyEdDSA:
-		m := randomBytes(50)
-		if x, y := twice(m, crypto.Hash(0), true); !bytes.Equal(x, y) {
-			c.Errorf("two %s signatures of the same message differ; EdDSA is deterministic", a)
-		}
-		c.Notef("deterministic, as EdDSA must be")
-	case backend.FamilyMLDSA:
-		m := randomBytes(50)
-		if x, y := twice(m, crypto.Hash(0), true); bytes.Equal(x, y) {
-			c.Notef("deterministic: the same message gave the same signature twice")
-		} else {
-			c.Notef("hedged: the same message gave two different valid signatures")
-		}
-	}
 }
 
 // checkSignInvalid sends malformed requests and checks each fails with the
@@ -481,7 +325,7 @@ func checkSignInvalid(r *runner, c *cell, a backend.Algorithm) {
 		}
 	case backend.FamilyEdDSA, backend.FamilyMLDSA:
 		if _, ok := s.(backend.MessageSigner); !ok {
-			c.Fatalf("the Signer of a %s key does not implement backend.MessageSigner", a)
+			c.fatalf(FaultCryptoplug, "a backend.MessageSigner", fmt.Sprintf("%T", s), "the Signer of a %s key does not implement backend.MessageSigner", a)
 		}
 		either := []error{backend.ErrInvalidInput, backend.ErrUnsupported}
 		hashed := inv
@@ -542,10 +386,34 @@ func signValid(c *cell, a backend.Algorithm, s backend.Signer, pub crypto.Public
 		input, opts = randomBytes(30), crypto.Hash(0)
 		sig, err = s.(backend.MessageSigner).SignMessageContext(c.ctx, rand.Reader, input, opts)
 	}
-	if err == nil {
-		err = verify(pub, input, sig, opts)
-	}
 	if err != nil {
-		c.Errorf("a valid signature %s: %v", when, err)
+		c.callFailed("a valid signature "+when, err)
+	} else if err := verify(pub, input, sig, opts); err != nil {
+		c.badSignature("a valid signature "+when, describeOpts(opts), err)
 	}
+}
+
+// whatEd25519Signed names what an Ed25519 signature that failed to verify
+// as the variant asked for is instead, for a result's Got: a store that
+// ignores a context or a pre-hash flag returns a signature of another
+// variant.
+func whatEd25519Signed(pub crypto.PublicKey, msg, digest, sig []byte) string {
+	pk, ok := pub.(ed25519.PublicKey)
+	if !ok {
+		return "a signature that does not verify"
+	}
+	for _, cand := range []struct {
+		name  string
+		input []byte
+		opts  *ed25519.Options
+	}{
+		{"a pure Ed25519 signature of the message", msg, &ed25519.Options{}},
+		{"a pure Ed25519 signature of the SHA-512 digest", digest, &ed25519.Options{}},
+		{"an Ed25519ph signature without the context", digest, &ed25519.Options{Hash: crypto.SHA512}},
+	} {
+		if ed25519.VerifyWithOptions(pk, cand.input, sig, cand.opts) == nil {
+			return cand.name
+		}
+	}
+	return "a signature that verifies as no Ed25519 variant tried"
 }

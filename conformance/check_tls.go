@@ -27,12 +27,12 @@ func checkTLS13(r *runner, c *cell, a backend.Algorithm) {
 	_, s := r.signer(c, a)
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		c.Fatalf("make the CA key: %v", err)
+		c.suiteFatal("make the CA key: %v", err)
 	}
 	caTmpl := certTemplate("cryptoplug conformance CA", true)
 	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
 	if err != nil {
-		c.Fatalf("make the CA certificate: %v", err)
+		c.suiteFatal("make the CA certificate: %v", err)
 	}
 	ca, _ := x509.ParseCertificate(caDER)
 	leafTmpl := certTemplate(tlsServerName, false)
@@ -43,7 +43,7 @@ func checkTLS13(r *runner, c *cell, a backend.Algorithm) {
 		c.Unsupported("crypto/x509 and crypto/tls cannot use %s keys: %v", a, err)
 	}
 	if err != nil {
-		c.Fatalf("issue the server certificate: %v", err)
+		c.suiteFatal("issue the server certificate: %v", err)
 	}
 	roots := x509.NewCertPool()
 	roots.AddCert(ca)
@@ -64,7 +64,7 @@ func checkTLS13(r *runner, c *cell, a backend.Algorithm) {
 		c.Unsupported("crypto/tls cannot use %s keys: %v", a, err)
 	}
 	if err != nil {
-		c.Fatalf("TLS 1.3 handshake with the key as the server's private key: %v", err)
+		c.fatalf(FaultStore, "a TLS 1.3 handshake", gotErr(err), "TLS 1.3 handshake with the key as the server's private key: %v", err)
 	}
 }
 

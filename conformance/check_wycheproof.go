@@ -34,7 +34,7 @@ func (r *runner) knownAnswers(c *cell, a backend.Algorithm, op backend.Ops) back
 	r.need(c, a, backend.OpImport|op)
 	imp, ok := r.backend().(backend.Importer)
 	if !ok {
-		c.Fatalf("backend claims import for %s but does not implement backend.Importer", a)
+		c.fatalf(FaultCryptoplug, "a backend.Importer", "no ImportKey method", "backend claims import for %s but does not implement backend.Importer", a)
 	}
 	return imp
 }
@@ -44,7 +44,7 @@ func (r *runner) vectors(c *cell, name string) []wpCase {
 	c.t.Helper()
 	f, err := r.loadWycheproof(name)
 	if err != nil {
-		c.Fatalf("%v", err)
+		c.suiteFatal("%v", err)
 	}
 	return selectCases(f, r.cfg.wycheproofLimit)
 }
@@ -61,13 +61,13 @@ func (r *runner) withImported(c *cell, imp backend.Importer, a backend.Algorithm
 	}
 	defer func() {
 		if err := r.backend().DeleteKey(c.ctx, backend.KeyRef{ID: k.ID(), Label: label}); err != nil {
-			c.Errorf("delete the imported key %s: %v", label, err)
+			c.callFailed("delete the imported key "+label, err)
 		} else {
 			r.untrack(label)
 		}
 	}()
 	if !publicEqual(k.Public(), publicOf(priv)) {
-		c.Errorf("%s: the imported key's Public() is not the public key of the key imported", tag)
+		c.failf(FaultCryptoplug, "the public key of the key imported", "another public key", "%s: the imported key's Public() is not the public key of the key imported", tag)
 	}
 	f(k)
 	return nil
@@ -163,7 +163,7 @@ func checkWycheproofPKCS1Sign(r *runner, c *cell, a backend.Algorithm) {
 		err = r.withImported(c, imp, a, backend.UsageSign, fmt.Sprintf("pkcs1-sign-%d", gi), priv, func(k backend.Key) {
 			s, err := k.Signer()
 			if err != nil {
-				c.Fatalf("Signer(): %v", err)
+				c.callFatal("Signer()", err)
 			}
 			for _, tc := range group {
 				if h == 0 {
@@ -179,18 +179,18 @@ func checkWycheproofPKCS1Sign(r *runner, c *cell, a backend.Algorithm) {
 				case errors.Is(err, backend.ErrUnsupported) && h != crypto.SHA256:
 					t.refuse(g.SHA)
 				case err != nil:
-					c.Errorf("%s tcId %d (%s): %v", file, tc.t.ID, g.SHA, err)
+					c.callFailed(fmt.Sprintf("%s tcId %d (%s)", file, tc.t.ID, g.SHA), err)
 				case tc.t.Result == "invalid":
 					t.skip("invalid case: nothing to sign")
 				case !bytes.Equal(sig, tc.t.Sig):
-					c.Errorf("%s tcId %d (%s, %s): signature differs from the expected one", file, tc.t.ID, g.SHA, tc.t.Result)
+					c.failf(FaultStore, "the expected deterministic signature", "other bytes", "%s tcId %d (%s, %s): signature differs from the expected one", file, tc.t.ID, g.SHA, tc.t.Result)
 				default:
 					t.pass++
 				}
 			}
 		})
 		if err != nil {
-			c.Errorf("%s: import the group %d key: %v", file, gi, err)
+			c.callFailed(fmt.Sprintf("%s: import the group %d key", file, gi), err)
 		}
 	}
 	t.finish(c, file)
@@ -230,7 +230,7 @@ func (r *runner) rsaDecryptVectors(c *cell, imp backend.Importer, a backend.Algo
 		err = r.withImported(c, imp, a, backend.UsageDecrypt, fmt.Sprintf("%s-%d", tag, gi), priv, func(k backend.Key) {
 			d, err := k.Decrypter()
 			if err != nil {
-				c.Fatalf("Decrypter(): %v", err)
+				c.callFatal("Decrypter()", err)
 			}
 			for _, tc := range group {
 				o, combo, _ := opts(g, tc.t)
@@ -238,23 +238,23 @@ func (r *runner) rsaDecryptVectors(c *cell, imp backend.Importer, a backend.Algo
 				switch {
 				case errors.Is(err, backend.ErrUnsupported):
 					if combo == "baseline" {
-						c.Errorf("%s tcId %d: refused as unsupported, but it is the baseline: %v", file, tc.t.ID, err)
+						c.failf(FaultCryptoplug, "decryption (the baseline)", gotErr(err), "%s tcId %d: refused as unsupported, but it is the baseline: %v", file, tc.t.ID, err)
 					} else {
 						t.refuse(combo)
 					}
 				case tc.t.Result == "valid" && err != nil:
-					c.Errorf("%s tcId %d (%s): %v", file, tc.t.ID, tc.t.Comment, err)
+					c.callFailed(fmt.Sprintf("%s tcId %d (%s)", file, tc.t.ID, tc.t.Comment), err)
 				case tc.t.Result == "valid" && !bytes.Equal(pt, tc.t.Msg):
-					c.Errorf("%s tcId %d (%s): wrong plaintext", file, tc.t.ID, tc.t.Comment)
+					c.failf(FaultStore, "the expected plaintext", "another plaintext", "%s tcId %d (%s): wrong plaintext", file, tc.t.ID, tc.t.Comment)
 				case tc.t.Result == "invalid" && !errors.Is(err, rsa.ErrDecryption):
-					c.Errorf("%s tcId %d (%s, %v): got %v, want rsa.ErrDecryption", file, tc.t.ID, tc.t.Comment, tc.t.Flags, err)
+					c.failf(acceptedFault(err, FaultStore), "rsa.ErrDecryption", gotErr(err), "%s tcId %d (%s, %v): got %v, want rsa.ErrDecryption", file, tc.t.ID, tc.t.Comment, tc.t.Flags, err)
 				default:
 					t.pass++
 				}
 			}
 		})
 		if err != nil {
-			c.Errorf("%s: import the group %d key: %v", file, gi, err)
+			c.callFailed(fmt.Sprintf("%s: import the group %d key", file, gi), err)
 		}
 	}
 }
@@ -301,7 +301,7 @@ func checkWycheproofOAEP(r *runner, c *cell, a backend.Algorithm) {
 	var t tally
 	files, err := r.oaepFiles(a.Bits())
 	if err != nil {
-		c.Fatalf("%v", err)
+		c.suiteFatal("%v", err)
 	}
 	for _, file := range files {
 		r.rsaDecryptVectors(c, imp, a, file, &t, func(g *wpGroup, tc *wpTest) (crypto.DecrypterOpts, string, bool) {
@@ -349,26 +349,26 @@ func checkWycheproofMLKEM(r *runner, c *cell, a backend.Algorithm) {
 		}
 		err = r.withImported(c, imp, a, backend.UsageDecapsulate, fmt.Sprintf("mlkem-%d-%d", n, tc.t.ID), priv, func(k backend.Key) {
 			if ek, ok := k.Public().(interface{ Bytes() []byte }); !ok || !bytes.Equal(ek.Bytes(), tc.t.EK) {
-				c.Errorf("%s tcId %d: the imported key's encapsulation key differs from the expected one", file, tc.t.ID)
+				c.failf(FaultCryptoplug, "the expected encapsulation key", "another key", "%s tcId %d: the imported key's encapsulation key differs from the expected one", file, tc.t.ID)
 			}
 			d, err := k.Decapsulator()
 			if err != nil {
-				c.Fatalf("Decapsulator(): %v", err)
+				c.callFatal("Decapsulator()", err)
 			}
 			got, err := d.DecapsulateContext(c.ctx, tc.t.C)
 			switch {
 			case tc.t.Result == "valid" && err != nil:
-				c.Errorf("%s tcId %d (%s): %v", file, tc.t.ID, tc.t.Comment, err)
+				c.callFailed(fmt.Sprintf("%s tcId %d (%s)", file, tc.t.ID, tc.t.Comment), err)
 			case tc.t.Result == "valid" && !bytes.Equal(got, tc.t.K):
-				c.Errorf("%s tcId %d (%s): wrong shared key", file, tc.t.ID, tc.t.Comment)
+				c.failf(FaultStore, "the expected shared key", "another key", "%s tcId %d (%s): wrong shared key", file, tc.t.ID, tc.t.Comment)
 			case tc.t.Result != "valid" && !errors.Is(err, backend.ErrInvalidInput):
-				c.Errorf("%s tcId %d (%s): got %v, want an error wrapping %q", file, tc.t.ID, tc.t.Comment, err, backend.ErrInvalidInput)
+				c.failf(FaultCryptoplug, "ErrInvalidInput", gotErr(err), "%s tcId %d (%s): got %v, want an error wrapping %q", file, tc.t.ID, tc.t.Comment, err, backend.ErrInvalidInput)
 			default:
 				t.pass++
 			}
 		})
 		if err != nil {
-			c.Errorf("%s tcId %d: import: %v", file, tc.t.ID, err)
+			c.callFailed(fmt.Sprintf("%s tcId %d: import", file, tc.t.ID), err)
 		}
 	}
 	t.finish(c, file)
@@ -398,16 +398,16 @@ func checkWycheproofMLDSA(r *runner, c *cell, a backend.Algorithm) {
 		err = r.withImported(c, imp, a, backend.UsageSign, fmt.Sprintf("mldsa-%d-%d", n, gi), priv, func(k backend.Key) {
 			if m, ok := k.Public().(interface{ MarshalBinary() ([]byte, error) }); ok {
 				if b, _ := m.MarshalBinary(); len(wantPub) > 0 && !bytes.Equal(b, wantPub) {
-					c.Errorf("%s group %d: the imported key's public key differs from the expected one", file, gi)
+					c.failf(FaultCryptoplug, "the expected public key", "another key", "%s group %d: the imported key's public key differs from the expected one", file, gi)
 				}
 			}
 			s, err := k.Signer()
 			if err != nil {
-				c.Fatalf("Signer(): %v", err)
+				c.callFatal("Signer()", err)
 			}
 			ms, ok := s.(backend.MessageSigner)
 			if !ok {
-				c.Fatalf("the Signer of an %s key is not a backend.MessageSigner", a)
+				c.fatalf(FaultCryptoplug, "a backend.MessageSigner", fmt.Sprintf("%T", s), "the Signer of an %s key is not a backend.MessageSigner", a)
 			}
 			for _, tc := range group {
 				switch {
@@ -425,9 +425,9 @@ func checkWycheproofMLDSA(r *runner, c *cell, a backend.Algorithm) {
 				sig, err := ms.SignMessageContext(c.ctx, rand.Reader, tc.t.Msg, crypto.Hash(0))
 				switch {
 				case err != nil:
-					c.Errorf("%s tcId %d: %v", file, tc.t.ID, err)
+					c.callFailed(fmt.Sprintf("%s tcId %d", file, tc.t.ID), err)
 				case verify(k.Public(), tc.t.Msg, sig, crypto.Hash(0)) != nil:
-					c.Errorf("%s tcId %d (%s): signature does not verify", file, tc.t.ID, tc.t.Comment)
+					c.failf(FaultStore, "a signature that verifies", "one that does not", "%s tcId %d (%s): signature does not verify", file, tc.t.ID, tc.t.Comment)
 				case randomized:
 					t.pass++ // made with a given rnd: only verification applies
 				case bytes.Equal(sig, tc.t.Sig):
@@ -440,12 +440,12 @@ func checkWycheproofMLDSA(r *runner, c *cell, a backend.Algorithm) {
 			}
 		})
 		if err != nil {
-			c.Errorf("%s group %d: import: %v", file, gi, err)
+			c.callFailed(fmt.Sprintf("%s group %d: import", file, gi), err)
 		}
 	}
 	switch {
 	case det > 0 && hedged > 0:
-		c.Errorf("%s: %d signatures equal the expected deterministic ones but %d differ: a deterministic signer must match them all, a hedged one none", file, det, hedged)
+		c.failf(FaultStore, "all or none of the deterministic signatures", fmt.Sprintf("%d equal, %d differ", det, hedged), "%s: %d signatures equal the expected deterministic ones but %d differ: a deterministic signer must match them all, a hedged one none", file, det, hedged)
 	case det > 0:
 		c.Notef("deterministic: all %d signatures equal the expected ones", det)
 	case hedged > 0:
@@ -509,13 +509,13 @@ func checkWycheproofECDSA(r *runner, c *cell, a backend.Algorithm) {
 			if err == nil {
 				accepted = ecdsa.VerifyASN1(pub, hashOf(h, tc.t.Msg), der)
 			} else if !errors.Is(err, backend.ErrInvalidInput) {
-				c.Errorf("%s tcId %d: ECDSARawToDER error does not wrap ErrInvalidInput: %v", file, tc.t.ID, err)
+				c.failf(FaultCryptoplug, "ErrInvalidInput", gotErr(err), "%s tcId %d: ECDSARawToDER error does not wrap ErrInvalidInput: %v", file, tc.t.ID, err)
 			}
 			switch {
 			case tc.t.Result == "valid" && !accepted:
-				c.Errorf("%s tcId %d (%s): valid signature rejected (conversion: %v)", file, tc.t.ID, tc.t.Comment, err)
+				c.failf(FaultCryptoplug, "a valid signature accepted", "rejected", "%s tcId %d (%s): valid signature rejected (conversion: %v)", file, tc.t.ID, tc.t.Comment, err)
 			case tc.t.Result == "invalid" && accepted:
-				c.Errorf("%s tcId %d (%s): invalid signature accepted", file, tc.t.ID, tc.t.Comment)
+				c.failf(FaultCryptoplug, "an invalid signature rejected", "accepted", "%s tcId %d (%s): invalid signature accepted", file, tc.t.ID, tc.t.Comment)
 			default:
 				t.pass++
 			}

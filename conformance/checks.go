@@ -39,6 +39,8 @@ var checks = []check{
 	{name: "sign-ecdsa-sha512", applies: isECDSA, per: signECDSACheck(crypto.SHA512)},
 	{name: "sign-message", applies: backend.Algorithm.SignsMessages, per: checkSignMessage},
 	{name: "sign-ed25519-options", applies: isEd25519, per: checkSignEd25519Options},
+	{name: "sign-options", applies: backend.Algorithm.Signs, per: checkSignOptions},
+	{name: "sign-long-message", applies: backend.Algorithm.SignsMessages, per: checkSignLongMessage},
 	{name: "rsa-signature-length", applies: isRSA, per: checkRSASignatureLength},
 	{name: "ecdsa-der", applies: isECDSA, per: checkECDSADER},
 	{name: "sign-repeat", applies: backend.Algorithm.Signs, per: checkSignRepeat},
@@ -51,6 +53,8 @@ var checks = []check{
 	{name: "decrypt-oaep-sha384", applies: isRSA, per: decryptOAEPCheck(crypto.SHA384)},
 	{name: "decrypt-oaep-sha512", applies: isRSA, per: decryptOAEPCheck(crypto.SHA512)},
 	{name: "decrypt-invalid", applies: isRSA, per: checkDecryptInvalid},
+	{name: "decrypt-oracle", applies: isRSA, per: checkDecryptOracle},
+	{name: "decrypt-options", applies: isRSA, per: checkDecryptOptions},
 
 	{name: "decapsulate", applies: backend.Algorithm.Decapsulates, per: checkDecapsulate},
 	{name: "decapsulate-invalid", applies: backend.Algorithm.Decapsulates, per: checkDecapsulateInvalid},
@@ -60,8 +64,12 @@ var checks = []check{
 	{name: "tls13-server", applies: backend.Algorithm.Signs, per: checkTLS13},
 
 	{name: "context-canceled", whole: checkContextCanceledBackend, applies: anyAlgorithm, per: checkContextCanceled},
+	{name: "nil-context", applies: anyAlgorithm, per: checkNilContext},
 	{name: "concurrency", whole: checkConcurrency},
 	{name: "lifecycle", whole: checkLifecycleBackend, applies: anyAlgorithm, per: checkLifecycle},
+	{name: "labels", whole: checkLabels},
+	{name: "delete-ref", whole: checkDeleteRef},
+	{name: "errors", applies: anyAlgorithm, per: checkErrors},
 
 	{name: "wycheproof-ecdsa-p1363", applies: isECDSA, per: checkWycheproofECDSA},
 	{name: "wycheproof-pkcs1-sign", applies: isRSA, per: checkWycheproofPKCS1Sign},
@@ -74,6 +82,10 @@ var checks = []check{
 	{name: "closed", custom: checkClosed},
 	{name: "reopen", custom: checkReopen},
 	{name: "delete", applies: anyAlgorithm, per: checkDelete},
+
+	// Last: what the observer saw in every error of the run.
+	{name: "error-type", whole: checkErrorType},
+	{name: "error-leak", whole: checkErrorLeak},
 }
 
 func anyAlgorithm(backend.Algorithm) bool { return true }

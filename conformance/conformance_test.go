@@ -4,13 +4,14 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"github.com/cryptoplug/cryptoplug/internal/scryptcost"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/cryptoplug/cryptoplug/backend"
 	"github.com/cryptoplug/cryptoplug/conformance"
+	"github.com/cryptoplug/cryptoplug/internal/scryptcost"
 )
 
 var (
@@ -18,6 +19,12 @@ var (
 		"URI of the backend to test (its package must be imported by a default_*_test.go file); empty: every built-in backend on its embedded default")
 	reportPath = flag.String("report", "",
 		"write the results as JSON to this file: one {\"backend\", \"results\"} object with -backend, an array of them for the defaults (a relative path is relative to the conformance directory)")
+	progress = flag.Bool("progress", false,
+		"write a line to stderr as each check finishes, with the time elapsed and an estimate of the time left")
+	budget = flag.String("budget", "full",
+		"\"full\", or \"small\" for a slow token (fewer signatures, vectors and concurrent operations, shorter long messages); the report lists what was reduced")
+	onlyChecks = flag.String("checks", "",
+		"comma-separated names of the checks to run (the rows of the matrix); empty: all")
 )
 
 // runs are the reports of this process, printed as matrices after the tests.
@@ -69,14 +76,27 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// options bounds the run in -short mode.
-func options(rep *conformance.Report) []conformance.Option {
+// options applies the flags, and bounds the run in -short mode.
+func options(t *testing.T, rep *conformance.Report) []conformance.Option {
 	opts := []conformance.Option{conformance.WithReport(rep)}
+	switch *budget {
+	case "full":
+	case "small":
+		opts = append(opts, conformance.WithSmallBudget())
+	default:
+		t.Fatalf("-budget %q: want full or small", *budget)
+	}
 	if testing.Short() {
 		opts = append(opts,
 			conformance.WithSignatureBudget(300),
 			conformance.WithConcurrency(8, 10),
 			conformance.WithWycheproofLimit(24))
+	}
+	if *progress {
+		opts = append(opts, conformance.WithProgress(os.Stderr))
+	}
+	if *onlyChecks != "" {
+		opts = append(opts, conformance.WithChecks(strings.Split(*onlyChecks, ",")...))
 	}
 	return opts
 }
@@ -86,7 +106,7 @@ func options(rep *conformance.Report) []conformance.Option {
 func TestConformance(t *testing.T) {
 	if *backendURI != "" {
 		rep := newReport(backend.RedactURI(*backendURI))
-		conformance.Run(t, conformance.OpenURI(*backendURI), options(rep)...)
+		conformance.Run(t, conformance.OpenURI(*backendURI), options(t, rep)...)
 		return
 	}
 	if len(defaultBackends) == 0 {
@@ -96,7 +116,7 @@ func TestConformance(t *testing.T) {
 		t.Run(d.name, func(t *testing.T) {
 			uri := d.setup(t)
 			rep := newReport(d.name)
-			conformance.Run(t, conformance.OpenURI(uri), options(rep)...)
+			conformance.Run(t, conformance.OpenURI(uri), options(t, rep)...)
 		})
 	}
 }

@@ -2,12 +2,16 @@ package conformance
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
+
+	"github.com/cryptoplug/cryptoplug/backend"
 )
 
 // testT is the part of *testing.T the suite uses. The suite runs over this
@@ -38,6 +42,18 @@ func (t testingT) Run(name string, f func(testT)) bool {
 // a thousand times does not produce a report nobody reads.
 const maxDetail = 600
 
+// maxGot bounds the Expected and Got texts of a result: a few words each.
+const maxGot = 200
+
+// failure is one thing a check found wrong: whose fault it is, what the
+// contract expected, what came back, and the full message.
+type failure struct {
+	fault    Fault
+	expected string
+	got      string
+	msg      string
+}
+
 // cell is one result of the matrix: one check on one algorithm (or on the
 // backend as a whole). Checks report through it; it forwards to the testT and
 // remembers what to put in the report.
@@ -47,28 +63,78 @@ type cell struct {
 	check string
 	col   string // an algorithm name, or columnBackend
 
-	mu     sync.Mutex // Errorf may be called from goroutines
+	mu     sync.Mutex // failf may be called from goroutines
 	status Status     // set by Unsupported and Skip; pass or fail otherwise
 	notes  []string
-	errs   []string
+	fails  []failure
 }
 
-// Errorf records a failure and continues. Safe for concurrent use.
-func (c *cell) Errorf(format string, args ...any) {
+// failf records a failure and continues: fault says whose it is (empty for
+// the suite's own trouble, such as vectors it cannot read), expected and got
+// say in a few words what the contract asks for and what came back. Safe for
+// concurrent use.
+func (c *cell) failf(fault Fault, expected, got string, format string, args ...any) {
 	c.t.Helper()
 	msg := fmt.Sprintf(format, args...)
 	c.mu.Lock()
-	c.errs = append(c.errs, msg)
+	c.fails = append(c.fails, failure{fault: fault, expected: expected, got: got, msg: msg})
 	c.mu.Unlock()
 	c.t.Errorf("%s", msg)
 }
 
-// Fatalf records a failure and stops the check. Call it only from the
-// check's own goroutine.
-func (c *cell) Fatalf(format string, args ...any) {
+// fatalf records a failure, like failf, and stops the check. Call it only
+// from the check's own goroutine.
+func (c *cell) fatalf(fault Fault, expected, got string, format string, args ...any) {
 	c.t.Helper()
-	c.Errorf(format, args...)
+	c.failf(fault, expected, got, format, args...)
 	c.t.FailNow()
+}
+
+// callFailed records that a call which had to succeed returned err; whose
+// fault it is follows from the error (see faultOf).
+func (c *cell) callFailed(what string, err error) {
+	c.t.Helper()
+	c.failf(faultOf(err), "success", gotErr(err), "%s: %v", what, err)
+}
+
+// callFatal is callFailed, then stops the check.
+func (c *cell) callFatal(what string, err error) {
+	c.t.Helper()
+	c.callFailed(what, err)
+	c.t.FailNow()
+}
+
+// suiteFatal stops the check because the suite itself could not go on (it
+// could not build a ciphertext, read vectors, or make a key of its own). No
+// fault is assigned: the backend may be fine.
+func (c *cell) suiteFatal(format string, args ...any) {
+	c.t.Helper()
+	c.fatalf("", "", "", format, args...)
+}
+
+// faultOf says whose fault an error from a request that should have
+// succeeded is. The contract's own answers (a sentinel of package backend,
+// a context error) and errors that are not a *backend.Error at all come from
+// cryptoplug's code; anything else is the store's refusal passed through.
+func faultOf(err error) Fault {
+	var be *backend.Error
+	switch {
+	case !errors.As(err, &be),
+		errors.Is(err, backend.ErrUnsupported), errors.Is(err, backend.ErrInvalidInput),
+		errors.Is(err, backend.ErrClosed), errors.Is(err, backend.ErrKeyNotFound),
+		errors.Is(err, backend.ErrKeyExists), errors.Is(err, context.Canceled),
+		errors.Is(err, context.DeadlineExceeded):
+		return FaultCryptoplug
+	}
+	return FaultStore
+}
+
+// gotErr describes an error for a result's Got.
+func gotErr(err error) string {
+	if err == nil {
+		return "success"
+	}
+	return "error: " + err.Error()
 }
 
 // Notef adds a remark to the result's detail without changing its status:
@@ -110,20 +176,29 @@ func (c *cell) end(s Status, reason string) {
 func (c *cell) failed() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.errs) > 0
+	return len(c.fails) > 0
 }
 
-// result turns what the cell saw into a report line.
+// result turns what the cell saw into a report line. A failing result
+// carries the fault, expected and got of its first failure; its detail
+// lists every failure.
 func (c *cell) result() Result {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	r := Result{Check: c.check, Algorithm: c.col, Status: c.status}
 	var parts []string
-	if len(c.errs) > 0 || c.t.Failed() {
+	if len(c.fails) > 0 || c.t.Failed() {
 		r.Status = StatusFail
-		parts = append(parts, c.errs...)
-		if len(c.errs) == 0 {
+		for _, f := range c.fails {
+			parts = append(parts, f.msg)
+		}
+		if len(c.fails) == 0 {
 			parts = append(parts, "failed (see test log)")
+		} else {
+			first := c.fails[0]
+			r.Fault = first.fault
+			r.Expected = truncate(first.expected, maxGot)
+			r.Got = truncate(first.got, maxGot)
 		}
 	} else {
 		if r.Status == "" {
@@ -139,26 +214,33 @@ func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	return s[:n-3] + "..."
+	// Cut on a rune boundary, so that the report stays valid UTF-8.
+	cut := n - 3
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }
 
-// runCell runs f as the subtest col of parent, recording its result in rep.
-// The cell's context expires after timeout. A panic in f is recovered and
-// recorded as a failure so that one broken backend call does not abort the
-// whole suite.
-func runCell(parent testT, rep *Report, timeout time.Duration, check, col string, f func(c *cell)) {
+// runCell runs f as the subtest col of parent, recording its result in the
+// report. The cell's context expires after the check timeout. A panic in f
+// is recovered and recorded as a failure so that one broken backend call
+// does not abort the whole suite.
+func (r *runner) runCell(parent testT, check, col string, f func(c *cell)) {
 	parent.Run(col, func(t testT) {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		ctx, cancel := context.WithTimeout(context.Background(), r.cfg.checkTimeout)
 		defer cancel()
 		c := &cell{t: t, ctx: ctx, check: check, col: col}
+		r.setCurrent(check + "/" + col)
 		start := time.Now()
 		defer func() {
 			if p := recover(); p != nil {
-				c.Errorf("panic: %v\n%s", p, debug.Stack())
+				c.failf(FaultCryptoplug, "no panic", fmt.Sprintf("panic: %v", p), "panic: %v\n%s", p, debug.Stack())
 			}
 			res := c.result()
 			res.Seconds = time.Since(start).Seconds()
-			rep.add(res)
+			r.rep.add(res)
+			r.progress.cellDone(res)
 		}()
 		f(c)
 	})

@@ -77,29 +77,29 @@ func checkKnownAnswerEdDSA(r *runner, c *cell, a backend.Algorithm) {
 	for i, v := range vectors {
 		priv := ed25519.NewKeyFromSeed(v.seed)
 		if !bytes.Equal(priv.Public().(ed25519.PublicKey), v.pub) {
-			c.Fatalf("%s line %d: the seed does not give the listed public key", path, i+1)
+			c.suiteFatal("%s line %d: the seed does not give the listed public key", path, i+1)
 		}
 		err := r.withImported(c, imp, a, backend.UsageSign, fmt.Sprintf("ed25519-%d", i), priv, func(k backend.Key) {
 			s, err := k.Signer()
 			if err != nil {
-				c.Fatalf("Signer(): %v", err)
+				c.callFatal("Signer()", err)
 			}
 			ms, ok := s.(backend.MessageSigner)
 			if !ok {
-				c.Fatalf("the Signer of an Ed25519 key is not a backend.MessageSigner")
+				c.fatalf(FaultCryptoplug, "a backend.MessageSigner", fmt.Sprintf("%T", s), "the Signer of an Ed25519 key is not a backend.MessageSigner")
 			}
 			sig, err := ms.SignMessageContext(c.ctx, rand.Reader, v.msg, crypto.Hash(0))
 			switch {
 			case err != nil:
-				c.Errorf("line %d: %v", i+1, err)
+				c.callFailed(fmt.Sprintf("line %d", i+1), err)
 			case !bytes.Equal(sig, v.sig):
-				c.Errorf("line %d (%d-byte message): signature differs from the expected one", i+1, len(v.msg))
+				c.failf(FaultStore, "the expected deterministic signature", "other bytes", "line %d (%d-byte message): signature differs from the expected one", i+1, len(v.msg))
 			default:
 				pass++
 			}
 		})
 		if err != nil {
-			c.Errorf("line %d: import: %v", i+1, err)
+			c.callFailed(fmt.Sprintf("line %d: import", i+1), err)
 		}
 	}
 	c.Notef("%d of %d Ed25519 signatures equal the expected ones (%s)", pass, len(vectors), filepath.Base(path))

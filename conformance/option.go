@@ -1,6 +1,10 @@
 package conformance
 
 import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/cryptoplug/cryptoplug/backend"
@@ -12,7 +16,11 @@ type Option func(*config)
 type config struct {
 	report          *Report
 	algorithms      []backend.Algorithm // nil: every algorithm
+	checks          []string            // nil: every check
+	progress        io.Writer           // nil: no progress lines
 	sigBudget       int
+	samples         int
+	longMessage     int
 	goroutines      int
 	opsPerGoroutine int
 	wycheproofDir   string
@@ -20,12 +28,25 @@ type config struct {
 	checkTimeout    time.Duration
 }
 
+// The default budget: what a run on fast hardware does.
+const (
+	defaultSigBudget   = 2000
+	defaultSamples     = 16
+	defaultLongMessage = 1<<20 + 1 // 1 MiB and one byte: long, and odd
+	defaultGoroutines  = 32
+	defaultOps         = 20
+	defaultWycheproof  = 400
+	minLongMessage     = 4097 // the longest message every store must sign
+)
+
 func defaultConfig() config {
 	return config{
-		sigBudget:       2000,
-		goroutines:      32,
-		opsPerGoroutine: 20,
-		wycheproofLimit: 400,
+		sigBudget:       defaultSigBudget,
+		samples:         defaultSamples,
+		longMessage:     defaultLongMessage,
+		goroutines:      defaultGoroutines,
+		opsPerGoroutine: defaultOps,
+		wycheproofLimit: defaultWycheproof,
 		checkTimeout:    5 * time.Minute,
 	}
 }
@@ -41,15 +62,52 @@ func WithAlgorithms(algs ...backend.Algorithm) Option {
 	return func(c *config) { c.algorithms = append([]backend.Algorithm(nil), algs...) }
 }
 
-// WithSignatureBudget bounds how many RSA signatures the
-// "rsa-signature-length" check makes while looking for one whose integer has
-// a leading zero byte (about one in 256 does; the default budget is 2000). A
-// smaller budget suits slow HSMs; the result's detail says whether such a
-// signature was seen.
+// WithChecks restricts the run to the named checks (the rows of the matrix,
+// such as "sign-repeat" or "decrypt-oracle"); the others are neither run nor
+// reported. A name the suite does not know fails the run. Keys the checks
+// need are made on first use, so any subset works on its own.
+func WithChecks(names ...string) Option {
+	return func(c *config) { c.checks = append([]string(nil), names...) }
+}
+
+// WithProgress writes a line to w as each check finishes: its results, how
+// long it took, the time elapsed and an estimate of the time left. Useful on
+// a slow HSM, where a full run takes minutes; `make conformance` writes them
+// to stderr.
+func WithProgress(w io.Writer) Option { return func(c *config) { c.progress = w } }
+
+// WithSignatureBudget bounds how many signatures the "rsa-signature-length"
+// and "ecdsa-der" checks make while looking for one whose integers have a
+// leading zero byte (about one in 256 does for RSA, one in 128 for ECDSA's r
+// or s; the default budget is 2000). A smaller budget suits slow HSMs; the
+// result's detail says whether such a signature was seen, and the report
+// lists the reduction.
 func WithSignatureBudget(n int) Option {
 	return func(c *config) {
 		if n > 0 {
 			c.sigBudget = n
+		}
+	}
+}
+
+// WithRepeatSamples sets how many signatures over distinct inputs the
+// "sign-repeat" check compares for a repeated ECDSA nonce or PSS salt
+// (default 16, at least 4).
+func WithRepeatSamples(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.samples = max(n, 4)
+		}
+	}
+}
+
+// WithLongMessageLimit sets the longest message the "sign-long-message"
+// check signs with pure schemes (default 1 MiB + 1 byte; at least 4097, the
+// length every store must sign).
+func WithLongMessageLimit(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.longMessage = max(n, minLongMessage)
 		}
 	}
 }
@@ -64,6 +122,21 @@ func WithConcurrency(goroutines, ops int) Option {
 		if ops > 0 {
 			c.opsPerGoroutine = ops
 		}
+	}
+}
+
+// WithSmallBudget is the budget for a slow token, such as a network HSM
+// where one signature takes tens of milliseconds: 200 signatures in the
+// searches, 8 per nonce test, messages up to 64 KiB, 8 × 10 concurrent
+// operations and 24 known-answer cases per vector file. Options given after
+// it override its parts. The report lists every reduction.
+func WithSmallBudget() Option {
+	return func(c *config) {
+		c.sigBudget = 200
+		c.samples = 8
+		c.longMessage = 64<<10 + 1
+		c.goroutines, c.opsPerGoroutine = 8, 10
+		c.wycheproofLimit = 24
 	}
 }
 
@@ -89,4 +162,47 @@ func WithCheckTimeout(d time.Duration) Option {
 			c.checkTimeout = d
 		}
 	}
+}
+
+// reductions lists, in words, every way this configuration does less than
+// the default: what a report must state so that a pass on a reduced budget
+// is not mistaken for a full one.
+func (c config) reductions() []string {
+	var out []string
+	if c.checks != nil {
+		out = append(out, fmt.Sprintf("only the checks %s", strings.Join(c.checks, ", ")))
+	}
+	if c.algorithms != nil {
+		var names []string
+		for _, a := range c.algorithms {
+			names = append(names, string(a))
+		}
+		out = append(out, fmt.Sprintf("only the algorithms %s", strings.Join(names, ", ")))
+	}
+	if c.sigBudget < defaultSigBudget {
+		out = append(out, fmt.Sprintf("rsa-signature-length and ecdsa-der: at most %d signatures searching for a leading zero byte (default %d)",
+			c.sigBudget, defaultSigBudget))
+	}
+	if c.samples < defaultSamples {
+		out = append(out, fmt.Sprintf("sign-repeat: %d signatures per nonce and salt comparison (default %d)", c.samples, defaultSamples))
+	}
+	if c.longMessage < defaultLongMessage {
+		out = append(out, fmt.Sprintf("sign-long-message: messages up to %d bytes (default %d)", c.longMessage, defaultLongMessage))
+	}
+	if c.goroutines < defaultGoroutines || c.opsPerGoroutine < defaultOps {
+		out = append(out, fmt.Sprintf("concurrency: %d goroutines × %d operations (default %d × %d)",
+			c.goroutines, c.opsPerGoroutine, defaultGoroutines, defaultOps))
+	}
+	switch {
+	case c.wycheproofLimit == 0:
+		out = append(out, fmt.Sprintf("known-answer checks disabled (default %d cases per vector file)", defaultWycheproof))
+	case c.wycheproofLimit > 0 && c.wycheproofLimit < defaultWycheproof:
+		out = append(out, fmt.Sprintf("wycheproof-* and kat-eddsa: at most %d cases per vector file (default %d)", c.wycheproofLimit, defaultWycheproof))
+	}
+	return out
+}
+
+// selected reports whether the check named name is to run.
+func (c config) selected(name string) bool {
+	return c.checks == nil || slices.Contains(c.checks, name)
 }

@@ -77,7 +77,23 @@ type Report struct {
 	mu      sync.Mutex
 	backend string
 	info    backend.Info
+	reduced []string
 	results []Result
+}
+
+// Reduced lists, in words, every way the run did less than the full suite:
+// a smaller budget ([WithSmallBudget], [WithSignatureBudget], …), a subset
+// of checks or algorithms. Empty for a full run.
+func (r *Report) Reduced() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.reduced)
+}
+
+func (r *Report) setReduced(reduced []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reduced = slices.Clone(reduced)
 }
 
 // Info returns what the backend under test said about itself (name, kind,
@@ -147,18 +163,20 @@ func (r *Report) add(res Result) {
 type reportJSON struct {
 	Backend string       `json:"backend"`
 	Info    backend.Info `json:"info"`
+	Reduced []string     `json:"reduced,omitempty"`
 	Results []Result     `json:"results"`
 }
 
 // MarshalJSON encodes the report as
-// {"backend": "<uri>", "info": {…}, "results": [{"check", "algorithm",
-// "status", "detail", "fault", "expected", "got", "seconds"}, …]}.
+// {"backend": "<uri>", "info": {…}, "reduced": ["…"], "results": [{"check",
+// "algorithm", "status", "detail", "fault", "expected", "got", "seconds"},
+// …]}; "reduced" is there only for a reduced run.
 func (r *Report) MarshalJSON() ([]byte, error) {
 	res := r.Results()
 	if res == nil {
 		res = []Result{}
 	}
-	return json.Marshal(reportJSON{Backend: r.Backend(), Info: r.Info(), Results: res})
+	return json.Marshal(reportJSON{Backend: r.Backend(), Info: r.Info(), Reduced: r.Reduced(), Results: res})
 }
 
 // UnmarshalJSON decodes what MarshalJSON produces.
@@ -169,14 +187,15 @@ func (r *Report) UnmarshalJSON(b []byte) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.backend, r.info, r.results = v.Backend, v.Info, v.Results
+	r.backend, r.info, r.reduced, r.results = v.Backend, v.Info, v.Reduced, v.Results
 	return nil
 }
 
 // Matrix writes the results as a table, checks down and algorithms across,
 // each cell "pass", "FAIL", "unsup" or "skip" ("." where the check does not
-// apply to that algorithm), followed by the detail of every failure and a
-// count of each status.
+// apply to that algorithm), followed by every failure (whose fault it is,
+// what was expected, what came back, and the detail), a count of each
+// status, and what a reduced run left out.
 func (r *Report) Matrix(w io.Writer) error {
 	results := r.Results()
 	var checks []string
@@ -206,6 +225,9 @@ func (r *Report) Matrix(w io.Writer) error {
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "conformance matrix for %s\n", r.Backend())
+	for _, red := range r.Reduced() {
+		fmt.Fprintf(&b, "reduced: %s\n", red)
+	}
 	tw := tabwriter.NewWriter(&b, 0, 0, 1, ' ', 0)
 	fmt.Fprint(tw, "check")
 	for _, c := range order {
@@ -226,13 +248,35 @@ func (r *Report) Matrix(w io.Writer) error {
 	for _, res := range results {
 		counts[res.Status]++
 		if res.Status == StatusFail {
-			fmt.Fprintf(&b, "FAIL %s/%s: %s\n", res.Check, res.Algorithm, res.Detail)
+			fmt.Fprintf(&b, "FAIL %s\n", failLine(res))
 		}
 	}
 	fmt.Fprintf(&b, "%d results: %d pass, %d FAIL, %d unsupported, %d skip\n",
 		len(results), counts[StatusPass], counts[StatusFail], counts[StatusUnsupported], counts[StatusSkip])
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// failLine describes a failing result on one line: where, whose fault,
+// what was expected and got, and the detail:
+// "sign-pss-sha256/RSA-2048 [store]: expected …; got …; detail: …".
+func failLine(res Result) string {
+	s := res.Check + "/" + res.Algorithm
+	if res.Fault != "" {
+		s += " [" + string(res.Fault) + "]"
+	}
+	s += ": "
+	if res.Expected != "" || res.Got != "" {
+		s += "expected " + orDash(res.Expected) + "; got " + orDash(res.Got) + "; detail: "
+	}
+	return s + res.Detail
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func cellText(s Status) string {

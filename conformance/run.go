@@ -49,11 +49,13 @@ func Run(t *testing.T, open Opener, opts ...Option) {
 // runner holds the state of one run: the backend instance in use, the keys
 // the checks share, and what to clean up.
 type runner struct {
-	open Opener
-	cfg  config
-	rep  *Report
-	root testT
-	id   string // random run identifier, part of every label
+	open     Opener // observed: every backend it opens reports its errors to rec
+	cfg      config
+	rep      *Report
+	root     testT
+	id       string // random run identifier, part of every label
+	rec      *recorder
+	progress *progress
 
 	info backend.Info
 	caps backend.Capabilities
@@ -63,7 +65,6 @@ type runner struct {
 	b        backend.Backend // the instance the checks use; replaced by "reopen"
 	fixtures map[fixtureKey]*fixture
 	created  map[string]bool // labels of keys this run made (or may have made), for cleanup
-	stdlib   map[backend.Algorithm]any
 }
 
 // fixtureKey names one shared key: RSA has a signing and a decryption key.
@@ -91,22 +92,33 @@ func run(t testT, open Opener, opts ...Option) {
 	if rep == nil {
 		rep = new(Report)
 	}
+	rec := new(recorder)
 	r := &runner{
-		open:     open,
+		open:     observe(open, rec),
 		cfg:      cfg,
 		rep:      rep,
 		root:     t,
 		id:       randomHex(4),
+		rec:      rec,
 		fixtures: map[fixtureKey]*fixture{},
 		created:  map[string]bool{},
-		stdlib:   map[backend.Algorithm]any{},
 	}
+	for _, name := range cfg.checks {
+		if !slices.ContainsFunc(checks, func(c check) bool { return c.name == name }) {
+			rep.add(Result{Check: "options", Algorithm: columnBackend, Status: StatusFail,
+				Detail: fmt.Sprintf("WithChecks: no check is named %q", name), Expected: "the name of a check", Got: name})
+			t.Errorf("WithChecks: no check is named %q", name)
+			return
+		}
+	}
+	rep.setReduced(cfg.reductions())
 
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.checkTimeout)
-	b, err := open(ctx)
+	b, err := r.open(ctx)
 	cancel()
 	if err != nil {
-		rep.add(Result{Check: "open", Algorithm: columnBackend, Status: StatusFail, Detail: truncate(err.Error(), maxDetail)})
+		rep.add(Result{Check: "open", Algorithm: columnBackend, Status: StatusFail, Detail: truncate(err.Error(), maxDetail),
+			Expected: "the backend opens", Got: truncate(gotErr(err), maxGot)})
 		t.Errorf("open backend: %v", err)
 		return
 	}
@@ -136,10 +148,45 @@ func run(t testT, open Opener, opts ...Option) {
 		}
 	}
 
+	var run []check
+	results := 0
 	for _, chk := range checks {
+		if cfg.selected(chk.name) {
+			run = append(run, chk)
+			results += r.resultsOf(chk)
+		}
+	}
+	r.progress = newProgress(cfg.progress, len(run), results)
+	r.progress.begin(uri, rep.Reduced())
+	for _, chk := range run {
+		r.progress.checkStart()
 		t.Run(chk.name, func(t testT) { r.runCheck(t, chk) })
+		r.progress.checkDone(chk.name)
 	}
 }
+
+// resultsOf is how many results chk will add to the report.
+func (r *runner) resultsOf(chk check) int {
+	if chk.custom != nil {
+		return 1 + len(r.algs)
+	}
+	n := 0
+	if chk.whole != nil {
+		n++
+	}
+	if chk.per != nil {
+		for _, a := range r.algs {
+			if chk.applies(a) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// setCurrent tells the observer which cell is under way, so that an
+// offending error can be traced to the check that saw it.
+func (r *runner) setCurrent(where string) { r.rec.setCurrent(where) }
 
 // runCheck runs one check over its columns. A panic outside a cell (in a
 // custom check's preparation) fails the check's backend column rather than
@@ -148,21 +195,23 @@ func (r *runner) runCheck(t testT, chk check) {
 	defer func() {
 		if p := recover(); p != nil {
 			msg := fmt.Sprintf("panic: %v\n%s", p, debug.Stack())
-			r.rep.add(Result{Check: chk.name, Algorithm: columnBackend, Status: StatusFail, Detail: truncate(msg, maxDetail)})
+			r.rep.add(Result{Check: chk.name, Algorithm: columnBackend, Status: StatusFail, Detail: truncate(msg, maxDetail),
+				Fault: FaultCryptoplug, Expected: "no panic", Got: truncate(fmt.Sprintf("panic: %v", p), maxGot)})
 			t.Errorf("%s", msg)
 		}
 	}()
 	if chk.custom != nil {
+		r.setCurrent(chk.name + "/(preparation)")
 		chk.custom(r, t, chk.name)
 		return
 	}
 	if chk.whole != nil {
-		runCell(t, r.rep, r.cfg.checkTimeout, chk.name, columnBackend, func(c *cell) { chk.whole(r, c) })
+		r.runCell(t, chk.name, columnBackend, func(c *cell) { chk.whole(r, c) })
 	}
 	if chk.per != nil {
 		for _, a := range r.algs {
 			if chk.applies(a) {
-				runCell(t, r.rep, r.cfg.checkTimeout, chk.name, string(a), func(c *cell) { chk.per(r, c, a) })
+				r.runCell(t, chk.name, string(a), func(c *cell) { chk.per(r, c, a) })
 			}
 		}
 	}
@@ -206,6 +255,7 @@ func (r *runner) untrack(label string) {
 // backend. It runs from t.Cleanup, whatever happened before. It deletes only
 // keys whose label belongs to this run, by ID and label together.
 func (r *runner) cleanup() {
+	r.setCurrent("cleanup")
 	r.mu.Lock()
 	b, created := r.b, slices.Sorted(maps.Keys(r.created))
 	r.mu.Unlock()
@@ -311,7 +361,7 @@ func (r *runner) key(c *cell, a backend.Algorithm, u backend.Usage) backend.Key 
 	case errors.Is(f.err, errNoKeySource):
 		c.Skip("%v", f.err)
 	case f.err != nil && madeNow:
-		c.Fatalf("make the shared %s %s key: %v", a, usageName(u), f.err)
+		c.callFatal(fmt.Sprintf("make the shared %s %s key", a, usageName(u)), f.err)
 	case f.err != nil:
 		c.Skip("no %s %s key: making it failed earlier: %v", a, usageName(u), f.err)
 	}
@@ -405,18 +455,29 @@ func (r *runner) makeKey(ctx context.Context, b backend.Backend, spec backend.Ke
 	return k, how, nil
 }
 
+// stdlibKeys are the suite's own private keys, one per algorithm, made on
+// first use and shared by every run in the process: an RSA-4096 key takes
+// seconds to make, and several checks import the suite's key.
+var stdlibKeys struct {
+	sync.Mutex
+	keys map[backend.Algorithm]any
+}
+
 // stdlibKey returns a private key of algorithm a made by the standard library
 // (or circl), the same one on every call.
 func (r *runner) stdlibKey(a backend.Algorithm) (any, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if k, ok := r.stdlib[a]; ok {
+	stdlibKeys.Lock()
+	defer stdlibKeys.Unlock()
+	if k, ok := stdlibKeys.keys[a]; ok {
 		return k, nil
 	}
 	k, err := privkey.Generate(a)
 	if err != nil {
 		return nil, err
 	}
-	r.stdlib[a] = k
+	if stdlibKeys.keys == nil {
+		stdlibKeys.keys = map[backend.Algorithm]any{}
+	}
+	stdlibKeys.keys[a] = k
 	return k, nil
 }

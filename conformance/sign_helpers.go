@@ -21,7 +21,7 @@ func (r *runner) signer(c *cell, a backend.Algorithm) (backend.Key, backend.Sign
 	k := r.key(c, a, 0)
 	s, err := k.Signer()
 	if err != nil {
-		c.Fatalf("Signer() of the shared %s key: %v", a, err)
+		c.callFatal(fmt.Sprintf("Signer() of the shared %s key", a), err)
 	}
 	return k, s
 }
@@ -33,7 +33,7 @@ func (r *runner) messageSigner(c *cell, a backend.Algorithm) (backend.Key, backe
 	k, s := r.signer(c, a)
 	ms, ok := s.(backend.MessageSigner)
 	if !ok {
-		c.Fatalf("the Signer of a %s key (%T) does not implement backend.MessageSigner", a, s)
+		c.fatalf(FaultCryptoplug, "a backend.MessageSigner", fmt.Sprintf("%T", s), "the Signer of a %s key (%T) does not implement backend.MessageSigner", a, s)
 	}
 	return k, ms
 }
@@ -75,10 +75,10 @@ func optsState(o any) string {
 func unmodified(c *cell, what string, in, before []byte, opts any, optsBefore string) {
 	c.t.Helper()
 	if !bytes.Equal(in, before) {
-		c.Errorf("%s modified the input slice it was given", what)
+		c.failf(FaultCryptoplug, "the input left unchanged", "the input modified", "%s modified the input slice it was given", what)
 	}
 	if optsState(opts) != optsBefore {
-		c.Errorf("%s modified the options it was given: %s, was %s", what, optsState(opts), optsBefore)
+		c.failf(FaultCryptoplug, "the options left unchanged", "options "+optsState(opts), "%s modified the options it was given: %s, was %s", what, optsState(opts), optsBefore)
 	}
 }
 
@@ -129,7 +129,7 @@ type variants struct {
 }
 
 // run runs one combination. f returns the backend's error, if any; it
-// records verification problems itself with c.Errorf.
+// records verification problems itself with c.failf.
 func (v *variants) run(name string, baseline bool, f func() error) {
 	v.c.t.Helper()
 	err := f()
@@ -139,9 +139,9 @@ func (v *variants) run(name string, baseline bool, f func() error) {
 	case errors.Is(err, backend.ErrUnsupported) && !baseline:
 		v.unsupported = append(v.unsupported, name)
 	case errors.Is(err, backend.ErrUnsupported):
-		v.c.Errorf("%s: refused as unsupported, but it is the baseline every backend claiming this operation must offer: %v", name, err)
+		v.c.failf(FaultCryptoplug, name+" to work (baseline of a claimed operation)", gotErr(err), "%s: refused as unsupported, but it is the baseline every backend claiming this operation must offer: %v", name, err)
 	default:
-		v.c.Errorf("%s: %v", name, err)
+		v.c.callFailed(name, err)
 	}
 }
 
@@ -155,4 +155,21 @@ func (v *variants) finish() {
 		v.c.Unsupported("store refused every variant with ErrUnsupported: %s", strings.Join(v.unsupported, ", "))
 	}
 	v.c.Notef("refused as unsupported: %s", strings.Join(v.unsupported, ", "))
+}
+
+// badSignature records a signature that does not verify: the store's
+// answer, passed through.
+func (c *cell) badSignature(what, verifiedAs string, err error) {
+	c.t.Helper()
+	c.failf(FaultStore, "a signature that verifies as "+verifiedAs, "one that does not", "%s: %v (verified as %s)", what, err, verifiedAs)
+}
+
+// importer returns the backend's Importer when it claims import and op for
+// a, so that a check can use a key whose private half the suite knows.
+func (r *runner) importer(a backend.Algorithm, op backend.Ops) (backend.Importer, bool) {
+	imp, ok := r.backend().(backend.Importer)
+	if !ok || !r.caps.Supports(a, backend.OpImport|op) {
+		return nil, false
+	}
+	return imp, true
 }

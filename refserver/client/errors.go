@@ -21,6 +21,7 @@ var sentinels = map[string][]error{
 	wire.CodeKeyNotFound:          {backend.ErrKeyNotFound},
 	wire.CodeConflict:             {autherr.ErrAlreadyExists},
 	wire.CodeKeyExists:            {backend.ErrKeyExists},
+	wire.CodeTooLarge:             {backend.ErrInvalidInput}, // a request over the server's stated bound
 	wire.CodeInUse:                {autherr.ErrInUse},
 	wire.CodeUnsupportedMediaType: {backend.ErrInvalidInput},
 	wire.CodeRateLimited:          {autherr.ErrRateLimited},
