@@ -15,6 +15,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"github.com/cryptoplug/cryptoplug/authn"
 	"github.com/cryptoplug/cryptoplug/authn/sqlstore"
 	"github.com/cryptoplug/cryptoplug/backend"
@@ -244,7 +247,17 @@ func serve(ctx context.Context, c Config, logger *slog.Logger, ln net.Listener, 
 		defer f.Close()
 		auditOut = f
 	}
-	srv, err := New(Options{Backend: b, Auth: svc, Audit: slog.New(slog.NewJSONHandler(auditOut, nil))})
+	// The process's own CPU, memory and file descriptors, and the Go
+	// runtime's, beside the server's series: process_cpu_seconds_total is
+	// what a load test divides by the requests it sent.
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
+		return err
+	}
+	if err := reg.Register(collectors.NewGoCollector()); err != nil {
+		return err
+	}
+	srv, err := New(Options{Backend: b, Auth: svc, Audit: slog.New(slog.NewJSONHandler(auditOut, nil)), Registry: reg})
 	if err != nil {
 		return err
 	}
