@@ -57,7 +57,7 @@ func TestStatePersistsAcrossRestart(t *testing.T) {
 	require.ErrorIs(t, err, authn.ErrUnauthenticated, "revocation persists too")
 	v, err := st2.SchemaVersion(ctx)
 	require.NoError(t, err)
-	require.Equal(t, 3, v)
+	require.Equal(t, 4, v)
 }
 
 // plaintexts runs every flow that handles a secret and returns all the

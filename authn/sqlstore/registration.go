@@ -95,6 +95,7 @@ func (s *Store) GetBackup(ctx context.Context, principalID string) (authn.Backup
 
 // Rehash implements [authn.Store].
 func (s *Store) Rehash(ctx context.Context, kind authn.TokenKind, id string, oldVersion uint32, hash []byte, version uint32) error {
+	defer s.cache.dropAll()
 	var table, idCol string
 	switch kind {
 	case authn.TokenAPIKey:
@@ -115,6 +116,7 @@ func (s *Store) Rehash(ctx context.Context, kind authn.TokenKind, id string, old
 
 // PurgeExpired implements [authn.Store].
 func (s *Store) PurgeExpired(ctx context.Context, now, idleBefore time.Time) (int64, error) {
+	defer s.cache.dropAll()
 	const op = "purge expired"
 	var total int64
 	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
