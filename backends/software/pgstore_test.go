@@ -27,14 +27,14 @@ import (
 // pgBench is one test's PostgreSQL schema, the DSN that reaches it (in a
 // 0600 file, as an operator would keep it) and an admin connection.
 type pgBench struct {
-	t       *testing.T
+	t       testing.TB
 	dsn     string
 	schema  string
 	admin   *pgx.Conn
 	dsnFile string
 }
 
-func newPGBench(t *testing.T) *pgBench {
+func newPGBench(t testing.TB) *pgBench {
 	t.Helper()
 	dsn := pgtest.Shared(t).NewSchema(t)
 	admin, err := pgx.Connect(context.Background(), dsn)
@@ -58,7 +58,7 @@ func (b *pgBench) uri(pass, extra string) string {
 }
 
 // newPGURI returns the URI of a PostgreSQL store in a fresh schema.
-func newPGURI(t *testing.T, extra string) string {
+func newPGURI(t testing.TB, extra string) string {
 	return newPGBench(t).uri(testPassphrase, extra)
 }
 
