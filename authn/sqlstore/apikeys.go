@@ -61,17 +61,21 @@ const apiKeyByHashQuery = `SELECT k.id, k.principal_id, k.role, k.token_hash, k.
 // while it is fresh: a change made through another process may take up to
 // the cache's bound to show.
 func (s *Store) GetAPIKeyByHash(ctx context.Context, hash []byte) (authn.APIKeyRecord, error) {
-	fetch := func() (authn.APIKeyRecord, error) {
-		k, err := scanAPIKey(s.apiKeyByHash.QueryRowContext(ctx, hash), true)
-		if err != nil {
-			return k, s.err("get API key by hash", err)
+	if s.cache != nil {
+		if k, ok := cached(s.cache, &s.cache.apiKeys, hash); ok {
+			return k, nil
 		}
-		return k, nil
+		return fill(s.cache, &s.cache.apiKeys, hash, func() (authn.APIKeyRecord, error) { return s.apiKeyByHashQuery(ctx, hash) }, nil)
 	}
-	if s.cache == nil {
-		return fetch()
+	return s.apiKeyByHashQuery(ctx, hash)
+}
+
+func (s *Store) apiKeyByHashQuery(ctx context.Context, hash []byte) (authn.APIKeyRecord, error) {
+	k, err := scanAPIKey(s.apiKeyByHash.QueryRowContext(ctx, hash), true)
+	if err != nil {
+		return k, s.err("get API key by hash", err)
 	}
-	return lookup(s.cache, &s.cache.apiKeys, string(hash), fetch, nil)
+	return k, nil
 }
 
 // ListAPIKeys implements [authn.Store].

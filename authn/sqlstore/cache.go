@@ -50,35 +50,41 @@ type cacheEntry[T any] struct {
 	checked int64
 }
 
-// cacheMap is one kind of cached answer, by key.
+// cacheMap is one kind of cached answer, by key. A plain map under a
+// read-write lock rather than a sync.Map: looking up m[string(hash)]
+// converts the []byte without allocating, where sync.Map's interface key
+// would allocate on every request.
 type cacheMap[T any] struct {
-	m sync.Map // string -> *cacheEntry[T]
-	n atomic.Int64
+	mu sync.RWMutex
+	m  map[string]*cacheEntry[T]
 }
 
-func (c *cacheMap[T]) get(key string) (*cacheEntry[T], bool) {
-	v, ok := c.m.Load(key)
-	if !ok {
-		return nil, false
-	}
-	return v.(*cacheEntry[T]), true
+func (c *cacheMap[T]) get(key []byte) (*cacheEntry[T], bool) {
+	c.mu.RLock()
+	e, ok := c.m[string(key)]
+	c.mu.RUnlock()
+	return e, ok
 }
 
 func (c *cacheMap[T]) put(key string, e *cacheEntry[T]) {
-	if _, loaded := c.m.Swap(key, e); !loaded && c.n.Add(1) > maxCacheEntries {
-		c.clear()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxCacheEntries {
+		c.m = make(map[string]*cacheEntry[T])
 	}
+	c.m[key] = e
 }
 
 func (c *cacheMap[T]) drop(key string) {
-	if _, ok := c.m.LoadAndDelete(key); ok {
-		c.n.Add(-1)
-	}
+	c.mu.Lock()
+	delete(c.m, key)
+	c.mu.Unlock()
 }
 
 func (c *cacheMap[T]) clear() {
-	c.m.Clear()
-	c.n.Store(0)
+	c.mu.Lock()
+	c.m = nil
+	c.mu.Unlock()
 }
 
 // cache holds the Store's cached answers. Its zero value is not used: a
@@ -139,7 +145,7 @@ func (c *cache) dropSessionHash(hash string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen.Add(1)
-	if e, ok := c.sessions.get(hash); ok {
+	if e, ok := c.sessions.get([]byte(hash)); ok {
 		c.sessionIDs.Delete(e.rec.ID)
 	}
 	c.sessions.drop(hash)
@@ -158,14 +164,21 @@ func (c *cache) dropSessionID(id string) {
 	}
 }
 
-// lookup serves key from m while fresh, else fetches it and, if no
-// invalidation happened meanwhile, caches the answer. An invalidation
-// during the fetch may have been about this very entry and found nothing
-// to evict, so the answer is then returned but not kept.
-func lookup[T any](c *cache, m *cacheMap[T], key string, fetch func() (T, error), keep func(T)) (T, error) {
+// cached returns m's entry for key while it is fresh. It is the hot path:
+// a read lock, a map lookup and the freshness check, no allocation.
+func cached[T any](c *cache, m *cacheMap[T], key []byte) (T, bool) {
 	if e, ok := m.get(key); ok && c.source.Fresh(e.checked) {
-		return e.rec, nil
+		return e.rec, true
 	}
+	var zero T
+	return zero, false
+}
+
+// fill fetches key and, if no invalidation happened meanwhile, caches the
+// answer. An invalidation during the fetch may have been about this very
+// entry and found nothing to evict, so the answer is then returned but not
+// kept.
+func fill[T any](c *cache, m *cacheMap[T], key []byte, fetch func() (T, error), keep func(T)) (T, error) {
 	gen := c.gen.Load()
 	start := pgnotify.Now()
 	rec, err := fetch()
@@ -174,7 +187,7 @@ func lookup[T any](c *cache, m *cacheMap[T], key string, fetch func() (T, error)
 	}
 	c.mu.Lock()
 	if c.gen.Load() == gen {
-		m.put(key, &cacheEntry[T]{rec: rec, checked: start})
+		m.put(string(key), &cacheEntry[T]{rec: rec, checked: start})
 		if keep != nil {
 			keep(rec)
 		}

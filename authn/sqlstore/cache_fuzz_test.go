@@ -32,9 +32,9 @@ func FuzzCacheHandle(f *testing.F) {
 		gen := c.gen.Load()
 		c.handle(payload)
 		require.NotEqual(t, gen, c.gen.Load(), "every payload is an invalidation")
-		_, a := c.sessions.get("hash-a")
-		_, b := c.sessions.get("hash-b")
-		_, k := c.apiKeys.get("key")
+		_, a := c.sessions.get([]byte("hash-a"))
+		_, b := c.sessions.get([]byte("hash-b"))
+		_, k := c.apiKeys.get([]byte("key"))
 		h, err := hex.DecodeString(payload[min(1, len(payload)):])
 		switch {
 		case len(payload) > 1 && payload[0] == 's' && err == nil:

@@ -319,3 +319,28 @@ func withUser(t *testing.T, dsn, role string) string {
 	u.User = url.User(role)
 	return u.String()
 }
+
+// TestCachedLookupAllocatesNothing: a session or API key served from the
+// cache costs no allocation, on the path of every authenticated request.
+func TestCachedLookupAllocatesNothing(t *testing.T) {
+	ctx := context.Background()
+	// A bound of an hour: a loaded machine cannot make the entries stale
+	// (and the lookups go to the table) during the measurement.
+	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "authn.db"), sqlstore.WithCacheMaxStale(time.Hour))
+	require.NoError(t, err)
+	defer st.Close()
+	_, k, s := credentials(t, st)
+	_, err = st.GetSessionByHash(ctx, s.Hash)
+	require.NoError(t, err)
+	_, err = st.GetAPIKeyByHash(ctx, k.Hash)
+	require.NoError(t, err)
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := st.GetSessionByHash(ctx, s.Hash); err != nil {
+			panic(err)
+		}
+		if _, err := st.GetAPIKeyByHash(ctx, k.Hash); err != nil {
+			panic(err)
+		}
+	})
+	require.Zero(t, allocs)
+}

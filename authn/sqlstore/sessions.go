@@ -59,19 +59,22 @@ func (s *Store) CreateSession(ctx context.Context, x authn.SessionRecord) error 
 // served from the lookup cache while it is fresh: a change made through
 // another process may take up to the cache's bound to show.
 func (s *Store) GetSessionByHash(ctx context.Context, hash []byte) (authn.SessionRecord, error) {
-	fetch := func() (authn.SessionRecord, error) {
-		x, err := scanSession(s.sessionByHash.QueryRowContext(ctx, hash), true)
-		if err != nil {
-			return x, s.err("get session by hash", err)
+	if s.cache != nil {
+		if x, ok := cached(s.cache, &s.cache.sessions, hash); ok {
+			return x, nil
 		}
-		return x, nil
+		return fill(s.cache, &s.cache.sessions, hash, func() (authn.SessionRecord, error) { return s.sessionByHashQuery(ctx, hash) },
+			func(x authn.SessionRecord) { s.cache.sessionIDs.Store(x.ID, string(hash)) })
 	}
-	if s.cache == nil {
-		return fetch()
+	return s.sessionByHashQuery(ctx, hash)
+}
+
+func (s *Store) sessionByHashQuery(ctx context.Context, hash []byte) (authn.SessionRecord, error) {
+	x, err := scanSession(s.sessionByHash.QueryRowContext(ctx, hash), true)
+	if err != nil {
+		return x, s.err("get session by hash", err)
 	}
-	return lookup(s.cache, &s.cache.sessions, string(hash), fetch, func(x authn.SessionRecord) {
-		s.cache.sessionIDs.Store(x.ID, string(hash))
-	})
+	return x, nil
 }
 
 // TouchSession implements [authn.Store]. A missing session is not an error.
