@@ -11,7 +11,8 @@ import (
 )
 
 // The cache keeps what every authenticated request looks up — the session
-// or API key its token hashes to, the roles a principal holds for a key —
+// or API key its token hashes to, the roles a principal holds in a key's
+// group (KeyAccess) —
 // so that a request costs no database round trip. It is coherent with
 // every process sharing the database:
 //
@@ -100,6 +101,21 @@ type cache struct {
 	sessions   cacheMap[authn.SessionRecord] // by token hash
 	sessionIDs sync.Map                      // session ID -> token hash, to evict by ID
 	apiKeys    cacheMap[authn.APIKeyRecord]  // by token hash
+	access     cacheMap[keyAccess]           // by accessKey(principal, key)
+}
+
+// keyAccess is KeyAccess's answer.
+type keyAccess struct {
+	group string
+	roles authn.RoleSet
+}
+
+// accessKey builds the access map's key into buf: the principal's ID, a
+// zero byte (which neither ID holds), the key's ID.
+func accessKey(buf []byte, principalID, keyID string) []byte {
+	buf = append(buf[:0], principalID...)
+	buf = append(buf, 0)
+	return append(buf, keyID...)
 }
 
 // Invalidation payloads, as the triggers send them.
@@ -136,6 +152,7 @@ func (c *cache) dropAll() {
 	c.sessions.clear()
 	c.sessionIDs.Clear()
 	c.apiKeys.clear()
+	c.access.clear()
 }
 
 func (c *cache) dropSessionHash(hash string) {

@@ -224,6 +224,49 @@ func TestCacheSeesTouchAndRotation(t *testing.T) {
 	}
 }
 
+// TestCacheSeesAccessChanges checks KeyAccess's cached answers: a
+// membership changed and a key assigned to another group on A show on B
+// within the bound, and on A at once.
+func TestCacheSeesAccessChanges(t *testing.T) {
+	ctx := context.Background()
+	for _, dialect := range []string{"sqlite", "postgres"} {
+		t.Run(dialect, func(t *testing.T) {
+			ts := openTwo(t, dialect)
+			p, _, _ := credentials(t, ts.a)
+			require.NoError(t, ts.a.SetMembership(ctx, authn.MembershipRecord{PrincipalID: p.ID, GroupID: authn.DefaultGroupID,
+				Roles: authn.NewRoleSet(authn.RoleKeyOperation)}))
+			keyID := hex.EncodeToString(randHash()[:16])
+			g := authn.GroupRecord{ID: newID("grp_"), Name: "other-" + keyID[:8], CreatedAt: time.Now()}
+			require.NoError(t, ts.a.CreateGroup(ctx, g))
+			for _, st := range []*sqlstore.Store{ts.a, ts.b} {
+				group, roles, err := st.KeyAccess(ctx, p.ID, keyID)
+				require.NoError(t, err)
+				require.Equal(t, authn.DefaultGroupID, group)
+				require.True(t, roles.Has(authn.RoleKeyOperation))
+			}
+			check := func(what string, want func(group string, roles authn.RoleSet) bool) {
+				at := time.Now()
+				group, roles, err := ts.a.KeyAccess(ctx, p.ID, keyID)
+				require.NoError(t, err)
+				require.True(t, want(group, roles), "%s: A sees it at once", what)
+				for {
+					start := time.Now()
+					group, roles, err := ts.b.KeyAccess(ctx, p.ID, keyID)
+					require.NoError(t, err)
+					if want(group, roles) {
+						return
+					}
+					require.True(t, start.Before(at.Add(cacheBound)), "%s: B still served the old answer %v after the change", what, start.Sub(at))
+				}
+			}
+			require.NoError(t, ts.a.DeleteMembership(ctx, p.ID, authn.DefaultGroupID))
+			check("membership deleted", func(_ string, roles authn.RoleSet) bool { return roles == 0 })
+			require.NoError(t, ts.a.AssignKey(ctx, keyID, g.ID))
+			check("key assigned to another group", func(group string, _ authn.RoleSet) bool { return group == g.ID })
+		})
+	}
+}
+
 // TestCacheServesWithoutTheTable proves the cache is used: instance B's
 // role loses the right to read the sessions table, and B keeps
 // authenticating the session it has cached (for several bounds, the
@@ -334,11 +377,17 @@ func TestCachedLookupAllocatesNothing(t *testing.T) {
 	require.NoError(t, err)
 	_, err = st.GetAPIKeyByHash(ctx, k.Hash)
 	require.NoError(t, err)
+	keyID := hex.EncodeToString(randHash()[:16])
+	_, _, err = st.KeyAccess(ctx, k.PrincipalID, keyID)
+	require.NoError(t, err)
 	allocs := testing.AllocsPerRun(100, func() {
 		if _, err := st.GetSessionByHash(ctx, s.Hash); err != nil {
 			panic(err)
 		}
 		if _, err := st.GetAPIKeyByHash(ctx, k.Hash); err != nil {
+			panic(err)
+		}
+		if _, _, err := st.KeyAccess(ctx, k.PrincipalID, keyID); err != nil {
 			panic(err)
 		}
 	})
