@@ -431,7 +431,6 @@ func (l *load) record(i int, err error, check func() error) {
 	}
 }
 
-
 // waitOps lets the load run until it has made n operations.
 func (l *load) waitOps(t *testing.T, n int64) {
 	l.waitFor(t, fmt.Sprintf("%d operations", n), func() bool { return l.ops.Load() >= n })

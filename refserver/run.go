@@ -34,10 +34,11 @@ func openAuthn(ctx context.Context, c *Config, logger *slog.Logger) (*authn.Serv
 		store *sqlstore.Store
 		err   error
 	)
+	cache := sqlstore.WithCacheMaxStale(time.Duration(c.CacheMaxStale))
 	if c.postgres() {
-		store, err = sqlstore.OpenPostgres(ctx, c.AuthnStore)
+		store, err = sqlstore.OpenPostgres(ctx, c.AuthnStore, cache)
 	} else {
-		store, err = sqlstore.OpenSQLite(ctx, c.AuthnStore)
+		store, err = sqlstore.OpenSQLite(ctx, c.AuthnStore, cache)
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("open authn store: %w", err)
@@ -50,6 +51,9 @@ func openAuthn(ctx context.Context, c *Config, logger *slog.Logger) (*authn.Serv
 	cfg := authn.Config{Store: store, Peppers: peppers, Logger: logger,
 		SessionIdleTimeout: time.Duration(c.SessionIdleTimeout), SessionLifetime: time.Duration(c.SessionLifetime)}
 	cfg.RateLimit.FreeFailures = c.RateLimitFreeFailures
+	// Counted in the store: every instance on the database counts together,
+	// and a restart resets nothing.
+	cfg.RateLimit.Shared = true
 	if proxies, err := c.trustedProxies(); err != nil {
 		store.Close()
 		return nil, nil, err

@@ -29,3 +29,25 @@ END;
 CREATE TRIGGER principals_cache_delete AFTER DELETE ON principals BEGIN
     INSERT INTO cache_invalidations (at, payload) VALUES (unixepoch(), '*');
 END;
+
+-- KeyAccess answers come from group_members and key_owners: any change
+-- there, an insert included (a key assigned to a group leaves the default
+-- group), drops them all.
+CREATE TRIGGER group_members_cache_insert AFTER INSERT ON group_members BEGIN
+    INSERT INTO cache_invalidations (at, payload) VALUES (unixepoch(), '*');
+END;
+CREATE TRIGGER group_members_cache_update AFTER UPDATE ON group_members BEGIN
+    INSERT INTO cache_invalidations (at, payload) VALUES (unixepoch(), '*');
+END;
+CREATE TRIGGER group_members_cache_delete AFTER DELETE ON group_members BEGIN
+    INSERT INTO cache_invalidations (at, payload) VALUES (unixepoch(), '*');
+END;
+CREATE TRIGGER key_owners_cache_insert AFTER INSERT ON key_owners BEGIN
+    INSERT INTO cache_invalidations (at, payload) VALUES (unixepoch(), '*');
+END;
+CREATE TRIGGER key_owners_cache_update AFTER UPDATE ON key_owners BEGIN
+    INSERT INTO cache_invalidations (at, payload) VALUES (unixepoch(), '*');
+END;
+CREATE TRIGGER key_owners_cache_delete AFTER DELETE ON key_owners BEGIN
+    INSERT INTO cache_invalidations (at, payload) VALUES (unixepoch(), '*');
+END;
