@@ -75,10 +75,23 @@ func (t *target) serversCPU(ctx context.Context) (time.Duration, error) {
 	return sum, nil
 }
 
+// call is the request a load level repeats.
+type call struct {
+	method, path, body string
+	anonymous          bool // send no credential
+}
+
+// signCall is POST /v1/sign with body.
+func signCall(body string) call { return call{method: "POST", path: "/v1/sign", body: body} }
+
+// floorCall is GET /healthz: routing, TLS, HTTP and the audit record with
+// no authentication, JSON or cryptography, what every request costs.
+var floorCall = call{method: "GET", path: "/healthz", anonymous: true}
+
 // loadHTTP runs c workers for d (or until maxReq requests started), each on
 // a keep-alive HTTP/1.1 connection of its own, or all over one HTTP/2
 // connection per server, after a warm-up that opens every connection.
-func loadHTTP(ctx context.Context, t *target, body string, c int, d time.Duration, maxReq int, h2 bool) (result, error) {
+func loadHTTP(ctx context.Context, t *target, cl call, c int, d time.Duration, maxReq int, h2 bool) (result, error) {
 	type conn struct {
 		hc  *http.Client
 		tr  *http.Transport
@@ -94,7 +107,7 @@ func loadHTTP(ctx context.Context, t *target, body string, c int, d time.Duratio
 			tr.TLSClientConfig.NextProtos = []string{"http/1.1"}
 		}
 		defer tr.CloseIdleConnections()
-		conns[i] = conn{hc: &http.Client{Transport: tr, Timeout: 30 * time.Second}, tr: tr, url: u + "/v1/sign"}
+		conns[i] = conn{hc: &http.Client{Transport: tr, Timeout: 30 * time.Second}, tr: tr, url: u + cl.path}
 	}
 	header := "Authorization"
 	if strings.HasPrefix(t.cred, "cpk_") {
@@ -103,9 +116,17 @@ func loadHTTP(ctx context.Context, t *target, body string, c int, d time.Duratio
 	perServer := make([]atomic.Int64, len(conns))
 	do := func(worker int) (time.Duration, error) {
 		i := worker % len(conns)
-		req, _ := http.NewRequest("POST", conns[i].url, strings.NewReader(body))
-		req.Header.Set(header, t.cred)
-		req.Header.Set("Content-Type", "application/json")
+		var body io.Reader
+		if cl.body != "" {
+			body = strings.NewReader(cl.body)
+		}
+		req, _ := http.NewRequest(cl.method, conns[i].url, body)
+		if !cl.anonymous {
+			req.Header.Set(header, t.cred)
+		}
+		if cl.body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
 		t0 := time.Now()
 		resp, err := conns[i].hc.Do(req)
 		if err != nil {

@@ -185,7 +185,7 @@ func measure(ctx context.Context, st settings, t *target, h2, signer bool) ([]ro
 	}
 	var rows []row
 	for _, c := range st.levels {
-		r, err := loadHTTP(ctx, t, body, c, st.duration, st.maxReq, h2)
+		r, err := loadHTTP(ctx, t, signCall(body), c, st.duration, st.maxReq, h2)
 		if err != nil {
 			return nil, err
 		}

@@ -293,6 +293,22 @@ func writeReport(ctx context.Context, st settings, path, bin string) (err error)
 		}
 	}
 
+	progress("the floor: GET /healthz")
+	var floor []configRun
+	for _, s := range []*setup{lite, pg} {
+		for _, h2 := range []bool{false, true} {
+			t, err := s.target(1, "session")
+			if err != nil {
+				return err
+			}
+			r, err := loadHTTP(ctx, t, floorCall, 16, st.duration, st.maxReq, h2)
+			if err != nil {
+				return fmt.Errorf("floor: %w", err)
+			}
+			floor = append(floor, configRun{store: s.name, h2: h2, rows: []row{{http: r}}})
+		}
+	}
+
 	progress("three PostgreSQL instances")
 	for range 2 {
 		if err := pg.addServer(); err != nil {
@@ -332,7 +348,7 @@ func writeReport(ctx context.Context, st settings, path, bin string) (err error)
 	var b bytes.Buffer
 	renderReport(&b, st, reportContext{
 		started: started, took: time.Since(started), load0: load0, load1: loadAvg(),
-		runs: runs, signer: signer, multi: multi, inproc: inproc,
+		runs: runs, signer: signer, multi: multi, inproc: inproc, floor: floor,
 	})
 	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
 		return err
@@ -377,6 +393,7 @@ type reportContext struct {
 	signer       map[string][]row // per store: the in-process signer, by level
 	multi        []configRun
 	inproc       []configRun
+	floor        []configRun // GET /healthz at 16 clients, per store and protocol
 }
 
 // renderReport writes the Markdown report. Everything in it comes from the
@@ -415,6 +432,29 @@ func renderReport(w io.Writer, st settings, rc reportContext) {
 		for _, rw := range rc.signer[store] {
 			ip := rw.inproc
 			p("| %s | %d | %.0f | %s | %s |\n", store, ip.clients, ip.rps, ip.p99.Round(time.Microsecond), us(cpuPerOp(ip.selfCPU, ip.n)))
+		}
+	}
+
+	p("\n## Where a signature's server CPU goes\n\n")
+	p("`GET /healthz` at 16 clients is what every request costs the server before any work of its own: TLS, HTTP, routing, " +
+		"metrics and the audit record, with no authentication, JSON body or cryptography. What `POST /v1/sign` costs beyond that " +
+		"floor and the signature itself is authentication (cached), the key lookup and its group check (cached), and the JSON " +
+		"request and answer.\n\n")
+	p("| store | protocol | floor CPU/req | sign CPU/req (session, 16 clients) | signer CPU/op | sign − floor − signer |\n|---|---|---|---|---|---|\n")
+	for _, f := range rc.floor {
+		fl := f.rows[0].http
+		for _, r := range rc.runs {
+			if r.store != f.store || r.h2 != f.h2 || r.auth != "session" {
+				continue
+			}
+			for i, rw := range r.rows {
+				if rw.http.clients != 16 {
+					continue
+				}
+				sig := rc.signer[r.store][i].inproc
+				fCPU, sCPU, gCPU := cpuPerOp(fl.serverCPU, fl.n), cpuPerOp(rw.http.serverCPU, rw.http.n), cpuPerOp(sig.selfCPU, sig.n)
+				p("| %s | %s | %s | %s | %s | %s |\n", f.store, protoShort(f.h2), us(fCPU), us(sCPU), us(gCPU), us(sCPU-fCPU-gCPU))
+			}
 		}
 	}
 
