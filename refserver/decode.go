@@ -85,7 +85,7 @@ func checkJSON(b []byte) error {
 	if err := checkSurrogates(b); err != nil {
 		return err
 	}
-	if err, decided := checkKeysFast(b); decided {
+	if decided, err := checkKeysFast(b); decided {
 		return err
 	}
 	return checkKeys(b)
@@ -155,7 +155,7 @@ const fastMaxKeys = 16
 // encoding/json matches them. decided is false when the body needs
 // checkKeys; a syntax error counts as decided with no error, for the
 // decoder to report.
-func checkKeysFast(b []byte) (err error, decided bool) {
+func checkKeysFast(b []byte) (decided bool, err error) {
 	var ks keyScanner
 	ks.b = b
 	return ks.scan()
@@ -206,51 +206,51 @@ func (ks *keyScanner) str() (content []byte, plain, ok bool) {
 
 // key reads an object key and its colon, checks the key against the
 // innermost object's and records it. ok is false when the scan must stop,
-// with err and decided as checkKeysFast returns them.
-func (ks *keyScanner) key() (err error, decided, ok bool) {
+// with decided and err as checkKeysFast returns them.
+func (ks *keyScanner) key() (ok, decided bool, err error) {
 	ks.skipSpace()
 	if ks.i >= len(ks.b) || ks.b[ks.i] != '"' {
-		return nil, true, false // a syntax error
+		return false, true, nil // a syntax error
 	}
 	k, plain, found := ks.str()
 	switch {
 	case !found:
-		return nil, true, false
+		return false, true, nil
 	case !plain:
-		return nil, false, false
+		return false, false, nil
 	}
 	first := ks.base[ks.depth-1]
 	for _, prev := range ks.keys[first:ks.nkeys] {
 		if bytes.EqualFold(prev, k) {
-			return badRequest("malformed JSON body: a key appears twice in one object"), true, false
+			return false, true, badRequest("malformed JSON body: a key appears twice in one object")
 		}
 	}
 	if ks.nkeys-first == fastMaxKeys || ks.nkeys == len(ks.keys) {
-		return nil, false, false
+		return false, false, nil
 	}
 	ks.keys[ks.nkeys] = k
 	ks.nkeys++
 	ks.skipSpace()
 	if ks.i >= len(ks.b) || ks.b[ks.i] != ':' {
-		return nil, true, false
+		return false, true, nil
 	}
 	ks.i++
-	return nil, true, true
+	return true, true, nil
 }
 
-func (ks *keyScanner) scan() (err error, decided bool) {
+func (ks *keyScanner) scan() (decided bool, err error) {
 	expectValue := true // a value must come next
 	for {
 		ks.skipSpace()
 		if ks.i == len(ks.b) {
-			return nil, true // the end, or a truncated body the decoder reports
+			return true, nil // the end, or a truncated body the decoder reports
 		}
 		c := ks.b[ks.i]
 		inObject := ks.depth > 0 && ks.base[ks.depth-1] >= 0
 		switch {
 		case expectValue && (c == '{' || c == '['):
 			if ks.depth == maxJSONDepth {
-				return badRequest("malformed JSON body: nested deeper than %d", maxJSONDepth), true
+				return true, badRequest("malformed JSON body: nested deeper than %d", maxJSONDepth)
 			}
 			ks.base[ks.depth] = -1
 			if c == '{' {
@@ -265,13 +265,13 @@ func (ks *keyScanner) scan() (err error, decided bool) {
 				continue
 			}
 			if c == '{' {
-				if err, decided, ok := ks.key(); !ok {
-					return err, decided
+				if ok, decided, err := ks.key(); !ok {
+					return decided, err
 				}
 			}
 		case expectValue && c == '"':
 			if _, _, ok := ks.str(); !ok {
-				return nil, true
+				return true, nil
 			}
 			expectValue = false
 		case expectValue:
@@ -284,8 +284,8 @@ func (ks *keyScanner) scan() (err error, decided bool) {
 		case c == ',' && ks.depth > 0:
 			ks.i++
 			if inObject {
-				if err, decided, ok := ks.key(); !ok {
-					return err, decided
+				if ok, decided, err := ks.key(); !ok {
+					return decided, err
 				}
 			}
 			expectValue = true
@@ -293,7 +293,7 @@ func (ks *keyScanner) scan() (err error, decided bool) {
 			ks.close()
 			expectValue = false
 		default:
-			return nil, true // a syntax error: the decoder reports it
+			return true, nil // a syntax error: the decoder reports it
 		}
 	}
 }

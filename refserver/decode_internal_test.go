@@ -127,7 +127,7 @@ func FuzzCheckKeysFast(f *testing.F) {
 		if !utf8.Valid(b) || checkSurrogates(b) != nil {
 			return
 		}
-		err, decided := checkKeysFast(b)
+		decided, err := checkKeysFast(b)
 		if !decided {
 			return
 		}
