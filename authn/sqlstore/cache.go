@@ -99,7 +99,7 @@ type cache struct {
 	gen atomic.Uint64 // moves with every invalidation
 
 	sessions   cacheMap[authn.SessionRecord] // by token hash
-	sessionIDs sync.Map                      // session ID -> token hash, to evict by ID
+	sessionIDs map[string]string             // session ID -> token hash, to evict by ID; under mu
 	apiKeys    cacheMap[authn.APIKeyRecord]  // by token hash
 	access     cacheMap[keyAccess]           // by accessKey(principal, key)
 }
@@ -150,7 +150,7 @@ func (c *cache) dropAll() {
 	defer c.mu.Unlock()
 	c.gen.Add(1)
 	c.sessions.clear()
-	c.sessionIDs.Clear()
+	c.sessionIDs = nil
 	c.apiKeys.clear()
 	c.access.clear()
 }
@@ -163,7 +163,7 @@ func (c *cache) dropSessionHash(hash string) {
 	defer c.mu.Unlock()
 	c.gen.Add(1)
 	if e, ok := c.sessions.get([]byte(hash)); ok {
-		c.sessionIDs.Delete(e.rec.ID)
+		delete(c.sessionIDs, e.rec.ID)
 	}
 	c.sessions.drop(hash)
 }
@@ -176,8 +176,9 @@ func (c *cache) dropSessionID(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen.Add(1)
-	if h, ok := c.sessionIDs.LoadAndDelete(id); ok {
-		c.sessions.drop(h.(string))
+	if h, ok := c.sessionIDs[id]; ok {
+		delete(c.sessionIDs, id)
+		c.sessions.drop(h)
 	}
 }
 
@@ -211,6 +212,20 @@ func fill[T any](c *cache, m *cacheMap[T], key []byte, fetch func() (T, error), 
 	}
 	c.mu.Unlock()
 	return rec, nil
+}
+
+// keepSessionID records a cached session's ID. c.mu must be held. The
+// index is bounded with the sessions it indexes: both start over when full.
+func (c *cache) keepSessionID(id, hash string) {
+	switch {
+	case c.sessionIDs == nil:
+		c.sessionIDs = make(map[string]string)
+	case len(c.sessionIDs) >= maxCacheEntries:
+		c.sessionIDs = make(map[string]string)
+		c.sessions.clear()
+		return // the session just stored went with the others
+	}
+	c.sessionIDs[id] = hash
 }
 
 func (c *cache) close() {

@@ -24,7 +24,7 @@ func FuzzCacheHandle(f *testing.F) {
 		c := &cache{}
 		put := func(hash string) {
 			c.sessions.put(hash, &cacheEntry[authn.SessionRecord]{rec: authn.SessionRecord{ID: "ses_" + hash}})
-			c.sessionIDs.Store("ses_"+hash, hash)
+			c.keepSessionID("ses_"+hash, hash)
 		}
 		put("hash-a")
 		put("hash-b")
@@ -45,4 +45,22 @@ func FuzzCacheHandle(f *testing.F) {
 			require.False(t, a || b || k, "an unreadable payload drops everything")
 		}
 	})
+}
+
+// TestCacheMapsAreBounded: neither a cached answer map nor the session-ID
+// index grows past maxCacheEntries, however many credentials are used.
+func TestCacheMapsAreBounded(t *testing.T) {
+	c := &cache{}
+	for i := range maxCacheEntries + 100 {
+		h := string(rune(i)) + "-hash"
+		c.mu.Lock()
+		c.sessions.put(h, &cacheEntry[authn.SessionRecord]{})
+		c.keepSessionID("ses_"+h, h)
+		c.mu.Unlock()
+		c.apiKeys.put(h, &cacheEntry[authn.APIKeyRecord]{})
+	}
+	require.LessOrEqual(t, len(c.sessions.m), maxCacheEntries)
+	require.LessOrEqual(t, len(c.sessionIDs), maxCacheEntries)
+	require.LessOrEqual(t, len(c.apiKeys.m), maxCacheEntries)
+	require.NotEmpty(t, c.sessions.m, "the newest entries stay")
 }

@@ -64,7 +64,7 @@ func (s *Store) GetSessionByHash(ctx context.Context, hash []byte) (authn.Sessio
 			return x, nil
 		}
 		return fill(s.cache, &s.cache.sessions, hash, func() (authn.SessionRecord, error) { return s.sessionByHashQuery(ctx, hash) },
-			func(x authn.SessionRecord) { s.cache.sessionIDs.Store(x.ID, string(hash)) })
+			func(x authn.SessionRecord) { s.cache.keepSessionID(x.ID, string(hash)) })
 	}
 	return s.sessionByHashQuery(ctx, hash)
 }
