@@ -34,11 +34,14 @@ func openAuthn(ctx context.Context, c *Config, logger *slog.Logger) (*authn.Serv
 		store *sqlstore.Store
 		err   error
 	)
-	cache := sqlstore.WithCacheMaxStale(time.Duration(c.CacheMaxStale))
+	opts := []sqlstore.Option{sqlstore.WithCacheMaxStale(time.Duration(c.CacheMaxStale))}
+	if logger != nil {
+		opts = append(opts, sqlstore.WithLogger(logger))
+	}
 	if c.postgres() {
-		store, err = sqlstore.OpenPostgres(ctx, c.AuthnStore, cache)
+		store, err = sqlstore.OpenPostgres(ctx, c.AuthnStore, opts...)
 	} else {
-		store, err = sqlstore.OpenSQLite(ctx, c.AuthnStore, cache)
+		store, err = sqlstore.OpenSQLite(ctx, c.AuthnStore, opts...)
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("open authn store: %w", err)

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -240,6 +241,14 @@ type Option func(*options)
 type options struct {
 	cache    bool
 	maxStale time.Duration
+	logger   *slog.Logger
+}
+
+// WithLogger gives the lookup cache a logger for the state of its
+// notification connection (lost, restored) or of its polling; default
+// discards.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) { o.logger = l }
 }
 
 // WithCacheMaxStale sets the bound of the lookup cache: how long after a
@@ -259,6 +268,9 @@ func buildOptions(opts []Option) options {
 	o := options{cache: true, maxStale: DefaultCacheMaxStale}
 	for _, f := range opts {
 		f(&o)
+	}
+	if o.logger == nil {
+		o.logger = slog.New(slog.DiscardHandler)
 	}
 	return o
 }

@@ -19,7 +19,7 @@ func hexDecode(s string) ([]byte, error) { return hex.DecodeString(s) }
 // listenPostgres starts the cache's PostgreSQL coherence source: a LISTEN
 // connection on the channel the triggers of migration 4 (0004_cache_invalidation) notify for this
 // schema.
-func (s *Store) listenPostgres(ctx context.Context, dsn string, maxStale time.Duration) (coherence, error) {
+func (s *Store) listenPostgres(ctx context.Context, dsn string, maxStale time.Duration, log *slog.Logger) (coherence, error) {
 	var channel string
 	if err := s.read.QueryRowContext(ctx, `SELECT 'cpauthn_' || md5(n.nspname::text) FROM pg_class c
 		JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass('sessions')`).Scan(&channel); err != nil {
@@ -38,6 +38,7 @@ func (s *Store) listenPostgres(ctx context.Context, dsn string, maxStale time.Du
 		MaxStale: maxStale,
 		Handle:   s.cache.handle,
 		Resync:   s.cache.resync,
+		Logger:   log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: listen for changes: %w", err)
@@ -70,12 +71,11 @@ type logPoller struct {
 // when it did not.
 const keepInvalidations = time.Hour
 
-func (s *Store) pollSQLite(ctx context.Context, maxStale time.Duration) (coherence, error) {
+func (s *Store) pollSQLite(ctx context.Context, maxStale time.Duration, log *slog.Logger) (coherence, error) {
 	if maxStale < pgnotify.MinMaxStale || maxStale > pgnotify.MaxMaxStale {
 		return nil, fmt.Errorf("sqlstore: cache bound %v is outside [%v, %v]", maxStale, pgnotify.MinMaxStale, pgnotify.MaxMaxStale)
 	}
-	p := &logPoller{db: s.read, write: s.write, c: s.cache, maxStale: int64(maxStale), done: make(chan struct{}),
-		log: slog.New(slog.DiscardHandler)}
+	p := &logPoller{db: s.read, write: s.write, c: s.cache, maxStale: int64(maxStale), done: make(chan struct{}), log: log}
 	start := pgnotify.Now()
 	if err := s.read.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM cache_invalidations`).Scan(&p.last); err != nil {
 		return nil, fmt.Errorf("sqlstore: read cache_invalidations: %w", err)

@@ -104,7 +104,7 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*Store, error
 	}
 	if o := buildOptions(opts); o.cache {
 		s.cache = &cache{}
-		if s.cache.source, err = s.pollSQLite(ctx, o.maxStale); err != nil {
+		if s.cache.source, err = s.pollSQLite(ctx, o.maxStale, o.logger); err != nil {
 			s.cache = nil
 			s.Close()
 			return nil, err
@@ -143,7 +143,7 @@ func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*Store, erro
 	}
 	if o := buildOptions(opts); o.cache {
 		s.cache = &cache{}
-		if s.cache.source, err = s.listenPostgres(ctx, dsn, o.maxStale); err != nil {
+		if s.cache.source, err = s.listenPostgres(ctx, dsn, o.maxStale, o.logger); err != nil {
 			s.cache = nil
 			s.Close()
 			return nil, err
