@@ -41,6 +41,7 @@ type device struct {
 
 	tpm       transport.TPMCloser
 	srk       tpm2.AuthHandle // the storage root key, loaded
+	srkPub    tpm2.TPMTPublic // its public area: the salt and import-wrapping key
 	ownerAuth []byte          // last owner auth that created the SRK
 	lru       *lru
 	stale     bool        // the TPM lost our objects or the connection: reconnect before the next command
@@ -206,12 +207,12 @@ func (d *device) connect(ownerAuth []byte) error {
 		}
 	}
 	d.lru = newLRU(caps.keySlots())
-	srk, err := createSRK(t, ownerAuth)
+	srk, srkPub, err := createSRK(t, ownerAuth)
 	if err != nil {
 		t.Close()
 		return err
 	}
-	d.srk, d.ownerAuth = srk, ownerAuth
+	d.srk, d.srkPub, d.ownerAuth = srk, srkPub, ownerAuth
 	return nil
 }
 
@@ -231,7 +232,7 @@ func (d *device) unlock() { <-d.sem }
 // when the auth is wrong, and flushes the copy: the device keeps one SRK.
 func (d *device) checkOwnerAuth(ctx context.Context, ownerAuth []byte) error {
 	return d.do(ctx, func(t transport.TPM) error {
-		srk, err := createSRK(t, ownerAuth)
+		srk, _, err := createSRK(t, ownerAuth)
 		if err != nil {
 			return err
 		}
