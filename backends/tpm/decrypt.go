@@ -20,7 +20,8 @@ import (
 //
 // OAEP needs a hash the TPM implements and an MGF1 hash equal to it (a TPM
 // has no separate MGF hash), and a label that is empty or ends in a zero
-// byte (the TPM spec's rule); anything else fails with
+// byte (the TPM spec's rule) and fits a TPM2B_DATA (66 bytes on a TPM with
+// SHA-512); anything else fails with
 // [backend.ErrUnsupported] (a label not ending in zero also wraps
 // [rsa.ErrDecryption]: nothing decrypts with it on a TPM).
 func (k *key) decrypt(ctx context.Context, req backend.DecryptRequest) ([]byte, error) {
@@ -33,6 +34,11 @@ func (k *key) decrypt(ctx context.Context, req backend.DecryptRequest) ([]byte, 
 		}
 		if !caps.hasHash(req.Hash) {
 			return nil, fmt.Errorf("this TPM does not implement %v: %w", req.Hash, backend.ErrUnsupported)
+		}
+		if max := caps.maxDataSize(); len(req.Label) > max {
+			// The label travels as a TPM2B_DATA, no larger than the TPM's
+			// largest digest and its algorithm ID.
+			return nil, fmt.Errorf("a TPM takes OAEP labels of at most %d bytes, not %d: %w", max, len(req.Label), backend.ErrUnsupported)
 		}
 		if len(req.Label) > 0 && req.Label[len(req.Label)-1] != 0 {
 			// TPM2_RSA_Decrypt answers TPM_RC_VALUE for such a label.

@@ -51,8 +51,10 @@
 // What the TPM reports (TPM2_GetCapability, TPM2_TestParms): ECDSA on
 // P-256, P-384 and P-521 where the TPM has the curve; RSA-2048 and
 // RSA-3072 with PKCS #1 v1.5 or PSS signing and OAEP or PKCS #1 v1.5
-// decryption, chosen per call. There is no import, no EdDSA, ML-DSA,
-// ML-KEM or RSA-4096: those fail with [backend.ErrUnsupported].
+// decryption, chosen per call. Existing RSA and ECDSA keys can be imported
+// ([Backend.ImportKey]): they are wrapped for the SRK in Go and travel to
+// the TPM only encrypted. There is no EdDSA, ML-DSA, ML-KEM or RSA-4096:
+// those fail with [backend.ErrUnsupported].
 //
 // # Concurrency and recovery
 //

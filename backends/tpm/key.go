@@ -115,3 +115,11 @@ func keyName(obj *keyObject) string {
 	}
 	return obj.id.String()
 }
+
+// imported reports whether the key was made outside the TPM: its public
+// area lacks sensitiveDataOrigin, which TPM2_Create always sets for our
+// keys and an imported key cannot have.
+func (k *keyObject) imported() bool {
+	pub, err := k.pub.Contents()
+	return err == nil && !pub.ObjectAttributes.SensitiveDataOrigin
+}
