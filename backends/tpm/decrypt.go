@@ -14,7 +14,8 @@ import (
 )
 
 // decrypt is the key's store operation for [backend.NewDecrypter]:
-// TPM2_RSA_Decrypt with TPM_ALG_RSAES (PKCS #1 v1.5) or TPM_ALG_OAEP. The
+// TPM2_RSA_Decrypt with TPM_ALG_RSAES (PKCS #1 v1.5) or TPM_ALG_OAEP, in a
+// session salted to the SRK that returns the plaintext encrypted. The
 // adapter has checked the options and the ciphertext's size and applies
 // SessionKeyLen's rule.
 //
@@ -58,6 +59,8 @@ func (k *key) decrypt(ctx context.Context, req backend.DecryptRequest) ([]byte, 
 
 	var plain []byte
 	err := k.b.withKey(ctx, k.obj, func(t transport.TPM, h tpm2.AuthHandle) error {
+		// The plaintext comes back encrypted (see session.go).
+		h.Auth = k.b.dev.saltedSession(encryptResponse, nil)
 		cmd := tpm2.RSADecrypt{KeyHandle: h, CipherText: tpm2.TPM2BPublicKeyRSA{Buffer: req.Ciphertext}, InScheme: scheme}
 		if len(req.Label) > 0 {
 			cmd.Label = tpm2.TPM2BData{Buffer: req.Label}

@@ -137,7 +137,8 @@ func importAreas(alg backend.Algorithm, attrs tpm2.TPMAObject, priv crypto.Priva
 		if err != nil {
 			return tpm2.TPMTPublic{}, nil, fmt.Errorf("ECDSA key: %v: %w", err, backend.ErrInvalidInput)
 		}
-		defer clear(d)
+		// d may share memory with the caller's key (crypto/ecdsa caches
+		// its encoding): it must not be cleared here.
 		point, err := k.PublicKey.Bytes() // 0x04 || X || Y
 		if err != nil {
 			return tpm2.TPMTPublic{}, nil, fmt.Errorf("ECDSA key: %v: %w", err, backend.ErrInvalidInput)

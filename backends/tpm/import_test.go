@@ -1,12 +1,14 @@
 package tpm
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"math/big"
 	"os"
 	"path/filepath"
 	"testing"
@@ -28,6 +30,11 @@ func TestImport(t *testing.T) {
 	require.NoError(t, err)
 	ecKey, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	require.NoError(t, err)
+
+	ecBefore, err := ecKey.Bytes()
+	require.NoError(t, err)
+	ecBefore = bytes.Clone(ecBefore)
+	rsaBefore := new(big.Int).Set(rsaKey.Primes[0])
 
 	rk, err := b.ImportKey(ctx, backend.KeySpec{Algorithm: backend.RSA2048, Label: "rsa", Usage: backend.UsageSign | backend.UsageDecrypt}, rsaKey)
 	require.NoError(t, err)
@@ -60,6 +67,10 @@ func TestImport(t *testing.T) {
 		require.True(t, ecdsa.VerifyASN1(&ecKey.PublicKey, d, sig))
 	}
 	use(rk, ek)
+	ecAfter, err := ecKey.Bytes()
+	require.NoError(t, err)
+	require.Equal(t, ecBefore, ecAfter, "the caller's key is left as it was")
+	require.Zero(t, rsaBefore.Cmp(rsaKey.Primes[0]), "the caller's key is left as it was")
 
 	for _, k := range []backend.Key{rk, ek} {
 		data, err := os.ReadFile(filepath.Join(dir, k.ID().String()+".tss2.pem"))

@@ -1,0 +1,136 @@
+package tpm
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"testing"
+
+	"github.com/google/go-tpm/tpm2"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cryptoplug/cryptoplug/backend"
+	"github.com/cryptoplug/cryptoplug/backends/tpm/swtpmtest"
+)
+
+// TestWireDecryptPlaintextEncrypted records the bytes between the backend
+// and swtpm while it decrypts: the plaintext must not be among them. A raw
+// TPM2_RSA_Decrypt without session encryption through the same recorder
+// shows that the check would see it.
+func TestWireDecryptPlaintextEncrypted(t *testing.T) {
+	sw := swtpmtest.Start(t)
+	wire := sw.Record(t)
+	ctx := testContext(t)
+	b, err := Open(ctx, "tpm:swtpm="+wire.Socket+";dir="+t.TempDir())
+	require.NoError(t, err)
+	defer b.Close()
+	k := generate(t, b, backend.RSA2048, "decrypt", backend.UsageDecrypt)
+	pub := k.Public().(*rsa.PublicKey)
+	d, err := k.Decrypter()
+	require.NoError(t, err)
+
+	for _, tc := range []struct {
+		name    string
+		encrypt func(msg []byte) ([]byte, error)
+		opts    crypto.DecrypterOpts
+	}{
+		{"OAEP", func(msg []byte) ([]byte, error) {
+			return rsa.EncryptOAEP(crypto.SHA256.New(), rand.Reader, pub, msg, nil)
+		}, &rsa.OAEPOptions{Hash: crypto.SHA256}},
+		{"PKCS1v15", func(msg []byte) ([]byte, error) { return rsa.EncryptPKCS1v15(rand.Reader, pub, msg) }, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			secret := make([]byte, 32)
+			_, _ = rand.Read(secret)
+			c, err := tc.encrypt(secret)
+			require.NoError(t, err)
+			wire.Reset()
+			got, err := d.DecryptContext(ctx, rand.Reader, c, tc.opts)
+			require.NoError(t, err)
+			require.Equal(t, secret, got)
+			sniffed := wire.Bytes()
+			require.True(t, bytes.Contains(sniffed, c), "the recorder saw the decryption (its ciphertext)")
+			require.False(t, bytes.Contains(sniffed, secret), "the plaintext crossed the bus in the clear")
+		})
+	}
+
+	t.Run("detector", func(t *testing.T) {
+		secret := make([]byte, 32)
+		_, _ = rand.Read(secret)
+		c, err := rsa.EncryptOAEP(crypto.SHA256.New(), rand.Reader, pub, secret, nil)
+		require.NoError(t, err)
+		tpm, h, unlock := rawTPM(t, b, k)
+		defer unlock()
+		wire.Reset()
+		rsp, err := tpm2.RSADecrypt{
+			KeyHandle:  h, // password session: no parameter encryption
+			CipherText: tpm2.TPM2BPublicKeyRSA{Buffer: c},
+			InScheme: tpm2.TPMTRSADecrypt{Scheme: tpm2.TPMAlgOAEP,
+				Details: tpm2.NewTPMUAsymScheme(tpm2.TPMAlgOAEP, &tpm2.TPMSEncSchemeOAEP{HashAlg: tpm2.TPMAlgSHA256})},
+		}.Execute(tpm)
+		require.NoError(t, err)
+		require.Equal(t, secret, rsp.Message.Buffer)
+		require.True(t, bytes.Contains(wire.Bytes(), secret), "without session encryption the recorder sees the plaintext")
+	})
+}
+
+// TestWireImportKeyEncrypted records the bytes of an import: neither the
+// ECDSA private scalar nor the RSA primes may appear. A cleartext
+// TPM2_Import through the same recorder shows that the check would see
+// them.
+func TestWireImportKeyEncrypted(t *testing.T) {
+	sw := swtpmtest.Start(t)
+	wire := sw.Record(t)
+	ctx := testContext(t)
+	b, err := Open(ctx, "tpm:swtpm="+wire.Socket+";dir="+t.TempDir())
+	require.NoError(t, err)
+	defer b.Close()
+
+	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	scalar, err := ecKey.Bytes()
+	require.NoError(t, err)
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+
+	wire.Reset()
+	_, err = b.ImportKey(ctx, backend.KeySpec{Algorithm: backend.ECDSAP256, Label: "ec"}, ecKey)
+	require.NoError(t, err)
+	_, err = b.ImportKey(ctx, backend.KeySpec{Algorithm: backend.RSA2048, Label: "rsa"}, rsaKey)
+	require.NoError(t, err)
+	sniffed := wire.Bytes()
+	require.True(t, bytes.Contains(sniffed, rsaKey.N.Bytes()), "the recorder saw the imports (the RSA modulus)")
+	for name, secret := range map[string][]byte{
+		"ECDSA scalar": scalar,
+		"RSA prime p":  rsaKey.Primes[0].Bytes(),
+		"RSA prime q":  rsaKey.Primes[1].Bytes(),
+		"RSA exponent": rsaKey.D.Bytes(),
+	} {
+		require.False(t, bytes.Contains(sniffed, secret), "%s crossed the bus in the clear", name)
+	}
+
+	t.Run("detector", func(t *testing.T) {
+		other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		require.NoError(t, err)
+		d, err := other.Bytes()
+		require.NoError(t, err)
+		pub, sens, err := importAreas(backend.ECDSAP256, tpm2.TPMAObject{UserWithAuth: true, SignEncrypt: true}, other)
+		require.NoError(t, err)
+		require.True(t, bytes.Contains(sens, d), "sens holds the scalar")
+		tpm, _, unlock := rawTPM(t, b, nil)
+		defer unlock()
+		wire.Reset()
+		// No outer wrapper: the duplicate is the bare TPM2B_SENSITIVE.
+		_, err = tpm2.Import{
+			ParentHandle: b.dev.srk,
+			ObjectPublic: tpm2.New2B(pub),
+			Duplicate:    tpm2.TPM2BPrivate{Buffer: tpm2.Marshal(tpm2.TPM2BPrivate{Buffer: sens})},
+			Symmetric:    tpm2.TPMTSymDef{Algorithm: tpm2.TPMAlgNull},
+		}.Execute(tpm)
+		require.NoError(t, err)
+		require.True(t, bytes.Contains(wire.Bytes(), d), "a cleartext import shows the scalar to the recorder")
+	})
+}
