@@ -44,8 +44,9 @@ type device struct {
 	srkPub    tpm2.TPMTPublic // its public area: the salt and import-wrapping key
 	ownerAuth []byte          // last owner auth that created the SRK
 	lru       *lru
-	stale     bool        // the TPM lost our objects or the connection: reconnect before the next command
-	closed    atomic.Bool // set by the last release; read without sem
+	ek        *endorsement // read at the first attestation; the EK and its certificate do not change
+	stale     bool         // the TPM lost our objects or the connection: reconnect before the next command
+	closed    atomic.Bool  // set by the last release; read without sem
 }
 
 // devices is the process-wide table of TPMs. It is global because the TPM
