@@ -41,6 +41,9 @@ func (k *key) Attest(ctx context.Context, req backend.AttestRequest) (*backend.A
 	if err := k.b.check(ctx, op, keyName(k.obj)); err != nil {
 		return nil, err
 	}
+	if err := k.authorized(); err != nil {
+		return fail(err)
+	}
 	if err := req.Validate(); err != nil {
 		return fail(err)
 	}
@@ -63,8 +66,10 @@ func (k *key) Attest(ctx context.Context, req backend.AttestRequest) (*backend.A
 	}
 	ev := tpmattest.Evidence{KeyPublic: tpm2.Marshal(*keyPub)}
 	err = k.b.withKey(ctx, k.obj, func(t transport.TPM, h tpm2.AuthHandle) error {
+		h.Auth = k.b.dev.adminSessionFor(k.obj.policy, k.auth)
 		return k.b.dev.attest(t, k.obj, h, req.Nonce, ch, &ev)
 	})
+	err = policyErr(err)
 	if err != nil {
 		return fail(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/google/go-tpm/tpm2"
@@ -62,6 +63,21 @@ func TestAttestSwtpm(t *testing.T) {
 			require.True(t, k.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(res.Public))
 			require.Len(t, res.Chain, 3, "EK certificate, issuer, root")
 			require.True(t, res.Chain[2].Equal(ca.Root()))
+		}
+	})
+
+	t.Run("keys with an auth value or a PCR binding", func(t *testing.T) {
+		pw := backend.Secret("pw")
+		for _, p := range []*backend.KeyPolicy{{AuthValue: pw}, {PCRs: &backend.PCRPolicy{Indexes: []int{16}}}, {AuthValue: pw, PCRs: &backend.PCRPolicy{Indexes: []int{16}}}} {
+			k, err := a.GenerateKey(ctx, backend.KeySpec{Algorithm: backend.ECDSAP256, Label: fmt.Sprintf("policy-%d-%v", len(p.AuthValue), p.PCRs != nil), Policy: p})
+			require.NoError(t, err)
+			if len(p.AuthValue) > 0 {
+				_, err := v.AttestKey(ctx, k.(backend.Attester), k.Public())
+				require.ErrorIs(t, err, backend.ErrAuth, "certifying a key needs its auth value")
+			}
+			withAuth := k.(backend.AuthValueKey).WithAuthValue(pw)
+			_, err = v.AttestKey(ctx, withAuth.(backend.Attester), k.Public())
+			require.NoError(t, err)
 		}
 	})
 

@@ -60,7 +60,7 @@ func (k *key) decrypt(ctx context.Context, req backend.DecryptRequest) ([]byte, 
 	var plain []byte
 	err := k.b.withKey(ctx, k.obj, func(t transport.TPM, h tpm2.AuthHandle) error {
 		// The plaintext comes back encrypted (see session.go).
-		h.Auth = k.b.dev.saltedSession(encryptResponse, nil)
+		h.Auth = k.b.dev.sessionFor(k.obj.policy, k.auth, encryptResponse)
 		cmd := tpm2.RSADecrypt{KeyHandle: h, CipherText: tpm2.TPM2BPublicKeyRSA{Buffer: req.Ciphertext}, InScheme: scheme}
 		if len(req.Label) > 0 {
 			cmd.Label = tpm2.TPM2BData{Buffer: req.Label}
@@ -80,7 +80,8 @@ func (k *key) decrypt(ctx context.Context, req backend.DecryptRequest) ([]byte, 
 	})
 	// The TPM answers TPM_RC_VALUE (bad padding, wrong label) or
 	// TPM_RC_SIZE for a ciphertext that does not decrypt.
-	if (isRC(err, tpm2.TPMRCValue) || isRC(err, tpm2.TPMRCSize)) && !errors.Is(err, backend.ErrCorrupt) {
+	err = policyErr(err)
+	if (isRC(err, tpm2.TPMRCValue) || isRC(err, tpm2.TPMRCSize)) && !errors.Is(err, backend.ErrCorrupt) && !errors.Is(err, backend.ErrPolicy) {
 		return nil, rsa.ErrDecryption
 	}
 	if err != nil {

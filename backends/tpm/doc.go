@@ -44,7 +44,61 @@
 // another.
 //
 // A lost dir means lost keys: the TPM keeps no copy, so back the directory
-// up. A cleared TPM (new owner seed) also loses them.
+// up. A cleared TPM (new owner seed) also loses them. The first open of a
+// directory records the SRK's name in its srk.name file; a later open on
+// another TPM (or a cleared one) fails with [ErrSRKMismatch].
+//
+// # Key policies
+//
+// [backend.KeySpec.Policy] is enforced by the TPM itself:
+//
+//   - An auth value (KeyPolicy.AuthValue, at most 32 bytes) is the key's
+//     TPM authValue. Give it at use with [backend.AuthValueKey]:
+//     k.(backend.AuthValueKey).WithAuthValue(pw). A key used without it
+//     fails with [backend.ErrAuth] before the TPM is asked; a wrong one
+//     fails with [backend.ErrAuth] and counts toward the TPM's
+//     dictionary-attack lockout.
+//   - A PCR binding (KeyPolicy.PCRs) gives the key an authPolicy of
+//     TPM2_PolicyPCR over the selected PCRs' values (given, or read at
+//     creation), and clears userWithAuth: only a policy session that ran
+//     that policy can use the key. When the PCRs hold other values the key
+//     fails with [backend.ErrPolicy]; it works again once they hold the
+//     bound values (after a reboot that measures the same state, a reset
+//     of a resettable PCR such as 16).
+//
+// Both are recorded in the key file the standard way: emptyAuth false for
+// an auth value, and the TSS2 policy field with a TPM2_PolicyPCR entry (its
+// CommandPolicy the TPML_PCR_SELECTION and the PCR digest, as
+// openssl_tpm2_engine writes it), followed by TPM2_PolicyAuthValue when the
+// key has both.
+//
+// Dictionary-attack lockout: each wrong auth value counts. At the TPM's
+// limit (TPM_PT_MAX_AUTH_FAIL; 3 on swtpm, one failure forgiven every
+// TPM_PT_LOCKOUT_INTERVAL, 1000 s on swtpm) the TPM refuses every key that
+// has an auth value, even with the right one, failing with [ErrLockout]
+// (and [backend.ErrAuth]), until failures are forgiven or the lockout
+// hierarchy resets the counter (tpm2_dictionarylockout --clear-lockout).
+// Keys without an auth value are created noDA and keep working: in lockout
+// a TPM refuses every DA-protected key, empty auth value or not.
+//
+// # Attestation
+//
+// Keys implement [backend.Attester]: evidence that package
+// [github.com/cryptoplug/cryptoplug/backends/tpm/tpmattest] verifies from
+// the TPM manufacturer's CA down to the key (EK certificate, an
+// attestation key activated against the EK, TPM2_Certify of the key with
+// the verifier's nonce). Imported keys are reported as such. The
+// endorsement hierarchy's auth must be empty.
+//
+// # The bus
+//
+// What crosses the bus between this process and the TPM is assumed to be
+// read by someone else. Decrypted plaintexts come back encrypted, in a
+// session salted to the SRK; auth values are never sent, only HMACs in
+// such sessions (and encrypted at creation); imported keys travel wrapped
+// for the SRK. The SRK's public area is trusted because its name was
+// pinned in the key directory (see above). Signing, whose digest and
+// signature are public, uses no session unless the key has a policy.
 //
 // # Algorithms
 //

@@ -133,6 +133,9 @@ func ekSession() tpm2.Session {
 			PolicySession: handle,
 			NonceTPM:      nonceTPM,
 		}.Execute(t)
+		if err != nil {
+			flush(t, handle) // go-tpm leaves a session whose policy failed loaded
+		}
 		return endorsementAuthErr(err)
 	})
 }

@@ -37,33 +37,42 @@ var _ backend.Importer = (*Backend)(nil)
 // [backend.ErrKeyExists].
 func (b *Backend) ImportKey(ctx context.Context, spec backend.KeySpec, priv crypto.PrivateKey) (backend.Key, error) {
 	const op = "import key"
-	if err := b.checkSpec(ctx, op, spec, backend.OpImport); err != nil {
+	policy, err := b.checkSpec(ctx, op, &spec, backend.OpImport)
+	if err != nil {
 		return nil, err
 	}
-	attrs := tpm2.TPMAObject{
-		UserWithAuth: true,
-		SignEncrypt:  spec.Usage.Resolve(spec.Algorithm)&backend.UsageSign != 0,
-		Decrypt:      spec.Usage.Resolve(spec.Algorithm)&backend.UsageDecrypt != 0,
+	var authValue []byte
+	if policy != nil {
+		authValue = policy.AuthValue
 	}
-	pub, sens, err := importAreas(spec.Algorithm, attrs, priv)
+	pub, sens, err := importAreas(spec.Algorithm, tpm2.TPMAObject{}, priv, authValue)
 	if err != nil {
 		return nil, backend.Errorf(op, b.name, spec.Label, err)
 	}
 	defer clear(sens)
-	name, err := tpm2.ObjectName(&pub)
-	if err != nil {
-		return nil, backend.Errorf(op, b.name, spec.Label, err)
-	}
-	return b.create(ctx, op, spec, func(t transport.TPM) (tpm2.TPM2BPublic, tpm2.TPM2BPrivate, error) {
+	usage := spec.Usage.Resolve(spec.Algorithm)
+	return b.create(ctx, op, spec, func(t transport.TPM) (createdKey, error) {
+		kp, err := b.dev.keyPolicy(t, policy)
+		if err != nil {
+			return createdKey{}, err
+		}
+		pub, err := withUseAttributes(pub, usage, kp)
+		if err != nil {
+			return createdKey{}, err
+		}
+		name, err := tpm2.ObjectName(&pub)
+		if err != nil {
+			return createdKey{}, err
+		}
 		// Wrapped inside the lock: the SRK is the device's current one,
 		// re-derived (and checked against the pin) after a reconnect.
 		kem, err := tpm2.ImportEncapsulationKey(&b.dev.srkPub)
 		if err != nil {
-			return tpm2.TPM2BPublic{}, tpm2.TPM2BPrivate{}, fmt.Errorf("storage root key: %w", err)
+			return createdKey{}, fmt.Errorf("storage root key: %w", err)
 		}
 		dup, seed, err := tpm2.CreateDuplicate(rand.Reader, kem, name.Buffer, sens)
 		if err != nil {
-			return tpm2.TPM2BPublic{}, tpm2.TPM2BPrivate{}, fmt.Errorf("wrap the key for the storage root key: %w", err)
+			return createdKey{}, fmt.Errorf("wrap the key for the storage root key: %w", err)
 		}
 		rsp, err := tpm2.Import{
 			ParentHandle: b.dev.srk,
@@ -75,23 +84,23 @@ func (b *Backend) ImportKey(ctx context.Context, spec backend.KeySpec, priv cryp
 		if exponent := pubExponent(pub); exponent != 0 && isRC(err, tpm2.TPMRCValue) {
 			// TPMs must support 65537 only (Part 2, TPMS_RSA_PARMS); the
 			// reference implementation refuses 3, for one.
-			return tpm2.TPM2BPublic{}, tpm2.TPM2BPrivate{}, fmt.Errorf("this TPM does not take the RSA exponent %d (65537 is the one every TPM must): %w: %w", exponent, backend.ErrUnsupported, err)
+			return createdKey{}, fmt.Errorf("this TPM does not take the RSA exponent %d (65537 is the one every TPM must): %w: %w", exponent, backend.ErrUnsupported, err)
 		}
 		if isTPMErr(err) && !isLostObjectErr(err) && !isRetryWarning(err) {
-			return tpm2.TPM2BPublic{}, tpm2.TPM2BPrivate{}, fmt.Errorf("TPM2_Import: the TPM refuses the key: %w: %w", backend.ErrInvalidInput, err)
+			return createdKey{}, fmt.Errorf("TPM2_Import: the TPM refuses the key: %w: %w", backend.ErrInvalidInput, err)
 		}
 		if err != nil {
-			return tpm2.TPM2BPublic{}, tpm2.TPM2BPrivate{}, fmt.Errorf("TPM2_Import: %w", err)
+			return createdKey{}, fmt.Errorf("TPM2_Import: %w", err)
 		}
-		return tpm2.New2B(pub), rsp.OutPrivate, nil
+		return createdKey{pub: tpm2.New2B(pub), priv: rsp.OutPrivate, policy: kp}, nil
 	})
 }
 
 // importAreas returns the public area and the marshalled TPMT_SENSITIVE of
-// priv: for RSA the first prime (the TPM recomputes the rest from it and
-// the modulus), for ECDSA the private scalar. The caller clears the
-// sensitive bytes when done.
-func importAreas(alg backend.Algorithm, attrs tpm2.TPMAObject, priv crypto.PrivateKey) (tpm2.TPMTPublic, []byte, error) {
+// priv, with auth value authValue: for RSA the first prime (the TPM
+// recomputes the rest from it and the modulus), for ECDSA the private
+// scalar. The caller clears the sensitive bytes when done.
+func importAreas(alg backend.Algorithm, attrs tpm2.TPMAObject, priv crypto.PrivateKey, authValue []byte) (tpm2.TPMTPublic, []byte, error) {
 	mismatch := fmt.Errorf("private key of type %T does not match %s: %w", priv, alg, backend.ErrInvalidInput)
 	switch alg.Family() {
 	case backend.FamilyRSA:
@@ -125,6 +134,7 @@ func importAreas(alg backend.Algorithm, attrs tpm2.TPMAObject, priv crypto.Priva
 		defer clear(prime)
 		sens := tpm2.Marshal(tpm2.TPMTSensitive{
 			SensitiveType: tpm2.TPMAlgRSA,
+			AuthValue:     tpm2.TPM2BAuth{Buffer: authValue},
 			Sensitive:     tpm2.NewTPMUSensitiveComposite(tpm2.TPMAlgRSA, &tpm2.TPM2BPrivateKeyRSA{Buffer: prime}),
 		})
 		return rsaPublic(alg, attrs, exp, k.N.FillBytes(make([]byte, alg.Bits()/8))), sens, nil
@@ -146,6 +156,7 @@ func importAreas(alg backend.Algorithm, attrs tpm2.TPMAObject, priv crypto.Priva
 		size := (len(point) - 1) / 2
 		sens := tpm2.Marshal(tpm2.TPMTSensitive{
 			SensitiveType: tpm2.TPMAlgECC,
+			AuthValue:     tpm2.TPM2BAuth{Buffer: authValue},
 			Sensitive:     tpm2.NewTPMUSensitiveComposite(tpm2.TPMAlgECC, &tpm2.TPM2BECCParameter{Buffer: d}),
 		})
 		return eccPublic(alg, attrs, point[1:1+size], point[1+size:]), sens, nil

@@ -1,3 +1,4 @@
+//lint:file-ignore SA1019 the decrypt test covers PKCS #1 v1.5 too, which the backend contract requires
 package tpm
 
 import (
@@ -117,7 +118,7 @@ func TestWireImportKeyEncrypted(t *testing.T) {
 		require.NoError(t, err)
 		d, err := other.Bytes()
 		require.NoError(t, err)
-		pub, sens, err := importAreas(backend.ECDSAP256, tpm2.TPMAObject{UserWithAuth: true, SignEncrypt: true}, other)
+		pub, sens, err := importAreas(backend.ECDSAP256, tpm2.TPMAObject{UserWithAuth: true, SignEncrypt: true}, other, nil)
 		require.NoError(t, err)
 		require.True(t, bytes.Contains(sens, d), "sens holds the scalar")
 		tpm, _, unlock := rawTPM(t, b, nil)
@@ -132,5 +133,79 @@ func TestWireImportKeyEncrypted(t *testing.T) {
 		}.Execute(tpm)
 		require.NoError(t, err)
 		require.True(t, bytes.Contains(wire.Bytes(), d), "a cleartext import shows the scalar to the recorder")
+	})
+}
+
+// TestWireAuthValueNeverSent records the bytes of creating and using keys
+// with an auth value (alone and with a PCR binding): neither the auth
+// value nor a decrypted plaintext may appear. A raw command authorized by
+// the password itself shows that the check would see it.
+func TestWireAuthValueNeverSent(t *testing.T) {
+	sw := swtpmtest.Start(t)
+	wire := sw.Record(t)
+	ctx := testContext(t)
+	b, err := Open(ctx, "tpm:swtpm="+wire.Socket+";dir="+t.TempDir())
+	require.NoError(t, err)
+	defer b.Close()
+
+	for _, tc := range []struct {
+		name string
+		pcrs *backend.PCRPolicy
+	}{
+		{"auth value", nil},
+		{"auth value and PCRs", &backend.PCRPolicy{Indexes: []int{16}}},
+		{"PCRs", &backend.PCRPolicy{Indexes: []int{7}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			auth := make(backend.Secret, 20)
+			_, _ = rand.Read(auth)
+			policy := &backend.KeyPolicy{AuthValue: auth, PCRs: tc.pcrs}
+			if tc.name == "PCRs" {
+				policy.AuthValue = nil
+			}
+			wire.Reset()
+			k, err := b.GenerateKey(ctx, backend.KeySpec{Algorithm: backend.RSA2048, Label: tc.name, Usage: backend.UsageSign | backend.UsageDecrypt, Policy: policy})
+			require.NoError(t, err)
+			k = k.(backend.AuthValueKey).WithAuthValue(auth)
+			s, err := k.Signer()
+			require.NoError(t, err)
+			_, err = s.Sign(rand.Reader, digestOf(crypto.SHA256), crypto.SHA256)
+			require.NoError(t, err)
+			secret := make([]byte, 32)
+			_, _ = rand.Read(secret)
+			c, err := rsa.EncryptOAEP(crypto.SHA256.New(), rand.Reader, k.Public().(*rsa.PublicKey), secret, nil)
+			require.NoError(t, err)
+			d, err := k.Decrypter()
+			require.NoError(t, err)
+			got, err := d.Decrypt(rand.Reader, c, &rsa.OAEPOptions{Hash: crypto.SHA256})
+			require.NoError(t, err)
+			require.Equal(t, secret, got)
+
+			sniffed := wire.Bytes()
+			require.True(t, bytes.Contains(sniffed, c), "the recorder saw the decryption")
+			require.False(t, bytes.Contains(sniffed, secret), "the plaintext crossed the bus in the clear")
+			if len(policy.AuthValue) > 0 {
+				require.False(t, bytes.Contains(sniffed, auth), "the auth value crossed the bus")
+			}
+		})
+	}
+
+	t.Run("detector", func(t *testing.T) {
+		auth := make(backend.Secret, 20)
+		_, _ = rand.Read(auth)
+		k, err := b.GenerateKey(ctx, backend.KeySpec{Algorithm: backend.ECDSAP256, Label: "detector", Policy: &backend.KeyPolicy{AuthValue: auth}})
+		require.NoError(t, err)
+		tpm, h, unlock := rawTPM(t, b, k)
+		defer unlock()
+		wire.Reset()
+		h.Auth = tpm2.PasswordAuth(auth) // the password itself, in the clear
+		_, err = tpm2.Sign{
+			KeyHandle:  h,
+			Digest:     tpm2.TPM2BDigest{Buffer: digestOf(crypto.SHA256)},
+			InScheme:   tpm2.TPMTSigScheme{Scheme: tpm2.TPMAlgECDSA, Details: tpm2.NewTPMUSigScheme(tpm2.TPMAlgECDSA, &tpm2.TPMSSchemeHash{HashAlg: tpm2.TPMAlgSHA256})},
+			Validation: tpm2.TPMTTKHashCheck{Tag: tpm2.TPMSTHashCheck, Hierarchy: tpm2.TPMRHNull},
+		}.Execute(tpm)
+		require.NoError(t, err)
+		require.True(t, bytes.Contains(wire.Bytes(), auth), "a password session shows the auth value to the recorder")
 	})
 }

@@ -388,11 +388,16 @@ func hashOf(alg tpm2.TPMIAlgHash, data []byte) ([]byte, error) {
 	return w.Sum(nil), nil
 }
 
-// parsePublic decodes a TPMT_PUBLIC field of the evidence.
+// parsePublic decodes a TPMT_PUBLIC field of the evidence. It must be
+// canonical, marshalling back to exactly its bytes: go-tpm reads past a
+// short buffer as zeros, and what is checked must be what was sent.
 func parsePublic(field string, data []byte) (*tpm2.TPMTPublic, error) {
 	p, err := tpm2.Unmarshal[tpm2.TPMTPublic](data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v: %w", field, err, ErrMalformed)
+	}
+	if !bytes.Equal(tpm2.Marshal(*p), data) {
+		return nil, fmt.Errorf("%s: not a canonical TPMT_PUBLIC: %w", field, ErrMalformed)
 	}
 	return p, nil
 }
