@@ -60,12 +60,24 @@ func (k *key) decrypt(ctx context.Context, req backend.DecryptRequest) ([]byte, 
 	var plain []byte
 	err := k.b.withKey(ctx, k.obj, func(t transport.TPM, h tpm2.AuthHandle) error {
 		// The plaintext comes back encrypted (see session.go).
-		h.Auth = k.b.dev.sessionFor(k.obj.policy, k.auth, encryptResponse)
+		shared := k.obj.policy.none()
+		if shared {
+			s, err := k.b.dev.decryptSession(t)
+			if err != nil {
+				return err
+			}
+			h.Auth = s
+		} else {
+			h.Auth = k.b.dev.sessionFor(k.obj.policy, k.auth, encryptResponse)
+		}
 		cmd := tpm2.RSADecrypt{KeyHandle: h, CipherText: tpm2.TPM2BPublicKeyRSA{Buffer: req.Ciphertext}, InScheme: scheme}
 		if len(req.Label) > 0 {
 			cmd.Label = tpm2.TPM2BData{Buffer: req.Label}
 		}
 		rsp, err := cmd.Execute(t)
+		if err != nil && shared {
+			k.b.dev.dropDecryptSession()
+		}
 		if isRC(err, tpm2.TPMRCFailure) && stillWorking(t) {
 			// libtpms (swtpm) reports bad PKCS #1 v1.5 and OAEP padding as
 			// TPM_RC_FAILURE; a TPM truly in failure mode would have

@@ -82,6 +82,7 @@ func (d *device) reconnectIfStale() error {
 	}
 	// Whatever we had loaded is gone or about to be flushed below.
 	d.lru.drain()
+	d.dropDecryptSession()
 	if d.kind != kindSimulator {
 		// Closing a /dev/tpmrm0 file makes the kernel flush our objects; a
 		// swtpm connection is per command, so this only forgets it.
@@ -158,6 +159,8 @@ func isLostObjectErr(err error) bool {
 	}
 	for _, rc := range []tpm2.TPMRC{
 		tpm2.TPMRCReferenceH0, tpm2.TPMRCReferenceH1, tpm2.TPMRCReferenceH2,
+		// a session we keep open (see decryptSession) is gone too
+		tpm2.TPMRCReferenceS0, tpm2.TPMRCReferenceS1, tpm2.TPMRCReferenceS2,
 	} {
 		if isRC(err, rc) {
 			return true

@@ -1,7 +1,10 @@
 package tpm
 
 import (
+	"fmt"
+
 	"github.com/google/go-tpm/tpm2"
+	"github.com/google/go-tpm/tpm2/transport"
 )
 
 // Which commands travel encrypted, and why.
@@ -13,7 +16,10 @@ import (
 //
 //   - Decryption runs in an HMAC session salted to the SRK, with AES-128-CFB
 //     encryption of the response's first parameter (the plaintext). The
-//     session's HMAC also authenticates the response.
+//     session's HMAC also authenticates the response. Keys without auth
+//     value or policy share one such session per TPM, kept open (nonces
+//     roll with every command, so every response has its own key): a new
+//     salted session per decryption would cost an ECDH in the TPM each.
 //   - A key's auth value never crosses the bus: keys that have one are
 //     authorized by such a salted HMAC session, never by a password
 //     session, and the value given at creation travels encrypted the same
@@ -54,3 +60,33 @@ const (
 	encryptCommand                    // the command's first parameter
 	encryptResponse                   // the response's first parameter
 )
+
+// decryptSession returns the device's shared salted session for
+// decryptions with keys that need no auth value or policy, starting it if
+// there is none (see the top of this file). The caller holds the device
+// lock, and calls dropDecryptSession after a command with it failed: the
+// TPM may have flushed it, or its nonces may be out of step.
+func (d *device) decryptSession(t transport.TPM) (tpm2.Session, error) {
+	if d.decSession != nil {
+		return d.decSession, nil
+	}
+	s, closer, err := tpm2.HMACSession(t, tpm2.TPMAlgSHA256, 16,
+		tpm2.Salted(d.srk.Handle, d.srkPub), tpm2.AESEncryption(128, tpm2.EncryptOut))
+	if err != nil {
+		return nil, fmt.Errorf("start a salted session: %w", err)
+	}
+	d.decSession, d.decSessionClose = s, closer
+	return s, nil
+}
+
+// dropDecryptSession flushes the shared decryption session, if any. The
+// caller holds the device lock.
+func (d *device) dropDecryptSession() {
+	if d.decSession == nil {
+		return
+	}
+	if !d.stale {
+		_ = d.decSessionClose()
+	}
+	d.decSession, d.decSessionClose = nil, nil
+}

@@ -1,3 +1,4 @@
+//lint:file-ignore SA1019 PKCS #1 v1.5 encryption makes a ciphertext for the decryption the backend contract requires
 package tpm
 
 import (
@@ -100,6 +101,28 @@ func TestSwtpmRestartRecovery(t *testing.T) {
 	// noticed by the TPM's answer alone.
 	sw.Restart()
 	require.NoError(t, sign())
+
+	// Decryption keeps a salted session open: after a restart it is gone
+	// with the keys, and a new one is started.
+	rk := generate(t, b, backend.RSA2048, "decrypter", backend.UsageDecrypt)
+	d, err := rk.Decrypter()
+	require.NoError(t, err)
+	decrypt := func() error {
+		c, err := rsa.EncryptOAEP(crypto.SHA256.New(), rand.Reader, rk.Public().(*rsa.PublicKey), []byte("after restart"), nil)
+		require.NoError(t, err)
+		pt, err := d.Decrypt(rand.Reader, c, &rsa.OAEPOptions{Hash: crypto.SHA256})
+		if err == nil && string(pt) != "after restart" {
+			t.Fatal("wrong plaintext after recovery")
+		}
+		return err
+	}
+	require.NoError(t, decrypt())
+	sw.Restart()
+	require.NoError(t, decrypt(), "the session lost in the restart is replaced, not taken for a bad ciphertext")
+	require.NoError(t, sign())
+	sw.Restart()
+	require.NoError(t, sign(), "a restart noticed by a signature")
+	require.NoError(t, decrypt())
 }
 
 // TestSwtpmNeedsStartup runs swtpm without startup-clear: the backend must
@@ -131,6 +154,9 @@ func TestSwtpmLeakedTransientsCleaned(t *testing.T) {
 	}
 	leaked := transients(t, raw)
 	require.Len(t, leaked, 2)
+	_, closeSession, err := tpm2.HMACSession(raw, tpm2.TPMAlgSHA256, 16)
+	require.NoError(t, err)
+	_ = closeSession // leaked, as by a crashed process
 
 	b, err := Open(testContext(t), sw.URI(t.TempDir()))
 	require.NoError(t, err)
@@ -138,18 +164,36 @@ func TestSwtpmLeakedTransientsCleaned(t *testing.T) {
 	after := transients(t, raw)
 	require.Len(t, after, 1, "only the backend's SRK is loaded")
 	require.Equal(t, b.dev.srk.Handle, after[0])
+	require.Empty(t, leakedSessions(t, b), "the leaked session is flushed")
 	require.NoError(t, raw.Close())
 
-	// Closing flushes everything the backend loaded.
+	// Closing flushes everything the backend loaded, and the session it
+	// keeps for decryptions.
 	k := generate(t, b, backend.ECDSAP256, "k", 0)
 	s, _ := k.Signer()
 	_, err = s.Sign(rand.Reader, digestOf(crypto.SHA256), crypto.SHA256)
 	require.NoError(t, err)
+	rk := generate(t, b, backend.RSA2048, "rk", backend.UsageDecrypt)
+	c, err := rsa.EncryptPKCS1v15(rand.Reader, rk.Public().(*rsa.PublicKey), []byte("x"))
+	require.NoError(t, err)
+	d, _ := rk.Decrypter()
+	_, err = d.Decrypt(rand.Reader, c, nil)
+	require.NoError(t, err)
+	require.Len(t, leakedSessions(t, b), 1, "the shared decryption session")
 	require.NoError(t, b.Close())
 	raw, err = linuxudstpm.Open(sw.Socket)
 	require.NoError(t, err)
 	defer raw.Close()
 	require.Empty(t, transients(t, raw))
+	for _, ht := range []tpm2.TPMHT{tpm2.TPMHTHMACSession, tpm2.TPMHTPolicySession} {
+		rsp, err := tpm2.GetCapability{Capability: tpm2.TPMCapHandles, Property: uint32(ht) << 24, PropertyCount: 64}.Execute(raw)
+		require.NoError(t, err)
+		hs, err := rsp.CapabilityData.Data.Handles()
+		require.NoError(t, err)
+		for _, h := range hs.Handle {
+			require.NotEqual(t, uint32(ht), uint32(h)>>24, "session %#x left loaded", uint32(h))
+		}
+	}
 }
 
 // TestAHungTPMHoldsUpNoOtherTPM stops one swtpm with SIGSTOP while a

@@ -45,8 +45,11 @@ type device struct {
 	ownerAuth []byte          // last owner auth that created the SRK
 	lru       *lru
 	ek        *endorsement // read at the first attestation; the EK and its certificate do not change
-	stale     bool         // the TPM lost our objects or the connection: reconnect before the next command
-	closed    atomic.Bool  // set by the last release; read without sem
+
+	decSession      tpm2.Session // shared salted session for decryptions (see decryptSession)
+	decSessionClose func() error
+	stale           bool        // the TPM lost our objects or the connection: reconnect before the next command
+	closed          atomic.Bool // set by the last release; read without sem
 }
 
 // devices is the process-wide table of TPMs. It is global because the TPM
@@ -138,6 +141,7 @@ func (d *device) release() error {
 		defer func() { <-d.sem }()
 		d.closed.Store(true)
 		if !d.stale {
+			d.dropDecryptSession()
 			for _, h := range d.lru.drain() {
 				flush(d.tpm, h.Handle)
 			}
@@ -249,30 +253,46 @@ func flush(t transport.TPM, h tpm2.TPMHandle) {
 	_, _ = tpm2.FlushContext{FlushHandle: h}.Execute(t)
 }
 
-// flushTransients flushes every transient object loaded in the TPM: on a
-// TPM without a resource manager these are leftovers of a process that
-// died before flushing its objects.
+// flushTransients flushes every transient object and session loaded in
+// the TPM: on a TPM without a resource manager these are leftovers of a
+// process that died before flushing them (such as the salted session kept
+// for decryptions).
 func flushTransients(t transport.TPM) error {
+	for _, ht := range []tpm2.TPMHT{tpm2.TPMHTTransient, tpm2.TPMHTHMACSession, tpm2.TPMHTPolicySession} {
+		if err := flushAll(t, ht); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// flushAll flushes every handle of type ht.
+func flushAll(t transport.TPM, ht tpm2.TPMHT) error {
 	for {
 		rsp, err := tpm2.GetCapability{
 			Capability:    tpm2.TPMCapHandles,
-			Property:      uint32(tpm2.TPMHTTransient) << 24,
+			Property:      uint32(ht) << 24,
 			PropertyCount: 64,
 		}.Execute(t)
 		if err != nil {
-			return fmt.Errorf("list transient objects: %w", err)
+			return fmt.Errorf("list leaked handles: %w", err)
 		}
 		hs, err := rsp.CapabilityData.Data.Handles()
 		if err != nil {
-			return fmt.Errorf("list transient objects: %w", err)
+			return fmt.Errorf("list leaked handles: %w", err)
 		}
-		if len(hs.Handle) == 0 {
-			return nil
-		}
+		n := 0
 		for _, h := range hs.Handle {
-			if _, err := (tpm2.FlushContext{FlushHandle: h}).Execute(t); err != nil {
-				return fmt.Errorf("flush leaked transient object %#x: %w", uint32(h), err)
+			if uint32(h)>>24 != uint32(ht) {
+				continue
 			}
+			n++
+			if _, err := (tpm2.FlushContext{FlushHandle: h}).Execute(t); err != nil {
+				return fmt.Errorf("flush leaked handle %#x: %w", uint32(h), err)
+			}
+		}
+		if n == 0 {
+			return nil
 		}
 	}
 }
