@@ -29,10 +29,9 @@ var _ backend.Attester = (*key)(nil)
 // (tpmattest.ErrUntrustedEK).
 //
 // Errors: [backend.ErrInvalidInput] for a request AttestRequest.Validate
-// refuses or an unreadable challenge; a challenge made for another TPM
-// fails in the TPM and wraps its response code (TPM_RC_INTEGRITY or
-// TPM_RC_VALUE); [backend.ErrUnsupported] when the TPM lacks the
-// commands. It is safe for concurrent use; it flushes the other keys
+// refuses, an unreadable challenge, or a challenge made for another TPM or
+// AK (the TPM refuses to open it; the error wraps its response code too);
+// [backend.ErrUnsupported] when the TPM lacks the commands. It is safe for concurrent use; it flushes the other keys
 // loaded in the TPM to make room for the AK and EK (they reload on
 // demand).
 func (k *key) Attest(ctx context.Context, req backend.AttestRequest) (*backend.Attestation, error) {
@@ -137,8 +136,11 @@ func (d *device) attest(t transport.TPM, obj *keyObject, h tpm2.AuthHandle, nonc
 		CredentialBlob: tpm2.TPM2BIDObject{Buffer: ch.Credential},
 		Secret:         tpm2.TPM2BEncryptedSecret{Buffer: ch.Secret},
 	}.Execute(t)
+	if isTPMErr(err) && !isLostObjectErr(err) && !isRetryWarning(err) && !isAuthErr(err) {
+		return fmt.Errorf("TPM2_ActivateCredential: the challenge was not made for this TPM's endorsement and attestation keys: %w: %w", backend.ErrInvalidInput, err)
+	}
 	if err != nil {
-		return fmt.Errorf("TPM2_ActivateCredential (a challenge made for another TPM or attestation key fails here): %w", err)
+		return fmt.Errorf("TPM2_ActivateCredential: %w", err)
 	}
 	ev.Activation = act.CertInfo.Buffer
 	return nil

@@ -129,7 +129,7 @@ func TestAttestSwtpm(t *testing.T) {
 		// Neither TPM can open the credential: B lacks A's EK, A lacks B's AK.
 		for _, k := range []backend.Key{ecB, ecA} {
 			_, err := k.(backend.Attester).Attest(ctx, backend.AttestRequest{Nonce: nonce(t), Challenge: ch.Bytes()})
-			require.Error(t, err)
+			require.ErrorIs(t, err, backend.ErrInvalidInput)
 			require.True(t, isTPMErr(err), "the TPM refuses the credential: %v", err)
 		}
 		// So B can answer only with a made-up secret.
