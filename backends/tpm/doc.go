@@ -35,7 +35,7 @@
 // encrypted by the TPM and useless without it.
 //
 // Keys made by other tools are used too: any NAME.pem in dir holding a
-// loadable TSS2 key under the owner hierarchy with empty auth — what
+// loadable TSS2 key under the owner hierarchy — what
 // `openssl genpkey -provider tpm2 -out NAME.pem` writes, or tpm2-tools'
 // tpm2_encodeobject under the same SRK. Its label is its "Label:" line if
 // it has one, else a valid description, else NAME; its ID is its TPM
@@ -52,8 +52,9 @@
 //
 // [backend.KeySpec.Policy] is enforced by the TPM itself:
 //
-//   - An auth value (KeyPolicy.AuthValue, at most 32 bytes) is the key's
-//     TPM authValue. Give it at use with [backend.AuthValueKey]:
+//   - An auth value (KeyPolicy.AuthValue, at most 32 bytes and without a
+//     zero byte, which go-tpm's session HMAC mishandles) is the key's TPM
+//     authValue. Give it at use with [backend.AuthValueKey]:
 //     k.(backend.AuthValueKey).WithAuthValue(pw). A key used without it
 //     fails with [backend.ErrAuth] before the TPM is asked; a wrong one
 //     fails with [backend.ErrAuth] and counts toward the TPM's
@@ -67,10 +68,16 @@
 //     of a resettable PCR such as 16).
 //
 // Both are recorded in the key file the standard way: emptyAuth false for
-// an auth value, and the TSS2 policy field with a TPM2_PolicyPCR entry (its
+// an auth value (written out: tpm2-openssl 1.1.1 takes a missing emptyAuth
+// for true), and the TSS2 policy field with a TPM2_PolicyPCR entry (its
 // CommandPolicy the TPML_PCR_SELECTION and the PCR digest, as
 // openssl_tpm2_engine writes it), followed by TPM2_PolicyAuthValue when the
-// key has both.
+// key has both. tpm2-openssl signs with a key that has an auth value
+// (openssl pkeyutl -passin pass:...); it cannot use a PCR-bound key at
+// all, since it does not implement the policy field (it refuses the file,
+// and without the field the TPM refuses the key), so the binding holds
+// there too. A key file from another tool with an auth value is used like
+// ours; one with any other policy fails with [backend.ErrUnsupported].
 //
 // Dictionary-attack lockout: each wrong auth value counts. At the TPM's
 // limit (TPM_PT_MAX_AUTH_FAIL; 3 on swtpm, one failure forgiven every

@@ -91,6 +91,9 @@ func (b *Backend) checkSpec(ctx context.Context, op string, spec *backend.KeySpe
 		if err := policy.Validate(); err != nil {
 			return nil, backend.Errorf(op, b.name, spec.Label, err)
 		}
+		if err := checkAuthValue(policy.AuthValue); err != nil {
+			return nil, backend.Errorf(op, b.name, spec.Label, fmt.Errorf("%w: %w", err, backend.ErrInvalidInput))
+		}
 	}
 	if !b.Capabilities().Supports(spec.Algorithm, what) {
 		return nil, backend.Errorf(op, b.name, spec.Label, fmt.Errorf("this TPM cannot %s %s keys: %w", what, spec.Algorithm, backend.ErrUnsupported))

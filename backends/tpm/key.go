@@ -3,6 +3,7 @@ package tpm
 import (
 	"bytes"
 	"crypto"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -60,8 +61,25 @@ func (k *key) WithAuthValue(auth backend.Secret) backend.Key {
 // an auth value and none was given: the TPM would count the attempt
 // toward its dictionary-attack lockout.
 func (k *key) authorized() error {
-	if k.obj.policy.authValue && len(k.auth) == 0 {
+	if !k.obj.policy.authValue {
+		return nil
+	}
+	if len(k.auth) == 0 {
 		return fmt.Errorf("the key has an auth value: give it with WithAuthValue (backend.AuthValueKey): %w", backend.ErrAuth)
+	}
+	if err := checkAuthValue(k.auth); err != nil {
+		return fmt.Errorf("%w: %w", err, backend.ErrAuth)
+	}
+	return nil
+}
+
+// checkAuthValue refuses auth values with a zero byte: go-tpm's session
+// HMAC (hmacKeyFromAuthValue, v0.9.9) cuts an auth value at its last zero
+// byte, not only trailing zeros as the TPM does, so such a value would
+// never match and every use would count toward the TPM's lockout.
+func checkAuthValue(auth []byte) error {
+	if bytes.IndexByte(auth, 0) >= 0 {
+		return errors.New("a TPM auth value cannot contain a zero byte here")
 	}
 	return nil
 }

@@ -16,6 +16,8 @@ import (
 
 	keyfile "github.com/foxboron/go-tpm-keyfiles"
 	"github.com/google/go-tpm/tpm2"
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
 	"github.com/cryptoplug/cryptoplug/backend"
 )
@@ -78,12 +80,42 @@ func encodeKeyFile(label string, pub tpm2.TPM2BPublic, priv tpm2.TPM2BPrivate, o
 		append([]keyfile.TPMKeyOption{
 			keyfile.WithParent(tpm2.TPMRHOwner),
 			keyfile.WithUserAuth(nil)}, opts...)...)
+	der, err := marshalKeyFile(k)
+	if err != nil {
+		return nil, err
+	}
 	var b bytes.Buffer
 	b.WriteString(labelPrefix + label + "\n")
-	if err := keyfile.Encode(&b, k); err != nil {
+	if err := pem.Encode(&b, &pem.Block{Type: "TSS2 PRIVATE KEY", Bytes: der}); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil
+}
+
+// marshalKeyFile is go-tpm-keyfiles' DER encoding of k, with emptyAuth
+// written out as an explicit FALSE when the key has an auth value.
+// go-tpm-keyfiles leaves the optional field out then, which the TSS2 key
+// format reads as false but tpm2-openssl 1.1.1 reads as true: it would use
+// the key with an empty password instead of asking for one.
+func marshalKeyFile(k *keyfile.TPMKey) ([]byte, error) {
+	der := keyfile.Marshal(k)
+	if k.EmptyAuth {
+		return der, nil
+	}
+	in := cryptobyte.String(der)
+	var body, oid cryptobyte.String
+	if !in.ReadASN1(&body, cbasn1.SEQUENCE) || !in.Empty() || !body.ReadASN1Element(&oid, cbasn1.OBJECT_IDENTIFIER) {
+		return nil, errors.New("encode key file: unexpected TSS2 key encoding")
+	}
+	var b cryptobyte.Builder
+	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddBytes(oid)
+		b.AddASN1(cbasn1.Tag(0).ContextSpecific().Constructed(), func(b *cryptobyte.Builder) {
+			b.AddASN1Boolean(false)
+		})
+		b.AddBytes(body)
+	})
+	return b.Bytes()
 }
 
 // labelLine returns the label from the lines before the PEM block, if one

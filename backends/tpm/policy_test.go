@@ -151,6 +151,11 @@ func TestAuthValueKey(t *testing.T) {
 		require.Equal(t, []byte("for the key holder"), pt)
 	}
 
+	// Auth values with a zero byte are refused before the TPM sees them.
+	_, err = b.GenerateKey(ctx, backend.KeySpec{Algorithm: backend.ECDSAP256, Label: "nul", Policy: &backend.KeyPolicy{AuthValue: backend.Secret("a\x00b")}})
+	require.ErrorIs(t, err, backend.ErrInvalidInput)
+	require.ErrorIs(t, signWith(t, ak.WithAuthValue(backend.Secret("correct\x00horse"))), backend.ErrAuth)
+
 	// The policy is read back from the file.
 	b2, err := Open(ctx, sw.URI(dir))
 	require.NoError(t, err)

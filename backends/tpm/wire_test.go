@@ -157,8 +157,7 @@ func TestWireAuthValueNeverSent(t *testing.T) {
 		{"PCRs", &backend.PCRPolicy{Indexes: []int{7}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			auth := make(backend.Secret, 20)
-			_, _ = rand.Read(auth)
+			auth := randomAuthValue()
 			policy := &backend.KeyPolicy{AuthValue: auth, PCRs: tc.pcrs}
 			if tc.name == "PCRs" {
 				policy.AuthValue = nil
@@ -191,8 +190,7 @@ func TestWireAuthValueNeverSent(t *testing.T) {
 	}
 
 	t.Run("detector", func(t *testing.T) {
-		auth := make(backend.Secret, 20)
-		_, _ = rand.Read(auth)
+		auth := randomAuthValue()
 		k, err := b.GenerateKey(ctx, backend.KeySpec{Algorithm: backend.ECDSAP256, Label: "detector", Policy: &backend.KeyPolicy{AuthValue: auth}})
 		require.NoError(t, err)
 		tpm, h, unlock := rawTPM(t, b, k)
@@ -208,4 +206,15 @@ func TestWireAuthValueNeverSent(t *testing.T) {
 		require.NoError(t, err)
 		require.True(t, bytes.Contains(wire.Bytes(), auth), "a password session shows the auth value to the recorder")
 	})
+}
+
+// randomAuthValue is 20 random bytes without a zero byte (see
+// checkAuthValue).
+func randomAuthValue() backend.Secret {
+	auth := make(backend.Secret, 20)
+	_, _ = rand.Read(auth)
+	for i := range auth {
+		auth[i] |= 1
+	}
+	return auth
 }
