@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -57,7 +58,7 @@ func TestStatePersistsAcrossRestart(t *testing.T) {
 	require.ErrorIs(t, err, authn.ErrUnauthenticated, "revocation persists too")
 	v, err := st2.SchemaVersion(ctx)
 	require.NoError(t, err)
-	require.Equal(t, 3, v)
+	require.Equal(t, 5, v)
 }
 
 // plaintexts runs every flow that handles a secret and returns all the
@@ -142,8 +143,17 @@ func TestPostgresTablesHoldNoPlaintext(t *testing.T) {
 	st, err := sqlstore.OpenPostgres(ctx, dsn)
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
-	e := newEnvOn(t, st, "", withRecovery(mlkem768(t)))
+	e := newEnvOn(t, st, "", withRecovery(mlkem768(t)), func(c *authn.Config) { c.RateLimit.Shared = true })
 	secrets := plaintexts(t, e)
+	// Failures, counted in the shared rate-limit table: neither the token
+	// nor what the caller typed may land there.
+	badKey := authn.NewToken(authn.TokenAPIKey)
+	_, err = e.svc.Authenticate(ctx, authn.Credentials{APIKey: badKey, RemoteAddr: netip.MustParseAddr("198.51.100.9")})
+	require.ErrorIs(t, err, authn.ErrUnauthenticated)
+	_, err = e.svc.CreateSession(ctx, authn.Credentials{BasicUser: "typo-user@example.com", BasicPassword: authn.NewSecret("wrong password 0123"),
+		RemoteAddr: netip.MustParseAddr("198.51.100.9")})
+	require.ErrorIs(t, err, authn.ErrUnauthenticated)
+	secrets = append(secrets, badKey.Reveal(), "wrong password 0123", "typo-user@example.com", "198.51.100.9")
 
 	db, err := sql.Open("pgx", dsn)
 	require.NoError(t, err)
@@ -158,7 +168,7 @@ func TestPostgresTablesHoldNoPlaintext(t *testing.T) {
 	}
 	require.NoError(t, rows.Err())
 	require.Contains(t, tables, "sessions")
-	require.Len(t, tables, 11, "principals, api_keys, sessions, pins, user_secrets, registration_tokens, client_backups, access_groups, group_members, key_owners, schema_migrations: %v", tables)
+	require.Len(t, tables, 12, "principals, api_keys, sessions, pins, user_secrets, registration_tokens, client_backups, access_groups, group_members, key_owners, auth_failures, schema_migrations: %v", tables)
 
 	var dump bytes.Buffer
 	for _, table := range tables {
@@ -184,5 +194,8 @@ func TestPostgresTablesHoldNoPlaintext(t *testing.T) {
 		require.NoError(t, rows.Err())
 	}
 	require.Contains(t, dump.String(), "quinn@example.com", "the dump is not vacuous")
+	var failures int
+	require.NoError(t, db.QueryRowContext(ctx, `SELECT count(*) FROM auth_failures`).Scan(&failures))
+	require.Positive(t, failures, "the failures were counted in the database")
 	requireAbsent(t, dump.Bytes(), secrets, "PostgreSQL tables")
 }

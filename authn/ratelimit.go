@@ -20,12 +20,20 @@ import (
 // of others, from its address or anywhere else (see the limits type for
 // why each table exists).
 //
-// The limiter is in memory, per [Service]: instances behind a load balancer
-// each keep their own counts. Behind a reverse proxy, set
-// [Config.ClientAddr] (see [ForwardedClientAddr]) so that each client is
-// counted, not the proxy.
+// The limiter is in memory, per [Service], unless Shared is set: then the
+// counts live in the Store (see [FailureCounter]), and every Service on the
+// same database counts together, so that switching instance — or, for an
+// account or a token, switching address — resets nothing. Behind a reverse
+// proxy, set [Config.ClientAddr] (see [ForwardedClientAddr]) so that each
+// client is counted, not the proxy.
 type RateLimitConfig struct {
-	Disabled          bool
+	Disabled bool
+	// Shared keeps the counts in the Store, which must implement
+	// [FailureCounter], as sqlstore's does. What it costs: a password or
+	// PIN attempt reads its counts from the database first, and every
+	// failure writes them; a valid token costs nothing more (see
+	// sharedCounts).
+	Shared            bool
 	FreeFailures      int           // default 5
 	BaseDelay         time.Duration // default 1s
 	MaxPrincipalDelay time.Duration // default 1m
@@ -134,17 +142,49 @@ func (l *failureLimiter[K]) fail(key K, now time.Time, maxDelay time.Duration) t
 	}
 	r.score = l.decayed(r, now) + 1
 	r.at = now
-	excess := r.score - float64(l.cfg.FreeFailures)
+	delay := l.cfg.delayFor(r.score, maxDelay)
+	if delay > 0 {
+		r.until = now.Add(delay)
+	}
+	return delay
+}
+
+// block extends key's block to until, as a failure counted elsewhere
+// decided (see sharedCounts); it never shortens a block.
+func (l *failureLimiter[K]) block(key K, now, until time.Time) {
+	if l.cfg.Disabled || !until.After(now) {
+		return
+	}
+	sh := l.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	r, ok := sh.m[key]
+	if !ok {
+		if len(sh.m) >= l.shardLimit() {
+			l.sweep(sh, now)
+		}
+		r = &failureRecord{at: now}
+		sh.m[key] = r
+	}
+	if until.After(r.until) {
+		r.until = until
+	}
+}
+
+// delayFor is the block a failure imposes once the score (failures,
+// decayed) has reached score: none up to FreeFailures, then BaseDelay
+// doubling per failure, at most maxDelay.
+func (c RateLimitConfig) delayFor(score float64, maxDelay time.Duration) time.Duration {
+	excess := score - float64(c.FreeFailures)
 	if excess <= 0 {
 		return 0
 	}
 	delay := maxDelay
 	if doublings := math.Ceil(excess) - 1; doublings < 62 {
-		if d := float64(l.cfg.BaseDelay) * math.Exp2(doublings); d < float64(maxDelay) {
+		if d := float64(c.BaseDelay) * math.Exp2(doublings); d < float64(maxDelay) {
 			delay = time.Duration(d)
 		}
 	}
-	r.until = now.Add(delay)
 	return delay
 }
 

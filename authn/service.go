@@ -116,6 +116,13 @@ func NewService(cfg Config) (*Service, error) {
 	if s.clientAddr == nil {
 		s.clientAddr = remoteAddr
 	}
+	if cfg.RateLimit.Shared && !cfg.RateLimit.Disabled {
+		fc, ok := cfg.Store.(FailureCounter)
+		if !ok {
+			return nil, opErr(op, "", errWrap(ErrInvalidArgument, "RateLimit.Shared needs a Store that implements FailureCounter"))
+		}
+		s.limits.shared = &sharedCounts{store: fc, cfg: s.limits.cfg, log: s.log}
+	}
 	if cfg.RecoveryPublicKey != nil {
 		id, err := seal.KeyID(cfg.RecoveryPublicKey)
 		if err != nil {

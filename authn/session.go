@@ -99,7 +99,7 @@ func (s *Service) loginPassword(ctx context.Context, c Credentials) (IssuedSessi
 	if ok {
 		account = emailKey(email)
 	}
-	if err := s.guessThrottle(op, account, c.RemoteAddr); err != nil {
+	if err := s.guessThrottle(ctx, op, account, c.RemoteAddr); err != nil {
 		return IssuedSession{}, err
 	}
 	if !ok || c.BasicPassword.Len() > MaxPasswordLen {
@@ -123,7 +123,7 @@ func (s *Service) loginPassword(ctx context.Context, c Credentials) (IssuedSessi
 		s.refuseGuess(ctx, op, p.ID, account, c.RemoteAddr, "wrong password")
 		return IssuedSession{}, opErr(op, "", ErrUnauthenticated)
 	}
-	s.succeeded(account)
+	s.succeeded(ctx, account)
 	return s.startSession(ctx, op, sessionSource{principal: p.ID, kind: p.Kind, roles: p.Roles, method: MethodPassword, epoch: p.Epoch})
 }
 

@@ -31,6 +31,9 @@ type limits struct {
 	tokenAddr                 *failureLimiter[string]
 	tokenCred                 *failureLimiter[uint64]
 	seed                      maphash.Seed
+	// shared, when RateLimitConfig.Shared is set, keeps the same four
+	// counts in the Store for every Service on the database.
+	shared *sharedCounts
 }
 
 func newLimits(cfg RateLimitConfig) limits {
@@ -47,13 +50,22 @@ func (l *limits) credentialKey(token Secret) uint64 { return maphash.String(l.se
 // guessThrottle refuses an attempt at a password or PIN while its address
 // or account (accountKey, "" if none) is blocked by earlier failures. The
 // error names the address, never the account the caller typed.
-func (s *Service) guessThrottle(op, accountKey string, addr netip.Addr) error {
+func (s *Service) guessThrottle(ctx context.Context, op, accountKey string, addr netip.Addr) error {
 	now := s.now()
-	if d := s.limits.guessAddr.wait(addressKey(addr), now); d > 0 {
+	ak := addressKey(addr)
+	d := s.limits.guessAddr.wait(ak, now)
+	if sh := s.limits.shared; sh != nil && d == 0 {
+		d = sh.wait(ctx, tableGuessAddr, ak, now)
+	}
+	if d > 0 {
 		return &RateLimitError{Op: op, Subject: "address " + addrString(addr), RetryAfter: d}
 	}
 	if accountKey != "" {
-		if d := s.limits.guessPrincipal.wait(accountKey, now); d > 0 {
+		d := s.limits.guessPrincipal.wait(accountKey, now)
+		if sh := s.limits.shared; sh != nil && d == 0 {
+			d = sh.wait(ctx, tableGuessAccount, accountKey, now)
+		}
+		if d > 0 {
 			return &RateLimitError{Op: op, Subject: "principal", RetryAfter: d}
 		}
 	}
@@ -65,9 +77,16 @@ func (s *Service) guessThrottle(op, accountKey string, addr netip.Addr) error {
 // ours or "", never what the caller typed).
 func (s *Service) refuseGuess(ctx context.Context, op, logID, accountKey string, addr netip.Addr, why string) error {
 	now := s.now()
-	s.limits.guessAddr.fail(addressKey(addr), now, s.limits.cfg.MaxAddressDelay)
+	ak := addressKey(addr)
+	s.limits.guessAddr.fail(ak, now, s.limits.cfg.MaxAddressDelay)
 	if accountKey != "" {
 		s.limits.guessPrincipal.fail(accountKey, now, s.limits.cfg.MaxPrincipalDelay)
+	}
+	if sh := s.limits.shared; sh != nil {
+		sh.fail(ctx, tableGuessAddr, ak, now, s.limits.cfg.MaxAddressDelay)
+		if accountKey != "" {
+			sh.fail(ctx, tableGuessAccount, accountKey, now, s.limits.cfg.MaxPrincipalDelay)
+		}
 	}
 	s.logRefusal(ctx, op, logID, addr, why)
 	return opErr(op, logID, ErrUnauthenticated)
@@ -95,6 +114,22 @@ func (s *Service) refuseToken(ctx context.Context, op, logID string, addr netip.
 	if bad != nil {
 		s.limits.tokenCred.fail(s.limits.credentialKey(*bad), now, s.limits.cfg.MaxAddressDelay)
 	}
+	if sh := s.limits.shared; sh != nil && blocked == 0 {
+		// Shared counts, while this Service does not block the address
+		// already: a sprayer it has caught costs the database nothing.
+		before, after := sh.fail(ctx, tableTokenAddr, ak, now, s.limits.cfg.MaxAddressDelay)
+		if before.After(now) {
+			blocked = before.Sub(now)
+		}
+		s.limits.tokenAddr.block(ak, now, after)
+		if bad != nil {
+			// A stable name for the token, the same in every process: its
+			// hash under the current pepper, which they all share.
+			h, _ := s.peppers.hashCurrent(*bad)
+			_, after := sh.fail(ctx, tableToken, string(h), now, s.limits.cfg.MaxAddressDelay)
+			s.limits.tokenCred.block(s.limits.credentialKey(*bad), now, after)
+		}
+	}
 	s.logRefusal(ctx, op, logID, addr, why)
 	if blocked > 0 {
 		return &RateLimitError{Op: op, Subject: "address " + addrString(addr), RetryAfter: blocked}
@@ -108,7 +143,12 @@ func (s *Service) logRefusal(ctx context.Context, op, logID string, addr netip.A
 }
 
 // succeeded forgets an account's failures once it proved its secret.
-func (s *Service) succeeded(accountKey string) { s.limits.guessPrincipal.reset(accountKey) }
+func (s *Service) succeeded(ctx context.Context, accountKey string) {
+	s.limits.guessPrincipal.reset(accountKey)
+	if sh := s.limits.shared; sh != nil {
+		sh.reset(ctx, tableGuessAccount, accountKey)
+	}
+}
 
 func addrString(a netip.Addr) string {
 	if !a.IsValid() {

@@ -120,7 +120,7 @@ func (s *Service) RedeemPIN(ctx context.Context, userID string, pin Secret, addr
 	if isID(userID, userIDPrefix) {
 		account = principalKey(userID)
 	}
-	if err := s.guessThrottle(op, account, addr); err != nil {
+	if err := s.guessThrottle(ctx, op, account, addr); err != nil {
 		return IssuedUserSecret{}, err
 	}
 	if account == "" {
@@ -154,7 +154,7 @@ func (s *Service) RedeemPIN(ctx context.Context, userID string, pin Secret, addr
 		}
 		return IssuedUserSecret{}, storeErr(op, userID, err)
 	}
-	s.succeeded(account)
+	s.succeeded(ctx, account)
 	return IssuedUserSecret{UserSecretInfo: userSecretInfoOf(sec), Secret: secret}, nil
 }
 

@@ -98,6 +98,12 @@ type KeySpec struct {
 	// the algorithm: sign for signature algorithms, decrypt for RSA only
 	// when asked (RSA keys sign by default), decapsulate for ML-KEM.
 	Usage Usage
+	// Policy, when not nil, binds every use of the key to conditions the
+	// store itself enforces: a per-key auth value, the platform's state
+	// (see [KeyPolicy]). Only backends that document it accept a policy;
+	// [KeySpec.Validate] refuses one with [ErrUnsupported], so a backend
+	// that knows nothing of policies refuses it without code of its own.
+	Policy *KeyPolicy
 }
 
 // Usage is the set of operations a key is created for. Stores such as PKCS #11

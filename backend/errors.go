@@ -26,6 +26,12 @@ var (
 	ErrInvalidInput = errors.New("invalid input")
 	// ErrAuth means a PIN or passphrase was refused.
 	ErrAuth = errors.New("authentication failed")
+	// ErrPolicy means the store refused to use a key because a condition
+	// bound to it when it was made ([KeyPolicy]) does not hold now: a TPM
+	// key bound to PCR values after the platform's state changed. Unlike
+	// [ErrAuth], no credential the caller could give fixes it; restoring
+	// the state does.
+	ErrPolicy = errors.New("key use refused by its policy")
 	// ErrNotExtractable means private key material was asked for and the
 	// store will not release it.
 	ErrNotExtractable = errors.New("key not extractable")

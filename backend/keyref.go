@@ -96,6 +96,8 @@ func ValidateLabel(label string) error {
 // Validate checks spec: a known algorithm, a valid label, an ID of at most
 // [MaxKeyIDLen] bytes, and a usage the algorithm can have. Errors wrap
 // [ErrInvalidInput].
+//
+// A spec with a [KeySpec.Policy] fails with [ErrUnsupported].
 func (s KeySpec) Validate() error {
 	if !s.Algorithm.Valid() {
 		return fmt.Errorf("unknown algorithm %q: %w", s.Algorithm, ErrInvalidInput)
@@ -118,6 +120,11 @@ func (s KeySpec) Validate() error {
 	}
 	if u&^allowed != 0 {
 		return fmt.Errorf("usage not possible for %s: %w", s.Algorithm, ErrInvalidInput)
+	}
+	if s.Policy != nil {
+		// A backend that enforces policies validates the spec without
+		// its policy, then the policy with KeyPolicy.Validate.
+		return fmt.Errorf("key policies (per-key auth values, PCR bindings) are not enforced by this backend: %w", ErrUnsupported)
 	}
 	return nil
 }

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/cryptoplug/cryptoplug/authn/sqlstore"
 )
 
 // Config is the reference server's configuration. It is read, lowest
@@ -76,6 +78,14 @@ type Config struct {
 	// ShutdownTimeout bounds the wait for in-flight requests on SIGTERM;
 	// default 30s.
 	ShutdownTimeout Duration `json:"shutdown_timeout"`
+	// CacheMaxStale bounds how long a session terminated, an API key
+	// revoked or a membership changed through another instance (or behind
+	// the server's back) may still be honoured here: the authn store's
+	// lookup cache serves an answer only while it can prove nothing changed
+	// since that long ago (sqlstore.WithCacheMaxStale); default 1s, from
+	// 100ms to 1h. Changes made through this instance take effect at once.
+	// The software:postgres keystore has its own bound (max-stale=).
+	CacheMaxStale Duration `json:"cache_max_stale"`
 }
 
 // Duration is a time.Duration written as "15m" in JSON.
@@ -130,6 +140,7 @@ func LoadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 	fs.Var(&flagged.SessionIdleTimeout, "session-idle-timeout", "session idle timeout (default 15m)")
 	fs.Var(&flagged.SessionLifetime, "session-lifetime", "session absolute lifetime (default 8h)")
 	fs.Var(&flagged.ShutdownTimeout, "shutdown-timeout", "wait for in-flight requests on SIGTERM (default 30s)")
+	fs.Var(&flagged.CacheMaxStale, "cache-max-stale", "how long a change made through another instance may take to show here (default 1s)")
 	fs.IntVar(&flagged.RateLimitFreeFailures, "rate-limit-free-failures", 0, "failed authentications per principal and address before throttling (default 5)")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
@@ -180,7 +191,7 @@ func LoadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 	}
 	for _, f := range []struct{ dst, src *Duration }{
 		{&c.SessionIdleTimeout, &flagged.SessionIdleTimeout}, {&c.SessionLifetime, &flagged.SessionLifetime},
-		{&c.ShutdownTimeout, &flagged.ShutdownTimeout},
+		{&c.ShutdownTimeout, &flagged.ShutdownTimeout}, {&c.CacheMaxStale, &flagged.CacheMaxStale},
 	} {
 		if *f.src != 0 {
 			*f.dst = *f.src
@@ -222,6 +233,12 @@ func (c *Config) Resolve() error {
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = Duration(30 * time.Second)
+	}
+	if c.CacheMaxStale == 0 {
+		c.CacheMaxStale = Duration(sqlstore.DefaultCacheMaxStale)
+	}
+	if d := time.Duration(c.CacheMaxStale); d < 100*time.Millisecond || d > time.Hour {
+		return fmt.Errorf("cache_max_stale must be from 100ms to 1h, not %v", d)
 	}
 	if _, err := c.trustedProxies(); err != nil {
 		return err

@@ -115,3 +115,38 @@ func TestContentTypeChecked(t *testing.T) {
 		require.Equal(t, ok, err == nil, ct)
 	}
 }
+
+// FuzzCheckKeysFast: where the allocation-free scan decides, it decides as
+// the exact tokenizer walk does.
+func FuzzCheckKeysFast(f *testing.F) {
+	for _, s := range []string{`{"a":1}`, `{"a":1,"A":2}`, `{"a":{"a":1},"b":[{"a":1},{"A":[]}]}`, `[[[]]]`, `{"a":[1,2,{"b":"}"}]}`,
+		`{"k":1,"\u004b":2}`, `{"a": "x" , "b" :{ }}`, strings.Repeat("[", 20), `{"a":1,}`, `{"a"}`, `{` + strings.Repeat(`"k":1,`, 20) + `"z":1}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if !utf8.Valid(b) || checkSurrogates(b) != nil {
+			return
+		}
+		decided, err := checkKeysFast(b)
+		if !decided {
+			return
+		}
+		slow := checkKeys(b)
+		if !json.Valid(b) {
+			// A syntax error: both may pass it on to the decoder, or stop
+			// at a duplicate or the depth before reaching it.
+			return
+		}
+		require.Equal(t, slow == nil, err == nil, "body %q: fast %v, exact %v", b, err, slow)
+	})
+}
+
+func TestCheckJSONAllocatesNothing(t *testing.T) {
+	body := []byte(`{"label":"web","digest":"3q2+7w==","hash":"SHA-256","scheme":"","context":{"a":[1,2]}}`)
+	require.NoError(t, checkJSON(body))
+	require.Zero(t, testing.AllocsPerRun(100, func() {
+		if checkJSON(body) != nil {
+			panic("refused")
+		}
+	}))
+}

@@ -32,6 +32,7 @@ type call struct {
 	body   any
 	basic  [2]string // HTTP Basic instead of a credential (session auth)
 	client bool      // authenticate as a registered client (backups)
+	tpm    bool      // call the world's TPM-backed server (key attestation)
 }
 
 // world is the state the fixtures share.
@@ -39,6 +40,22 @@ type world struct {
 	in       *refservertest.Instance
 	admin    authn.Principal
 	recovery *mlkem.DecapsulationKey768
+	tpmIn    *refservertest.Instance // started by the first call that needs it
+}
+
+// server is the instance c goes to: the TPM-backed one (a TPM simulator,
+// holding the key "m-tpm") for calls that need a key a TPM holds, the
+// software-backed one otherwise.
+func (w *world) server(t *testing.T, c call) *refservertest.Instance {
+	if !c.tpm {
+		return w.in
+	}
+	if w.tpmIn == nil {
+		w.tpmIn = refservertest.Start(t, refservertest.Options{BackendURI: "tpm:simulator;dir=" + t.TempDir()})
+		_, err := w.tpmIn.Backend.GenerateKey(context.Background(), backend.KeySpec{Label: "m-tpm", Algorithm: backend.ECDSAP256})
+		require.NoError(t, err)
+	}
+	return w.tpmIn
 }
 
 func newWorld(t *testing.T) *world {
@@ -149,6 +166,9 @@ var fixtures = map[string]func(t *testing.T, w *world) call{
 		return call{path: "/v1/key/" + l + "/group", body: wire.MoveKey{Group: authn.DefaultGroupID}}
 	},
 	"GET /v1/key/{label}": func(*testing.T, *world) call { return call{path: "/v1/key/m-ec"} },
+	"POST /v1/attestation/key/{label}": func(*testing.T, *world) call {
+		return call{path: "/v1/attestation/key/m-tpm", body: map[string][]byte{"nonce": []byte("a fresh nonce")}, tpm: true}
+	},
 	"DELETE /v1/key/{label}": func(t *testing.T, w *world) call {
 		l := uniqueLabel("del")
 		_, err := w.in.Backend.GenerateKey(context.Background(), backend.KeySpec{Label: l, Algorithm: backend.Ed25519})
@@ -280,7 +300,8 @@ func (w *world) do(t *testing.T, method string, c call, setCred func(http.Header
 		require.NoError(t, err)
 		body = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, w.in.URL+c.path, body)
+	in := w.server(t, c)
+	req, err := http.NewRequest(method, in.URL+c.path, body)
 	require.NoError(t, err)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -290,7 +311,7 @@ func (w *world) do(t *testing.T, method string, c call, setCred func(http.Header
 	} else if setCred != nil {
 		setCred(req.Header)
 	}
-	resp, err := w.in.Admin.HTTPClient().Do(req)
+	resp, err := in.Admin.HTTPClient().Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
@@ -321,7 +342,7 @@ func TestRouteRoleMatrix(t *testing.T) {
 					key := w.client(t, role)
 					set = func(h http.Header) { h.Set("X-API-KEY", key) }
 				} else {
-					_, sess := w.in.User(t, role)
+					_, sess := w.server(t, c).User(t, role)
 					set = func(h http.Header) { h.Set("Authorization", "Bearer "+sess) }
 				}
 				status, body := w.do(t, rt.Method, c, set)

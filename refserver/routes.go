@@ -44,6 +44,8 @@ var (
 	roleService = authn.NewRoleSet(authn.RoleService)
 	roleAdmin   = authn.NewRoleSet(authn.RoleAdmin)
 	anyRole     = authn.NewRoleSet(authn.AllRoles...)
+	// who manages a key or uses it may ask where it lives.
+	roleKeysAndOps = authn.NewRoleSet(authn.RoleKeyManagement, authn.RoleKeyOperation)
 	// capabilities are needed by whoever generates keys or uses them.
 	roleKeysOrOps = authn.NewRoleSet(authn.RoleKeyManagement, authn.RoleKeyOperation, authn.RoleService)
 )
@@ -66,6 +68,7 @@ func routeTable() []Route {
 		{Method: "GET", Path: "/v1/key/{label}", Roles: roleKeys, Summary: "describe a key", handle: (*Server).getKey},
 		{Method: "DELETE", Path: "/v1/key/{label}", Roles: roleKeys, Summary: "destroy a key", handle: (*Server).deleteKey},
 		{Method: "PUT", Path: "/v1/key/{label}/group", Roles: roleKeys, Summary: "give a key to another group (keyManagement in both)", handle: (*Server).moveKey},
+		{Method: "POST", Path: "/v1/attestation/key/{label}", Roles: roleKeysAndOps, Summary: "evidence that a key lives in the backend's hardware (TPM: tpm2-certify)", handle: (*Server).attestKey},
 
 		// Key operations.
 		{Method: "POST", Path: "/v1/sign", Roles: roleOps, Summary: "sign a message or digest", handle: (*Server).sign},

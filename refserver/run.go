@@ -15,6 +15,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"github.com/cryptoplug/cryptoplug/authn"
 	"github.com/cryptoplug/cryptoplug/authn/sqlstore"
 	"github.com/cryptoplug/cryptoplug/backend"
@@ -31,10 +34,14 @@ func openAuthn(ctx context.Context, c *Config, logger *slog.Logger) (*authn.Serv
 		store *sqlstore.Store
 		err   error
 	)
+	opts := []sqlstore.Option{sqlstore.WithCacheMaxStale(time.Duration(c.CacheMaxStale))}
+	if logger != nil {
+		opts = append(opts, sqlstore.WithLogger(logger))
+	}
 	if c.postgres() {
-		store, err = sqlstore.OpenPostgres(ctx, c.AuthnStore)
+		store, err = sqlstore.OpenPostgres(ctx, c.AuthnStore, opts...)
 	} else {
-		store, err = sqlstore.OpenSQLite(ctx, c.AuthnStore)
+		store, err = sqlstore.OpenSQLite(ctx, c.AuthnStore, opts...)
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("open authn store: %w", err)
@@ -47,6 +54,9 @@ func openAuthn(ctx context.Context, c *Config, logger *slog.Logger) (*authn.Serv
 	cfg := authn.Config{Store: store, Peppers: peppers, Logger: logger,
 		SessionIdleTimeout: time.Duration(c.SessionIdleTimeout), SessionLifetime: time.Duration(c.SessionLifetime)}
 	cfg.RateLimit.FreeFailures = c.RateLimitFreeFailures
+	// Counted in the store: every instance on the database counts together,
+	// and a restart resets nothing.
+	cfg.RateLimit.Shared = true
 	if proxies, err := c.trustedProxies(); err != nil {
 		store.Close()
 		return nil, nil, err
@@ -244,7 +254,17 @@ func serve(ctx context.Context, c Config, logger *slog.Logger, ln net.Listener, 
 		defer f.Close()
 		auditOut = f
 	}
-	srv, err := New(Options{Backend: b, Auth: svc, Audit: slog.New(slog.NewJSONHandler(auditOut, nil))})
+	// The process's own CPU, memory and file descriptors, and the Go
+	// runtime's, beside the server's series: process_cpu_seconds_total is
+	// what a load test divides by the requests it sent.
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
+		return err
+	}
+	if err := reg.Register(collectors.NewGoCollector()); err != nil {
+		return err
+	}
+	srv, err := New(Options{Backend: b, Auth: svc, Audit: slog.New(slog.NewJSONHandler(auditOut, nil)), Registry: reg})
 	if err != nil {
 		return err
 	}

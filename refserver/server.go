@@ -110,6 +110,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 // request is one request on its way through a handler.
 type request struct {
 	w         http.ResponseWriter
+	sw        statusWriter // w, when the request came through wrap
 	r         *http.Request
 	route     *Route
 	id        string
@@ -160,9 +161,14 @@ func (s *Server) wrap(rt *Route) http.Handler {
 	obs := s.metrics.route(label)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
-		rq := &request{w: sw, r: r, route: rt, id: newRequestID()}
-		sw.Header().Set("X-Request-ID", rq.id)
+		// One allocation for the request and its status writer; the
+		// header's value slice is set directly, as Set would, without
+		// canonicalising a name that already is.
+		rq := &request{r: r, route: rt, id: newRequestID()}
+		rq.sw.ResponseWriter = w
+		sw := &rq.sw
+		rq.w = sw
+		sw.Header()["X-Request-Id"] = []string{rq.id}
 		r.Body = http.MaxBytesReader(sw, r.Body, limit)
 		err := s.authorize(rq)
 		if err == nil {

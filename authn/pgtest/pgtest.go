@@ -261,6 +261,25 @@ func (c *Cluster) NewSchema(tb testing.TB) string {
 	return c.DSN() + "&search_path=" + name
 }
 
+// Restart stops the server (fast shutdown: every session is disconnected,
+// in-flight transactions roll back) and starts it again on the same data
+// and port, as clients see a database restarted for maintenance or a
+// failover. It returns once the server accepts connections again.
+func (c *Cluster) Restart(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stopped {
+		return errors.New("pgtest: cluster stopped")
+	}
+	// -l again: without it the new server would keep pg_ctl's output pipe
+	// open, and pg_ctl's caller would wait for the server to exit.
+	out, err := c.run(ctx, "pg_ctl", "-D", c.data(), "-l", filepath.Join(c.dir, "postgres.log"), "-m", "fast", "-w", "-t", "60", "restart")
+	if err != nil {
+		return fmt.Errorf("pgtest: pg_ctl restart: %v\n%s", err, out)
+	}
+	return nil
+}
+
 // Stop stops the server and removes its directory. It is safe to call more
 // than once.
 func (c *Cluster) Stop() error {

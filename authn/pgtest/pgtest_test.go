@@ -61,3 +61,27 @@ func TestMissingBinariesFailWithMakeDepsHint(t *testing.T) {
 	_, err := Start(context.Background())
 	require.ErrorContains(t, err, "make deps")
 }
+
+func TestRestartKeepsDataAndPortAndDropsSessions(t *testing.T) {
+	ctx := context.Background()
+	c, err := Start(ctx)
+	require.NoError(t, err)
+	defer c.Stop()
+	db, err := sql.Open("pgx", c.DSN())
+	require.NoError(t, err)
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = conn.ExecContext(ctx, `CREATE TABLE survives (x INTEGER); INSERT INTO survives VALUES (42)`)
+	require.NoError(t, err)
+
+	require.NoError(t, c.Restart(ctx))
+	_, err = conn.ExecContext(ctx, `SELECT 1`)
+	require.Error(t, err, "a session open across the restart is gone")
+	var x int
+	require.NoError(t, db.QueryRowContext(ctx, `SELECT x FROM survives`).Scan(&x), "a new connection reaches the same port")
+	require.Equal(t, 42, x)
+	require.NoError(t, c.Stop())
+	require.Error(t, c.Restart(ctx), "a stopped cluster cannot restart")
+}

@@ -57,8 +57,20 @@ const apiKeyByHashQuery = `SELECT k.id, k.principal_id, k.role, k.token_hash, k.
 		k.created_at, k.expires_at, p.kind, p.roles, p.method, p.epoch
 		FROM api_keys k JOIN principals p ON p.id = k.principal_id WHERE k.token_hash = ?`
 
-// GetAPIKeyByHash implements [authn.Store].
+// GetAPIKeyByHash implements [authn.Store], served from the lookup cache
+// while it is fresh: a change made through another process may take up to
+// the cache's bound to show.
 func (s *Store) GetAPIKeyByHash(ctx context.Context, hash []byte) (authn.APIKeyRecord, error) {
+	if s.cache != nil {
+		if k, ok := cached(s.cache, &s.cache.apiKeys, hash); ok {
+			return k, nil
+		}
+		return fill(s.cache, &s.cache.apiKeys, hash, func() (authn.APIKeyRecord, error) { return s.apiKeyByHashQuery(ctx, hash) }, nil)
+	}
+	return s.apiKeyByHashQuery(ctx, hash)
+}
+
+func (s *Store) apiKeyByHashQuery(ctx context.Context, hash []byte) (authn.APIKeyRecord, error) {
 	k, err := scanAPIKey(s.apiKeyByHash.QueryRowContext(ctx, hash), true)
 	if err != nil {
 		return k, s.err("get API key by hash", err)
@@ -74,12 +86,14 @@ func (s *Store) ListAPIKeys(ctx context.Context, principalID string) ([]authn.AP
 
 // DeleteAPIKey implements [authn.Store].
 func (s *Store) DeleteAPIKey(ctx context.Context, id string) error {
+	defer s.cache.dropAll()
 	return s.execOne(ctx, s.write, "delete API key", `DELETE FROM api_keys WHERE id = ?`, id)
 }
 
 // RotateAPIKey implements [authn.Store].
 func (s *Store) RotateAPIKey(ctx context.Context, oldID string, oldExpiresAt time.Time, replacement authn.APIKeyRecord) error {
 	const op = "rotate API key"
+	defer s.cache.dropAll()
 	return s.inTx(ctx, op, func(tx *sql.Tx) error {
 		var err error
 		if oldExpiresAt.IsZero() {

@@ -44,6 +44,7 @@ func (s *Store) ListGroups(ctx context.Context) ([]authn.GroupRecord, error) {
 // without a cascade, so a key assigned concurrently fails the delete
 // rather than being orphaned.
 func (s *Store) DeleteGroup(ctx context.Context, id string) error {
+	defer s.cache.dropAll()
 	const op = "delete group"
 	return s.inTx(ctx, op, func(tx *sql.Tx) error {
 		var n int
@@ -69,6 +70,7 @@ func (s *Store) DeleteGroup(ctx context.Context, id string) error {
 
 // SetMembership implements [authn.Store].
 func (s *Store) SetMembership(ctx context.Context, m authn.MembershipRecord) error {
+	defer s.cache.dropAll()
 	_, err := s.exec(ctx, s.write, "set membership", `INSERT INTO group_members (principal_id, group_id, roles) VALUES (?, ?, ?)
 		ON CONFLICT (principal_id, group_id) DO UPDATE SET roles = excluded.roles`, m.PrincipalID, m.GroupID, m.Roles)
 	return err
@@ -76,6 +78,7 @@ func (s *Store) SetMembership(ctx context.Context, m authn.MembershipRecord) err
 
 // DeleteMembership implements [authn.Store].
 func (s *Store) DeleteMembership(ctx context.Context, principalID, groupID string) error {
+	defer s.cache.dropAll()
 	return s.execOne(ctx, s.write, "delete membership", `DELETE FROM group_members WHERE principal_id = ? AND group_id = ?`, principalID, groupID)
 }
 
@@ -104,18 +107,34 @@ const keyAccessQuery = `SELECT g.group_id, COALESCE(m.roles, 0)
 	FROM (SELECT COALESCE((SELECT group_id FROM key_owners WHERE key_id = ?), '` + authn.DefaultGroupID + `') AS group_id) g
 	LEFT JOIN group_members m ON m.group_id = g.group_id AND m.principal_id = ?`
 
-// KeyAccess implements [authn.Store] with a prepared statement.
+// KeyAccess implements [authn.Store] with a prepared statement, served
+// from the lookup cache while it is fresh: a change made through another
+// process may take up to the cache's bound to show.
 func (s *Store) KeyAccess(ctx context.Context, principalID, keyID string) (string, authn.RoleSet, error) {
-	var group string
-	var roles authn.RoleSet
-	if err := s.keyAccess.QueryRowContext(ctx, keyID, principalID).Scan(&group, &roles); err != nil {
-		return "", 0, s.err("key access", err)
+	if s.cache == nil {
+		a, err := s.keyAccessQuery(ctx, principalID, keyID)
+		return a.group, a.roles, err
 	}
-	return group, roles, nil
+	var buf [160]byte
+	key := accessKey(buf[:0], principalID, keyID)
+	if a, ok := cached(s.cache, &s.cache.access, key); ok {
+		return a.group, a.roles, nil
+	}
+	a, err := fill(s.cache, &s.cache.access, key, func() (keyAccess, error) { return s.keyAccessQuery(ctx, principalID, keyID) }, nil)
+	return a.group, a.roles, err
+}
+
+func (s *Store) keyAccessQuery(ctx context.Context, principalID, keyID string) (keyAccess, error) {
+	var a keyAccess
+	if err := s.keyAccess.QueryRowContext(ctx, keyID, principalID).Scan(&a.group, &a.roles); err != nil {
+		return keyAccess{}, s.err("key access", err)
+	}
+	return a, nil
 }
 
 // AssignKey implements [authn.Store].
 func (s *Store) AssignKey(ctx context.Context, keyID, groupID string) error {
+	defer s.cache.dropAll()
 	_, err := s.exec(ctx, s.write, "assign key", `INSERT INTO key_owners (key_id, group_id) VALUES (?, ?)`, keyID, groupID)
 	return err
 }
@@ -123,6 +142,7 @@ func (s *Store) AssignKey(ctx context.Context, keyID, groupID string) error {
 // MoveKey implements [authn.Store]. Each branch is one conditional
 // statement, so that of two racing moves from the same group one wins.
 func (s *Store) MoveKey(ctx context.Context, keyID, from, to string) error {
+	defer s.cache.dropAll()
 	const op = "move key"
 	if from == authn.DefaultGroupID {
 		n, err := s.exec(ctx, s.write, op, `INSERT INTO key_owners (key_id, group_id) VALUES (?, ?) ON CONFLICT (key_id) DO NOTHING`, keyID, to)
@@ -135,6 +155,7 @@ func (s *Store) MoveKey(ctx context.Context, keyID, from, to string) error {
 
 // ForgetKey implements [authn.Store].
 func (s *Store) ForgetKey(ctx context.Context, keyID string) error {
+	defer s.cache.dropAll()
 	_, err := s.exec(ctx, s.write, "forget key", `DELETE FROM key_owners WHERE key_id = ?`, keyID)
 	return err
 }

@@ -114,11 +114,13 @@ func (s *Store) ListPrincipals(ctx context.Context) ([]authn.PrincipalRecord, er
 // DeletePrincipal implements [authn.Store]. Foreign keys cascade to
 // everything the principal owns.
 func (s *Store) DeletePrincipal(ctx context.Context, id string) error {
+	defer s.cache.dropAll()
 	return s.execOne(ctx, s.write, "delete principal", `DELETE FROM principals WHERE id = ?`, id)
 }
 
 // ResetCredentials implements [authn.Store].
 func (s *Store) ResetCredentials(ctx context.Context, p authn.PrincipalRecord, keys []authn.APIKeyRecord) error {
+	defer s.cache.dropAll()
 	const op = "reset credentials"
 	return s.inTx(ctx, op, func(tx *sql.Tx) error {
 		// Updating the row first takes its lock, which session creation

@@ -95,6 +95,7 @@ func (s *Store) GetBackup(ctx context.Context, principalID string) (authn.Backup
 
 // Rehash implements [authn.Store].
 func (s *Store) Rehash(ctx context.Context, kind authn.TokenKind, id string, oldVersion uint32, hash []byte, version uint32) error {
+	defer s.cache.dropAll()
 	var table, idCol string
 	switch kind {
 	case authn.TokenAPIKey:
@@ -114,10 +115,14 @@ func (s *Store) Rehash(ctx context.Context, kind authn.TokenKind, id string, old
 }
 
 // PurgeExpired implements [authn.Store].
-func (s *Store) PurgeExpired(ctx context.Context, now, idleBefore time.Time) (int64, error) {
+func (s *Store) PurgeExpired(ctx context.Context, now, idleBefore time.Time) (total int64, err error) {
+	defer func() {
+		if total > 0 {
+			s.cache.dropAll()
+		}
+	}()
 	const op = "purge expired"
-	var total int64
-	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, op, func(tx *sql.Tx) error {
 		for _, q := range []struct {
 			query string
 			args  []any
@@ -126,6 +131,7 @@ func (s *Store) PurgeExpired(ctx context.Context, now, idleBefore time.Time) (in
 			{`DELETE FROM api_keys WHERE expires_at IS NOT NULL AND expires_at <= ?`, []any{nanos(now)}},
 			{`DELETE FROM pins WHERE expires_at <= ?`, []any{nanos(now)}},
 			{`DELETE FROM registration_tokens WHERE expires_at <= ? OR uses_left <= 0`, []any{nanos(now)}},
+			{`DELETE FROM auth_failures WHERE blocked_until <= ? AND updated_at <= ?`, []any{nanos(now), nanos(now.Add(-failureRetention))}},
 		} {
 			n, err := s.exec(ctx, tx, op, q.query, q.args...)
 			if err != nil {

@@ -55,8 +55,21 @@ func (s *Store) CreateSession(ctx context.Context, x authn.SessionRecord) error 
 	return s.inTx(ctx, op, func(tx *sql.Tx) error { return s.insertSession(ctx, tx, op, x) })
 }
 
-// GetSessionByHash implements [authn.Store] with a prepared statement.
+// GetSessionByHash implements [authn.Store] with a prepared statement,
+// served from the lookup cache while it is fresh: a change made through
+// another process may take up to the cache's bound to show.
 func (s *Store) GetSessionByHash(ctx context.Context, hash []byte) (authn.SessionRecord, error) {
+	if s.cache != nil {
+		if x, ok := cached(s.cache, &s.cache.sessions, hash); ok {
+			return x, nil
+		}
+		return fill(s.cache, &s.cache.sessions, hash, func() (authn.SessionRecord, error) { return s.sessionByHashQuery(ctx, hash) },
+			func(x authn.SessionRecord) { s.cache.keepSessionID(x.ID, string(hash)) })
+	}
+	return s.sessionByHashQuery(ctx, hash)
+}
+
+func (s *Store) sessionByHashQuery(ctx context.Context, hash []byte) (authn.SessionRecord, error) {
 	x, err := scanSession(s.sessionByHash.QueryRowContext(ctx, hash), true)
 	if err != nil {
 		return x, s.err("get session by hash", err)
@@ -66,6 +79,7 @@ func (s *Store) GetSessionByHash(ctx context.Context, hash []byte) (authn.Sessio
 
 // TouchSession implements [authn.Store]. A missing session is not an error.
 func (s *Store) TouchSession(ctx context.Context, id string, at time.Time) error {
+	defer s.cache.dropSessionID(id)
 	_, err := s.exec(ctx, s.write, "touch session", `UPDATE sessions SET last_used_at = ? WHERE id = ? AND last_used_at < ?`,
 		nanos(at), id, nanos(at))
 	return err
@@ -74,6 +88,7 @@ func (s *Store) TouchSession(ctx context.Context, id string, at time.Time) error
 // ReplaceSession implements [authn.Store].
 func (s *Store) ReplaceSession(ctx context.Context, oldID string, next authn.SessionRecord) error {
 	const op = "replace session"
+	defer s.cache.dropSessionID(oldID)
 	return s.inTx(ctx, op, func(tx *sql.Tx) error {
 		if err := s.execOne(ctx, tx, op, `DELETE FROM sessions WHERE id = ?`, oldID); err != nil {
 			return err
@@ -84,11 +99,13 @@ func (s *Store) ReplaceSession(ctx context.Context, oldID string, next authn.Ses
 
 // DeleteSession implements [authn.Store].
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
+	defer s.cache.dropSessionID(id)
 	return s.execOne(ctx, s.write, "delete session", `DELETE FROM sessions WHERE id = ?`, id)
 }
 
 // DeleteSessions implements [authn.Store].
 func (s *Store) DeleteSessions(ctx context.Context, principalID string) (int, error) {
+	defer s.cache.dropAll()
 	n, err := s.exec(ctx, s.write, "delete sessions", `DELETE FROM sessions WHERE principal_id = ?`, principalID)
 	return int(n), err
 }

@@ -45,6 +45,10 @@ type Store struct {
 	sessionByHash *sql.Stmt
 	apiKeyByHash  *sql.Stmt
 	keyAccess     *sql.Stmt
+
+	// cache serves the lookups on every request's path; nil when turned
+	// off (see cache.go).
+	cache *cache
 }
 
 type dialect struct {
@@ -63,8 +67,10 @@ var (
 // OpenSQLite opens (creating if needed) the SQLite database file at path,
 // switches it to WAL mode and migrates its schema. path must be a file, not
 // ":memory:" (the store uses separate reader and writer connections). The
-// file is shared safely with other processes through SQLite's own locking.
-func OpenSQLite(ctx context.Context, path string) (*Store, error) {
+// file is shared safely with other processes through SQLite's own locking,
+// and the lookup cache (see [WithCacheMaxStale]) stays coherent with their
+// changes.
+func OpenSQLite(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if path == "" || strings.HasPrefix(path, ":memory:") || strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("sqlstore: open sqlite %q: %w: need a plain file path", path, authn.ErrInvalidArgument)
 	}
@@ -96,6 +102,14 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	if o := buildOptions(opts); o.cache {
+		s.cache = &cache{}
+		if s.cache.source, err = s.pollSQLite(ctx, o.maxStale, o.logger); err != nil {
+			s.cache = nil
+			s.Close()
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -103,8 +117,9 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 // key=value form, e.g. "postgres://user@host:5432/db?sslmode=verify-full")
 // and migrates the schema in the connection's search_path. Several
 // processes may open the same database; migrations are serialised with an
-// advisory lock.
-func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
+// advisory lock. The lookup cache (see [WithCacheMaxStale]) listens for
+// their changes on a connection of its own.
+func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open postgres: %w", err)
@@ -125,6 +140,14 @@ func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
 	if err := s.prepare(ctx); err != nil {
 		db.Close()
 		return nil, err
+	}
+	if o := buildOptions(opts); o.cache {
+		s.cache = &cache{}
+		if s.cache.source, err = s.listenPostgres(ctx, dsn, o.maxStale, o.logger); err != nil {
+			s.cache = nil
+			s.Close()
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -152,6 +175,7 @@ func (s *Store) prepare(ctx context.Context) error {
 // Close closes the database connections. It is safe to call more than once.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.cache.close()
 		var errs []error
 		for _, st := range []*sql.Stmt{s.sessionByHash, s.apiKeyByHash, s.keyAccess} {
 			if st != nil {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cryptoplug/cryptoplug/backend"
 	"github.com/cryptoplug/cryptoplug/internal/privkey"
@@ -20,8 +21,9 @@ const Scheme = "software"
 
 func init() { backend.Register(Scheme, open) }
 
-// open is the [backend.OpenFunc] for "software:" URIs: a directory store when
-// the URI names a dir, an in-memory store otherwise.
+// open is the [backend.OpenFunc] for "software:" URIs: a PostgreSQL store
+// for "software:postgres?…", a directory store when the URI names a dir, an
+// in-memory store otherwise.
 func open(ctx context.Context, uri string) (backend.Backend, error) {
 	u, err := backend.ParseURI(uri)
 	if err != nil {
@@ -33,18 +35,30 @@ func open(ctx context.Context, uri string) (backend.Backend, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, backend.Errorf("open", u.Redacted(), "", err)
 	}
-	if u.Has("dir") {
+	switch {
+	case u.Has("postgres"):
+		return openPostgres(ctx, u)
+	case u.Has("dir"):
 		return openDir(ctx, u)
 	}
 	return openMemory(u)
 }
 
 // store is a [backend.Backend] and [backend.Importer] whose keys live in
-// memory, optionally mirrored to files by a persister.
+// memory, optionally mirrored to files by a persister. The PostgreSQL store
+// (pgStore) wraps one as its index: a cache of the table.
 type store struct {
 	name    string // the store in errors: "software" or the redacted URI
 	info    backend.Info
-	persist persister // nil for the in-memory store
+	persist persister // nil for the in-memory and PostgreSQL stores
+
+	// confirm, when set, runs as every operation starts, after the key's
+	// gate admitted it: the shared store's check that the key has not been
+	// deleted elsewhere. nil for stores whose memory is the truth.
+	confirm func(ctx context.Context, k *key) error
+	// opTimeout bounds the context-free operation methods; zero (no bound)
+	// unless confirm can block.
+	opTimeout time.Duration
 
 	closed atomic.Bool
 
@@ -97,8 +111,24 @@ func (s *store) check(ctx context.Context, op, label string) error {
 // prepare validates spec, resolves its usage, picks an ID when it has none
 // and checks that label and ID are free.
 func (s *store) prepare(op string, spec backend.KeySpec) (backend.KeySpec, error) {
-	if err := spec.Validate(); err != nil {
+	spec, err := normalize(op, s.name, spec)
+	if err != nil {
+		return spec, err
+	}
+	s.mu.RLock()
+	err = s.taken(spec)
+	s.mu.RUnlock()
+	if err != nil {
 		return spec, backend.Errorf(op, s.name, spec.Label, err)
+	}
+	return spec, nil
+}
+
+// normalize validates spec, resolves its usage and picks an ID when it has
+// none.
+func normalize(op, name string, spec backend.KeySpec) (backend.KeySpec, error) {
+	if err := spec.Validate(); err != nil {
+		return spec, backend.Errorf(op, name, spec.Label, err)
 	}
 	spec.Usage = spec.Usage.Resolve(spec.Algorithm)
 	if len(spec.ID) == 0 {
@@ -106,12 +136,6 @@ func (s *store) prepare(op string, spec backend.KeySpec) (backend.KeySpec, error
 		_, _ = rand.Read(spec.ID) // crypto/rand.Read never fails
 	} else {
 		spec.ID = slices.Clone(spec.ID)
-	}
-	s.mu.RLock()
-	err := s.taken(spec)
-	s.mu.RUnlock()
-	if err != nil {
-		return spec, backend.Errorf(op, s.name, spec.Label, err)
 	}
 	return spec, nil
 }
@@ -131,29 +155,13 @@ func (s *store) taken(spec backend.KeySpec) error {
 	return nil
 }
 
-// add encodes priv, reads the encoding back into the key the store will use
-// (so the store never holds a key it could not load again, nor the caller's
-// own value), persists it and indexes it.
+// add builds the key (see build), persists it and indexes it.
 func (s *store) add(op string, spec backend.KeySpec, priv crypto.PrivateKey) (backend.Key, error) {
-	enc, err := privkey.Marshal(spec.Algorithm, priv)
+	k, rec, err := s.build(op, spec, priv)
 	if err != nil {
-		return nil, backend.Errorf(op, s.name, spec.Label, err)
+		return nil, err
 	}
-	defer clear(enc)
-	own, err := privkey.Parse(spec.Algorithm, enc)
-	if err != nil {
-		return nil, backend.Errorf(op, s.name, spec.Label, fmt.Errorf("%w: %w", err, backend.ErrInvalidInput))
-	}
-	rec := &keyFile{Algorithm: spec.Algorithm, Usage: spec.Usage, Label: spec.Label, ID: spec.ID, Private: enc}
-	k, err := s.newKey(rec, own)
-	if err == nil && !samePublic(priv, k.pub) {
-		k.retire()
-		err = fmt.Errorf("%s key's public half does not match its private key: %w", spec.Algorithm, backend.ErrInvalidInput)
-	}
-	if err != nil {
-		return nil, backend.Errorf(op, s.name, spec.Label, err)
-	}
-
+	defer clear(rec.Private)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	err = s.taken(spec)
@@ -172,6 +180,33 @@ func (s *store) add(op string, spec backend.KeySpec, priv crypto.PrivateKey) (ba
 	s.byID[spec.ID.String()] = k
 	s.byLabel[spec.Label] = k
 	return k, nil
+}
+
+// build encodes priv and reads the encoding back into the key the store
+// will use, so the store never holds a key it could not load again, nor the
+// caller's own value. It returns the key and its record, whose Private
+// field (the encoding) the caller must clear.
+func (s *store) build(op string, spec backend.KeySpec, priv crypto.PrivateKey) (*key, *keyFile, error) {
+	enc, err := privkey.Marshal(spec.Algorithm, priv)
+	if err != nil {
+		return nil, nil, backend.Errorf(op, s.name, spec.Label, err)
+	}
+	own, err := privkey.Parse(spec.Algorithm, enc)
+	if err != nil {
+		clear(enc)
+		return nil, nil, backend.Errorf(op, s.name, spec.Label, fmt.Errorf("%w: %w", err, backend.ErrInvalidInput))
+	}
+	rec := &keyFile{Algorithm: spec.Algorithm, Usage: spec.Usage, Label: spec.Label, ID: spec.ID, Private: enc}
+	k, err := s.newKey(rec, own)
+	if err == nil && !samePublic(priv, k.pub) {
+		k.retire()
+		err = fmt.Errorf("%s key's public half does not match its private key: %w", spec.Algorithm, backend.ErrInvalidInput)
+	}
+	if err != nil {
+		clear(enc)
+		return nil, nil, backend.Errorf(op, s.name, spec.Label, err)
+	}
+	return k, rec, nil
 }
 
 // Key finds the key ref names. It fails with [backend.ErrKeyNotFound] when no

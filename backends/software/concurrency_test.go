@@ -44,6 +44,10 @@ func stores(t *testing.T) map[string]func(t *testing.T) (backend.Backend, string
 			uri, _ := newDirURI(t)
 			return openDir(t, uri), uri
 		},
+		"postgres": func(t *testing.T) (backend.Backend, string) {
+			uri := newPGURI(t, "")
+			return openDir(t, uri), uri
+		},
 	}
 }
 
@@ -144,8 +148,12 @@ func TestRetireWhileSigning(t *testing.T) {
 		}, backend.ErrKeyNotFound},
 	} {
 		for _, alg := range algs {
+			open := stores(t)["memory"]
+			if alg == backend.ECDSAP256 {
+				open = stores(t)["postgres"] // the shared store's confirm is on the same path
+			}
 			t.Run(how.name+"/"+string(alg), func(t *testing.T) {
-				b := openMemory(t)
+				b, _ := open(t)
 				k, err := b.(backend.Importer).ImportKey(context.Background(), backend.KeySpec{Algorithm: alg, Label: "k"}, rawKeys()[alg])
 				require.NoError(t, err)
 				s, err := k.Signer()

@@ -11,8 +11,8 @@ import (
 // (crypto/mlkem), for [backend.NewDecapsulator]: a malformed ciphertext of
 // the right length yields the implicit-rejection key, not an error.
 func (k *key) decapsulateFunc(dk crypto.Decapsulator) backend.DecapsulateFunc {
-	return func(_ context.Context, ciphertext []byte) ([]byte, error) {
-		if err := k.enter(); err != nil {
+	return func(ctx context.Context, ciphertext []byte) ([]byte, error) {
+		if err := k.enter(ctx); err != nil {
 			return nil, err
 		}
 		defer k.leave()

@@ -20,8 +20,8 @@ import (
 // adapter reduces every failure to the same rsa.ErrDecryption and applies
 // SessionKeyLen's rule.
 func (k *key) decryptFunc(priv *rsa.PrivateKey) backend.DecryptFunc {
-	return func(_ context.Context, req backend.DecryptRequest) ([]byte, error) {
-		if err := k.enter(); err != nil {
+	return func(ctx context.Context, req backend.DecryptRequest) ([]byte, error) {
+		if err := k.enter(ctx); err != nil {
 			return nil, err
 		}
 		defer k.leave()

@@ -1,7 +1,6 @@
 package software
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -40,14 +39,6 @@ const (
 	lockFileName     = ".lock"
 	keyFileSuffix    = ".key"
 	tempFilePrefix   = ".tmp-"
-
-	// identityHeader starts the decrypted identity file, so that a file
-	// that merely decrypts is not taken for a store.
-	identityHeader      = "cryptoplug-software-keystore/v1\n"
-	maxIdentityFileSize = 16 << 10
-	// maxEncryptedKeyFileSize leaves room for age's header (about 1.6 KiB
-	// with the hybrid stanza) around the largest plaintext accepted.
-	maxEncryptedKeyFileSize = maxKeyFileSize + 16<<10
 )
 
 // dirStore keeps a store's keys as age-encrypted files in one directory.
@@ -185,36 +176,12 @@ func (d *dirStore) readIdentity(pass backend.Secret) (*age.HybridIdentity, error
 		}
 		return nil, d.corrupt(identityFileName, err)
 	}
-	sid, err := age.NewScryptIdentity(string(pass))
-	if err != nil {
-		return nil, err
-	}
-	// A tampered file must not make Open spend minutes in scrypt.
-	sid.SetMaxWorkFactor(maxScryptWorkFactor)
-	r, err := age.Decrypt(bytes.NewReader(data), sid)
-	if nm := (*age.NoIdentityMatchError)(nil); errors.As(err, &nm) {
-		// age cannot tell a wrong passphrase from a damaged passphrase
-		// stanza; the first is by far the likelier.
+	id, err := openIdentity(data, pass)
+	switch {
+	case errors.Is(err, errWrongPassphrase):
 		return nil, fmt.Errorf("key store %s: wrong passphrase: %w", d.dir, backend.ErrAuth)
-	}
-	if err != nil {
+	case err != nil:
 		return nil, d.corrupt(identityFileName, err)
-	}
-	plain, err := io.ReadAll(io.LimitReader(r, maxIdentityFileSize))
-	defer clear(plain)
-	if err != nil {
-		return nil, d.corrupt(identityFileName, err)
-	}
-	line, ok := bytes.CutPrefix(plain, []byte(identityHeader))
-	if ok {
-		line, ok = bytes.CutSuffix(line, []byte("\n"))
-	}
-	if !ok {
-		return nil, d.corrupt(identityFileName, errors.New("not a cryptoplug key store identity"))
-	}
-	id, err := age.ParseHybridIdentity(string(line))
-	if err != nil {
-		return nil, d.corrupt(identityFileName, errors.New("malformed identity"))
 	}
 	return id, nil
 }
@@ -222,18 +189,7 @@ func (d *dirStore) readIdentity(pass backend.Secret) (*age.HybridIdentity, error
 // createIdentity makes a new store: a fresh hybrid identity, encrypted with
 // pass at the given scrypt work factor.
 func (d *dirStore) createIdentity(pass backend.Secret, workFactor int) (*age.HybridIdentity, error) {
-	id, err := age.GenerateHybridIdentity()
-	if err != nil {
-		return nil, err
-	}
-	r, err := age.NewScryptRecipient(string(pass))
-	if err != nil {
-		return nil, err
-	}
-	r.SetWorkFactor(workFactor)
-	plain := []byte(identityHeader + id.String() + "\n")
-	defer clear(plain)
-	enc, err := encrypt(plain, r)
+	id, enc, err := newIdentity(pass, workFactor)
 	if err != nil {
 		return nil, err
 	}
@@ -241,21 +197,6 @@ func (d *dirStore) createIdentity(pass backend.Secret, workFactor int) (*age.Hyb
 		return nil, fmt.Errorf("create key store: %w", err)
 	}
 	return id, nil
-}
-
-func encrypt(plain []byte, r age.Recipient) ([]byte, error) {
-	var buf bytes.Buffer
-	w, err := age.Encrypt(&buf, r)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := w.Write(plain); err != nil {
-		return nil, err
-	}
-	if err := w.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
 }
 
 // load reads every key file into s. A file that cannot be read is recorded
@@ -290,19 +231,7 @@ func (d *dirStore) loadKey(s *store, e fs.DirEntry, stem string) (*key, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := age.Decrypt(bytes.NewReader(data), d.identity)
-	if err != nil {
-		return nil, fmt.Errorf("cannot decrypt with this store's identity: %v", err)
-	}
-	plain, err := io.ReadAll(io.LimitReader(r, maxKeyFileSize+1))
-	defer clear(plain)
-	if err != nil {
-		return nil, fmt.Errorf("cannot decrypt: %v", err)
-	}
-	if len(plain) > maxKeyFileSize {
-		return nil, errors.New("too large for a key file")
-	}
-	rec, priv, err := readKeyFile(plain)
+	rec, priv, err := openKeyFile(data, d.identity)
 	if err != nil {
 		return nil, err
 	}

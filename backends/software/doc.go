@@ -11,7 +11,7 @@
 //
 // # URIs
 //
-// Two key stores are registered under the scheme "software":
+// Three key stores are registered under the scheme "software":
 //
 //	software:
 //
@@ -31,6 +31,48 @@
 // prefer pin-source, since pin-value puts the secret in command lines.
 // A new store's passphrase is stretched with scrypt at
 // [DefaultScryptWorkFactor]; no attribute lowers it.
+//
+// A third store keeps the keys in PostgreSQL, shared by every process that
+// opens the same database and schema — several server instances behind one
+// load balancer:
+//
+//	software:postgres?dsn-source=file:/abs/dsn-file&pin-source=file:/abs/passphrase-file
+//	software:postgres?dsn-source=env:NAME&pin-source=env:NAME[&max-stale=1s]
+//
+// (Info.Kind "postgres", Persistent true). dsn-source names the pgx
+// connection string ("postgres://user@host/db?sslmode=verify-full", or the
+// key=value form; pool settings such as pool_max_conns are accepted) through
+// the same sources as pin-source, because a connection string may hold a
+// password: it never appears in the URI, and no error or log quotes it. The
+// tables (software_keystore, software_keys, software_keystore_migrations, a
+// trigger function) are created in the connection's search_path on first
+// open and migrated in versioned steps; a schema migrated by a newer program
+// is refused.
+//
+// The PostgreSQL store encrypts exactly as the directory store does: one
+// scrypt per open unlocks the store's identity (a row of software_keystore),
+// and each key is a row of software_keys holding its age-encrypted key file.
+// Label and ID are also stored in the clear, so that the database keeps them
+// unique: of several processes creating the same label (or ID) at once
+// exactly one succeeds and the others fail with [backend.ErrKeyExists]; of
+// several deleting one key, one succeeds and the others get
+// [backend.ErrKeyNotFound]. Create, delete and list are one statement each.
+// Two processes opening an empty schema at once end up with one identity.
+//
+// Each process keeps the keys it has used decrypted in memory, and keeps
+// that cache coherent: a trigger notifies (LISTEN/NOTIFY) every key row that
+// changes or goes, and a dedicated connection per open store evicts the key
+// on delivery, usually milliseconds after the commit. A key deleted through
+// one process fails in that process at once and in every other within
+// max-stale (default 1s, from 100ms to 1h), and this bound holds when
+// notifications are lost: a heartbeat through the notification connection
+// shows how far delivery has got, and once it lags by more than max-stale
+// (connection down, half-open or reconnecting) each operation first asks the
+// table whether its key still exists, once per key per max-stale. If the
+// database cannot answer, the operation fails with [ErrUnavailable] rather
+// than act on a key that may have been deleted: this store trades
+// availability during a database outage (beyond max-stale) for that bound.
+// The connections reconnect by themselves when the database comes back.
 //
 // # Directory layout
 //
@@ -82,6 +124,7 @@
 // left to the garbage collector.
 //
 // All errors are [*backend.Error] values naming the operation, the store
-// ("software", or the directory store's redacted URI) and the key's label.
-// They never contain a passphrase or key material.
+// ("software", or the persistent store's redacted URI) and the key's label.
+// They never contain a passphrase, a connection string's password or key
+// material.
 package software

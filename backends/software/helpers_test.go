@@ -11,7 +11,6 @@ import (
 	"crypto/rsa"
 	"errors"
 	"fmt"
-	"github.com/cryptoplug/cryptoplug/internal/scryptcost"
 	"os"
 	"path/filepath"
 	"sync"
@@ -23,15 +22,17 @@ import (
 	"github.com/cloudflare/circl/sign/mldsa/mldsa87"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cryptoplug/cryptoplug/authn/pgtest"
 	"github.com/cryptoplug/cryptoplug/backend"
 	_ "github.com/cryptoplug/cryptoplug/backends/software"
+	"github.com/cryptoplug/cryptoplug/internal/scryptcost"
 )
 
 // TestMain creates keystores at scrypt's lowest cost: the tests create
 // hundreds, and the cost is not what they test.
 func TestMain(m *testing.M) {
 	scryptcost.SetForTests(scryptcost.Min)
-	os.Exit(m.Run())
+	pgtest.Main(m) // stops the PostgreSQL cluster the PostgreSQL store's tests start
 }
 
 // rawKeys returns one standard-library (or circl) private key per algorithm,

@@ -1,6 +1,7 @@
 package software
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -8,6 +9,7 @@ import (
 	"crypto/rsa"
 	"fmt"
 	"math/big"
+	"sync"
 	"sync/atomic"
 
 	"github.com/cloudflare/circl/sign/ed448"
@@ -35,6 +37,13 @@ type key struct {
 	gate    gate
 	retired atomic.Bool
 
+	// For keys of a shared store (PostgreSQL), whose memory is a cache of a
+	// table other processes change; see pgStore.confirm.
+	checked   atomic.Int64 // pgnotify.Now() before the table last showed the key
+	indexedAt int64        // pgnotify.Now() when the key entered the store's index
+	verify    atomic.Bool  // the index's watermark does not cover the key: ask the table
+	recheckMu sync.Mutex   // one table check at a time per key
+
 	signer       backend.Signer       // nil unless the key signs
 	decrypter    backend.Decrypter    // nil unless the key decrypts
 	decapsulator backend.Decapsulator // nil unless the key decapsulates
@@ -58,7 +67,7 @@ func (s *store) newKey(rec *keyFile, priv crypto.PrivateKey) (*key, error) {
 		privkey.Wipe(priv)
 		return nil, fmt.Errorf("%s public key: %v: %w", rec.Algorithm, err, backend.ErrInvalidInput)
 	}
-	sk := backend.StoreKey{Backend: s.name, Key: k.label, Algorithm: k.alg, Public: k.pub, Check: k.usable}
+	sk := backend.StoreKey{Backend: s.name, Key: k.label, Algorithm: k.alg, Public: k.pub, Check: k.usable, Timeout: s.opTimeout}
 	k.gate.idle = func() { privkey.Wipe(k.priv) }
 	switch p := priv.(type) {
 	case *rsa.PrivateKey:
@@ -195,15 +204,23 @@ func (k *key) usable() error {
 // enter admits one operation; the caller must call leave when enter
 // returned nil. It fails like usable once the key is retired, so an
 // operation racing with Close or DeleteKey either runs on an intact key or
-// does not run.
-func (k *key) enter() error {
-	if k.gate.enter() {
-		return nil
+// does not run. In a shared store it then confirms that the key has not
+// been deleted elsewhere (see pgStore.confirm), so that the operation's
+// answer is never staler than the store's bound.
+func (k *key) enter(ctx context.Context) error {
+	if !k.gate.enter() {
+		if err := k.usable(); err != nil {
+			return err
+		}
+		return fmt.Errorf("key was deleted: %w", backend.ErrKeyNotFound)
 	}
-	if err := k.usable(); err != nil {
-		return err
+	if k.store.confirm != nil {
+		if err := k.store.confirm(ctx, k); err != nil {
+			k.gate.leave()
+			return err
+		}
 	}
-	return fmt.Errorf("key was deleted: %w", backend.ErrKeyNotFound)
+	return nil
 }
 
 func (k *key) leave() { k.gate.leave() }

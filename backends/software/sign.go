@@ -69,8 +69,8 @@ func (k *key) signFunc(priv crypto.PrivateKey) backend.SignFunc {
 			return nil, fmt.Errorf("%T keys do not sign: %w", priv, backend.ErrUnsupported)
 		}
 	}
-	return func(_ context.Context, rand io.Reader, req backend.SignRequest) ([]byte, error) {
-		if err := k.enter(); err != nil {
+	return func(ctx context.Context, rand io.Reader, req backend.SignRequest) ([]byte, error) {
+		if err := k.enter(ctx); err != nil {
 			return nil, err
 		}
 		defer k.leave()

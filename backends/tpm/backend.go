@@ -50,7 +50,8 @@ var _ backend.Backend = (*Backend)(nil)
 // malformed URI or unreadable pin-source, [backend.ErrAuth] when the TPM
 // refuses the owner auth, [backend.ErrUnsupported] for tpm:simulator in a
 // build without cgo, and the transport's error when the TPM cannot be
-// reached.
+// reached. A key directory used before with another TPM (or the same TPM
+// after it was cleared) fails with [ErrSRKMismatch].
 func Open(ctx context.Context, uri string) (*Backend, error) {
 	cfg, err := parseURI(uri)
 	if err != nil {
@@ -69,6 +70,10 @@ func Open(ctx context.Context, uri string) (*Backend, error) {
 	}
 	dev, err := acquireDevice(ctx, cfg, auth)
 	if err != nil {
+		return nil, backend.Errorf("open", name, "", err)
+	}
+	if err := dev.checkPin(ctx, cfg.dir); err != nil {
+		_ = dev.release()
 		return nil, backend.Errorf("open", name, "", err)
 	}
 	return &Backend{cfg: cfg, name: name, dev: dev, keys: map[string]*keyObject{}}, nil
@@ -91,7 +96,8 @@ func (b *Backend) Info() backend.Info {
 
 // Capabilities reports what the TPM implements, as queried when it was
 // first connected: ECDSA on the curves it lists, RSA-2048 and RSA-3072
-// where TPM2_TestParms accepts them. Import is never offered.
+// where TPM2_TestParms accepts them; import for each of those where the
+// TPM implements TPM2_Import (see [Backend.ImportKey]).
 func (b *Backend) Capabilities() backend.Capabilities {
 	return b.dev.caps.capabilities()
 }

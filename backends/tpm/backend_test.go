@@ -55,7 +55,8 @@ func TestLifecycle(t *testing.T) {
 	caps := b.Capabilities()
 	require.True(t, caps.Supports(backend.ECDSAP256, backend.OpGenerate|backend.OpSign))
 	require.True(t, caps.Supports(backend.RSA2048, backend.OpGenerate|backend.OpSign|backend.OpDecrypt))
-	require.False(t, caps.Supports(backend.ECDSAP256, backend.OpImport))
+	require.True(t, caps.Supports(backend.ECDSAP256, backend.OpImport))
+	require.True(t, caps.Supports(backend.RSA2048, backend.OpImport))
 
 	for _, alg := range []backend.Algorithm{backend.Ed25519, backend.Ed448, backend.MLDSA65, backend.MLKEM768, backend.RSA4096} {
 		_, err := b.GenerateKey(ctx, backend.KeySpec{Algorithm: alg, Label: "x-" + alg.String()})

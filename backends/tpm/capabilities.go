@@ -14,6 +14,7 @@ import (
 // tpmCaps is what the TPM says it can do, read once at connect.
 type tpmCaps struct {
 	algs         map[tpm2.TPMAlgID]bool
+	commands     map[tpm2.TPMCC]bool // the commands it implements
 	curves       map[tpm2.TPMECCCurve]bool
 	rsaBits      map[int]bool // RSA sizes TPM2_TestParms accepted
 	transientMin uint32       // TPM_PT_HR_TRANSIENT_MIN: transient objects it can hold at once
@@ -26,7 +27,7 @@ type tpmCaps struct {
 // TPM properties, and tries the RSA key sizes cryptoplug offers with
 // TPM2_TestParms.
 func readCaps(t transport.TPM) (tpmCaps, error) {
-	c := tpmCaps{algs: map[tpm2.TPMAlgID]bool{}, curves: map[tpm2.TPMECCCurve]bool{}, rsaBits: map[int]bool{}}
+	c := tpmCaps{algs: map[tpm2.TPMAlgID]bool{}, commands: map[tpm2.TPMCC]bool{}, curves: map[tpm2.TPMECCCurve]bool{}, rsaBits: map[int]bool{}}
 	for next := uint32(0); ; {
 		rsp, err := tpm2.GetCapability{Capability: tpm2.TPMCapAlgs, Property: next, PropertyCount: 64}.Execute(t)
 		if err != nil {
@@ -41,6 +42,23 @@ func readCaps(t transport.TPM) (tpmCaps, error) {
 			next = uint32(a.Alg) + 1
 		}
 		if !rsp.MoreData || len(algs.AlgProperties) == 0 {
+			break
+		}
+	}
+	for next := uint32(0x11f); ; { // TPM_CC_FIRST
+		rsp, err := tpm2.GetCapability{Capability: tpm2.TPMCapCommands, Property: next, PropertyCount: 64}.Execute(t)
+		if err != nil {
+			return c, fmt.Errorf("read TPM commands: %w", err)
+		}
+		cmds, err := rsp.CapabilityData.Data.Command()
+		if err != nil {
+			return c, fmt.Errorf("read TPM commands: %w", err)
+		}
+		for _, a := range cmds.CommandAttributes {
+			c.commands[tpm2.TPMCC(a.CommandIndex)] = true
+			next = uint32(a.CommandIndex) + 1
+		}
+		if !rsp.MoreData || len(cmds.CommandAttributes) == 0 {
 			break
 		}
 	}
@@ -171,15 +189,21 @@ func (c tpmCaps) hasHash(h crypto.Hash) bool {
 }
 
 // capabilities turns what the TPM reported into cryptoplug's terms.
-// Import is never offered: keys are born in the TPM.
+// Import is offered for every algorithm the TPM can hold when it
+// implements TPM2_Import: keys are wrapped for the ECC storage root key,
+// so that also needs ECDH.
 func (c tpmCaps) capabilities() backend.Capabilities {
 	out := backend.Capabilities{}
+	var imports backend.Ops
+	if c.commands[tpm2.TPMCCImport] && c.algs[tpm2.TPMAlgECDH] {
+		imports = backend.OpImport
+	}
 	if c.algs[tpm2.TPMAlgRSA] {
 		for _, a := range []backend.Algorithm{backend.RSA2048, backend.RSA3072} {
 			if !c.rsaBits[a.Bits()] {
 				continue
 			}
-			ops := backend.OpGenerate
+			ops := backend.OpGenerate | imports
 			if c.algs[tpm2.TPMAlgRSASSA] || c.algs[tpm2.TPMAlgRSAPSS] {
 				ops |= backend.OpSign
 			}
@@ -192,9 +216,21 @@ func (c tpmCaps) capabilities() backend.Capabilities {
 	if c.algs[tpm2.TPMAlgECC] && c.algs[tpm2.TPMAlgECDSA] {
 		for _, a := range []backend.Algorithm{backend.ECDSAP256, backend.ECDSAP384, backend.ECDSAP521} {
 			if c.curves[curveOf(a)] {
-				out[a] = backend.OpGenerate | backend.OpSign
+				out[a] = backend.OpGenerate | backend.OpSign | imports
 			}
 		}
 	}
 	return out
+}
+
+// maxDataSize is the largest TPM2B_DATA the TPM takes: sizeof(TPMT_HA),
+// the algorithm ID and the largest digest it implements.
+func (c tpmCaps) maxDataSize() int {
+	largest := 0
+	for _, h := range []crypto.Hash{crypto.SHA1, crypto.SHA256, crypto.SHA384, crypto.SHA512} {
+		if c.hasHash(h) {
+			largest = max(largest, h.Size())
+		}
+	}
+	return 2 + largest
 }

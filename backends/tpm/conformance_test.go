@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cryptoplug/cryptoplug/backends/tpm/swtpmtest"
 	"github.com/cryptoplug/cryptoplug/conformance"
 )
 
@@ -31,8 +32,8 @@ func TestConformanceSimulator(t *testing.T) {
 }
 
 func TestConformanceSwtpm(t *testing.T) {
-	sw := startSwtpm(t)
+	sw := swtpmtest.Start(t)
 	report := new(conformance.Report)
-	conformance.Run(t, conformance.OpenURI(sw.uri(t.TempDir())), conformanceOptions(report)...)
+	conformance.Run(t, conformance.OpenURI(sw.URI(t.TempDir())), conformanceOptions(report)...)
 	logMatrix(t, report)
 }

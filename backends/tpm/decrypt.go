@@ -14,13 +14,15 @@ import (
 )
 
 // decrypt is the key's store operation for [backend.NewDecrypter]:
-// TPM2_RSA_Decrypt with TPM_ALG_RSAES (PKCS #1 v1.5) or TPM_ALG_OAEP. The
+// TPM2_RSA_Decrypt with TPM_ALG_RSAES (PKCS #1 v1.5) or TPM_ALG_OAEP, in a
+// session salted to the SRK that returns the plaintext encrypted. The
 // adapter has checked the options and the ciphertext's size and applies
 // SessionKeyLen's rule.
 //
 // OAEP needs a hash the TPM implements and an MGF1 hash equal to it (a TPM
 // has no separate MGF hash), and a label that is empty or ends in a zero
-// byte (the TPM spec's rule); anything else fails with
+// byte (the TPM spec's rule) and fits a TPM2B_DATA (66 bytes on a TPM with
+// SHA-512); anything else fails with
 // [backend.ErrUnsupported] (a label not ending in zero also wraps
 // [rsa.ErrDecryption]: nothing decrypts with it on a TPM).
 func (k *key) decrypt(ctx context.Context, req backend.DecryptRequest) ([]byte, error) {
@@ -33,6 +35,11 @@ func (k *key) decrypt(ctx context.Context, req backend.DecryptRequest) ([]byte, 
 		}
 		if !caps.hasHash(req.Hash) {
 			return nil, fmt.Errorf("this TPM does not implement %v: %w", req.Hash, backend.ErrUnsupported)
+		}
+		if max := caps.maxDataSize(); len(req.Label) > max {
+			// The label travels as a TPM2B_DATA, no larger than the TPM's
+			// largest digest and its algorithm ID.
+			return nil, fmt.Errorf("a TPM takes OAEP labels of at most %d bytes, not %d: %w", max, len(req.Label), backend.ErrUnsupported)
 		}
 		if len(req.Label) > 0 && req.Label[len(req.Label)-1] != 0 {
 			// TPM2_RSA_Decrypt answers TPM_RC_VALUE for such a label.
@@ -52,11 +59,25 @@ func (k *key) decrypt(ctx context.Context, req backend.DecryptRequest) ([]byte, 
 
 	var plain []byte
 	err := k.b.withKey(ctx, k.obj, func(t transport.TPM, h tpm2.AuthHandle) error {
+		// The plaintext comes back encrypted (see session.go).
+		shared := k.obj.policy.none()
+		if shared {
+			s, err := k.b.dev.decryptSession(t)
+			if err != nil {
+				return err
+			}
+			h.Auth = s
+		} else {
+			h.Auth = k.b.dev.sessionFor(k.obj.policy, k.auth, encryptResponse)
+		}
 		cmd := tpm2.RSADecrypt{KeyHandle: h, CipherText: tpm2.TPM2BPublicKeyRSA{Buffer: req.Ciphertext}, InScheme: scheme}
 		if len(req.Label) > 0 {
 			cmd.Label = tpm2.TPM2BData{Buffer: req.Label}
 		}
 		rsp, err := cmd.Execute(t)
+		if err != nil && shared {
+			k.b.dev.dropDecryptSession()
+		}
 		if isRC(err, tpm2.TPMRCFailure) && stillWorking(t) {
 			// libtpms (swtpm) reports bad PKCS #1 v1.5 and OAEP padding as
 			// TPM_RC_FAILURE; a TPM truly in failure mode would have
@@ -71,7 +92,8 @@ func (k *key) decrypt(ctx context.Context, req backend.DecryptRequest) ([]byte, 
 	})
 	// The TPM answers TPM_RC_VALUE (bad padding, wrong label) or
 	// TPM_RC_SIZE for a ciphertext that does not decrypt.
-	if (isRC(err, tpm2.TPMRCValue) || isRC(err, tpm2.TPMRCSize)) && !errors.Is(err, backend.ErrCorrupt) {
+	err = policyErr(err)
+	if (isRC(err, tpm2.TPMRCValue) || isRC(err, tpm2.TPMRCSize)) && !errors.Is(err, backend.ErrCorrupt) && !errors.Is(err, backend.ErrPolicy) {
 		return nil, rsa.ErrDecryption
 	}
 	if err != nil {

@@ -1,7 +1,9 @@
 package tpm
 
 import (
+	"bytes"
 	"crypto"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -22,6 +24,7 @@ type keyObject struct {
 	public crypto.PublicKey
 	pub    tpm2.TPM2BPublic
 	priv   tpm2.TPM2BPrivate
+	policy keyPolicy // what the TPM requires to use the key
 
 	path    string
 	modTime time.Time // with size, notices a file replaced behind our back
@@ -34,13 +37,52 @@ type keyObject struct {
 	deleted atomic.Bool
 }
 
-// key is the [backend.Key] for a keyObject of backend b.
+// key is the [backend.Key] for a keyObject of backend b, carrying the
+// auth value its operations present (see [key.WithAuthValue]).
 type key struct {
-	b   *Backend
-	obj *keyObject
+	b    *Backend
+	obj  *keyObject
+	auth backend.Secret
 }
 
-var _ backend.Key = (*key)(nil)
+var (
+	_ backend.Key          = (*key)(nil)
+	_ backend.AuthValueKey = (*key)(nil)
+)
+
+// WithAuthValue returns the key carrying auth for its operations (see
+// [backend.AuthValueKey]). Keys made without an auth value ignore it. The
+// value is sent to the TPM only as an HMAC, in sessions salted to the SRK.
+func (k *key) WithAuthValue(auth backend.Secret) backend.Key {
+	return &key{b: k.b, obj: k.obj, auth: bytes.Clone(auth)}
+}
+
+// authorized fails, before anything reaches the TPM, when the key needs
+// an auth value and none was given: the TPM would count the attempt
+// toward its dictionary-attack lockout.
+func (k *key) authorized() error {
+	if !k.obj.policy.authValue {
+		return nil
+	}
+	if len(k.auth) == 0 {
+		return fmt.Errorf("the key has an auth value: give it with WithAuthValue (backend.AuthValueKey): %w", backend.ErrAuth)
+	}
+	if err := checkAuthValue(k.auth); err != nil {
+		return fmt.Errorf("%w: %w", err, backend.ErrAuth)
+	}
+	return nil
+}
+
+// checkAuthValue refuses auth values with a zero byte: go-tpm's session
+// HMAC (hmacKeyFromAuthValue, v0.9.9) cuts an auth value at its last zero
+// byte, not only trailing zeros as the TPM does, so such a value would
+// never match and every use would count toward the TPM's lockout.
+func checkAuthValue(auth []byte) error {
+	if bytes.IndexByte(auth, 0) >= 0 {
+		return errors.New("a TPM auth value cannot contain a zero byte here")
+	}
+	return nil
+}
 
 // ID returns the key's identifier, the stem of its file name.
 func (k *key) ID() backend.KeyID { return k.obj.id }
@@ -88,7 +130,8 @@ func (k *key) storeKey() backend.StoreKey {
 	}
 }
 
-// usable fails after Close and after the key was deleted.
+// usable fails after Close, after the key was deleted, and when it needs
+// an auth value it was not given.
 func (k *key) usable() error {
 	if k.b.closed.Load() {
 		return backend.ErrClosed
@@ -96,7 +139,7 @@ func (k *key) usable() error {
 	if k.obj.deleted.Load() {
 		return fmt.Errorf("key was deleted: %w", backend.ErrKeyNotFound)
 	}
-	return nil
+	return k.authorized()
 }
 
 // Decapsulator always fails with [backend.ErrUnsupported]: TPMs have no
@@ -114,4 +157,12 @@ func keyName(obj *keyObject) string {
 		return obj.label
 	}
 	return obj.id.String()
+}
+
+// imported reports whether the key was made outside the TPM: its public
+// area lacks sensitiveDataOrigin, which TPM2_Create always sets for our
+// keys and an imported key cannot have.
+func (k *keyObject) imported() bool {
+	pub, err := k.pub.Contents()
+	return err == nil && !pub.ObjectAttributes.SensitiveDataOrigin
 }

@@ -16,6 +16,8 @@ import (
 
 	keyfile "github.com/foxboron/go-tpm-keyfiles"
 	"github.com/google/go-tpm/tpm2"
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
 	"github.com/cryptoplug/cryptoplug/backend"
 )
@@ -68,20 +70,52 @@ func idFromFileName(name string) (backend.KeyID, bool) {
 // encodeKeyFile renders a key as a label line followed by a TSS2 PRIVATE
 // KEY PEM block: a loadable key (OID 2.23.133.10.1.3) with empty auth and
 // parent TPM_RH_OWNER, so the loader re-derives the SRK from the standard
-// template, and no optional field tpm2-openssl would refuse.
-func encodeKeyFile(label string, pub tpm2.TPM2BPublic, priv tpm2.TPM2BPrivate) ([]byte, error) {
+// template, and no optional field tpm2-openssl would refuse. opts, applied
+// last, record a key policy (see [keyPolicy.fileOptions]).
+func encodeKeyFile(label string, pub tpm2.TPM2BPublic, priv tpm2.TPM2BPrivate, opts ...keyfile.TPMKeyOption) ([]byte, error) {
 	if err := backend.ValidateLabel(label); err != nil {
 		return nil, err
 	}
 	k := keyfile.NewTPMKey(keyfile.OIDLoadableKey, pub, priv,
-		keyfile.WithParent(tpm2.TPMRHOwner),
-		keyfile.WithUserAuth(nil))
+		append([]keyfile.TPMKeyOption{
+			keyfile.WithParent(tpm2.TPMRHOwner),
+			keyfile.WithUserAuth(nil)}, opts...)...)
+	der, err := marshalKeyFile(k)
+	if err != nil {
+		return nil, err
+	}
 	var b bytes.Buffer
 	b.WriteString(labelPrefix + label + "\n")
-	if err := keyfile.Encode(&b, k); err != nil {
+	if err := pem.Encode(&b, &pem.Block{Type: "TSS2 PRIVATE KEY", Bytes: der}); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil
+}
+
+// marshalKeyFile is go-tpm-keyfiles' DER encoding of k, with emptyAuth
+// written out as an explicit FALSE when the key has an auth value.
+// go-tpm-keyfiles leaves the optional field out then, which the TSS2 key
+// format reads as false but tpm2-openssl 1.1.1 reads as true: it would use
+// the key with an empty password instead of asking for one.
+func marshalKeyFile(k *keyfile.TPMKey) ([]byte, error) {
+	der := keyfile.Marshal(k)
+	if k.EmptyAuth {
+		return der, nil
+	}
+	in := cryptobyte.String(der)
+	var body, oid cryptobyte.String
+	if !in.ReadASN1(&body, cbasn1.SEQUENCE) || !in.Empty() || !body.ReadASN1Element(&oid, cbasn1.OBJECT_IDENTIFIER) {
+		return nil, errors.New("encode key file: unexpected TSS2 key encoding")
+	}
+	var b cryptobyte.Builder
+	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddBytes(oid)
+		b.AddASN1(cbasn1.Tag(0).ContextSpecific().Constructed(), func(b *cryptobyte.Builder) {
+			b.AddASN1Boolean(false)
+		})
+		b.AddBytes(body)
+	})
+	return b.Bytes()
 }
 
 // labelLine returns the label from the lines before the PEM block, if one
@@ -183,8 +217,10 @@ var errNotKeyFile = errors.New("not a TSS2 key file")
 // A file named *.tss2.pem that is not a TSS2 key, or a TSS2 key file that
 // cannot be parsed, fails with [backend.ErrCorrupt]; another *.pem file
 // that holds no TSS2 key with errNotKeyFile. A valid TPM key of a kind
-// cryptoplug does not offer (one needing an auth value or a policy, under
-// another parent, RSA-4096) fails with [backend.ErrUnsupported].
+// cryptoplug does not offer (one needing a policy other than the PCR and
+// auth-value ones it writes, under another parent, RSA-4096) fails with
+// [backend.ErrUnsupported]; a key with an auth value or a PCR policy
+// records it (see [parseFilePolicy]).
 func readKeyFile(path string) (*keyObject, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -246,10 +282,12 @@ func parseKeyFile(name string, data []byte) (*keyObject, error) {
 		return nil, unsupported("not a loadable key")
 	case tk.Parent != tpm2.TPMRHOwner:
 		return nil, unsupported(fmt.Sprintf("parent %#x is not the owner hierarchy", uint32(tk.Parent)))
-	case !tk.EmptyAuth:
-		return nil, unsupported("the key needs an auth value")
-	case len(tk.Policy) > 0 || len(tk.AuthPolicy) > 0:
-		return nil, unsupported("the key needs a policy")
+	case len(tk.AuthPolicy) > 0:
+		return nil, unsupported("the key needs a signed policy")
+	}
+	policy, err := parseFilePolicy(tk.Policy, tk.EmptyAuth)
+	if err != nil {
+		return nil, err
 	}
 	tpub, err := tk.Pubkey.Contents()
 	if err != nil {
@@ -259,7 +297,7 @@ func parseKeyFile(name string, data []byte) (*keyObject, error) {
 	if err != nil {
 		return nil, errors.New("unreadable public key")
 	}
-	k := &keyObject{public: pub, pub: tk.Pubkey, priv: tk.Privkey}
+	k := &keyObject{public: pub, pub: tk.Pubkey, priv: tk.Privkey, policy: policy}
 	label, hasLine, err := labelLine(data)
 	switch {
 	case err != nil:
@@ -326,7 +364,7 @@ func parseKeyFile(name string, data []byte) (*keyObject, error) {
 // label. It reports the new file's state; on any error the old file
 // stays as it was, and stays readable.
 func migrateKeyFile(k *keyObject) (modTime time.Time, size int64, err error) {
-	data, err := encodeKeyFile(k.label, k.pub, k.priv)
+	data, err := encodeKeyFile(k.label, k.pub, k.priv, k.policy.fileOptions()...)
 	if err != nil {
 		return time.Time{}, 0, err
 	}

@@ -52,7 +52,11 @@ func TestKeyFileFormat(t *testing.T) {
 
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)
-	require.Len(t, entries, 1, "no temporary files left behind")
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	require.ElementsMatch(t, []string{k.ID().String() + ".tss2.pem", srkPinFile}, names, "no temporary files left behind")
 }
 
 // TestKeyFileLoadsWithKeyfiles checks interoperability: go-tpm-keyfiles
@@ -189,6 +193,14 @@ func TestKeyFileNamesAndLabels(t *testing.T) {
 		require.NoError(t, keyfile.Encode(&out, tk))
 		return out.Bytes()
 	}()
+	signedPolicy := func() []byte {
+		tk, err := keyfile.Decode(bare)
+		require.NoError(t, err)
+		tk.Policy = []*keyfile.TPMPolicy{{CommandCode: int(tpm2.TPMCCPolicySigned), CommandPolicy: []byte{1}}}
+		var out bytes.Buffer
+		require.NoError(t, keyfile.Encode(&out, tk))
+		return out.Bytes()
+	}()
 	certPEM := []byte("-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n")
 
 	tests := []struct {
@@ -197,6 +209,7 @@ func TestKeyFileNamesAndLabels(t *testing.T) {
 		label      string
 		id         backend.KeyID
 		err        error // nil, errNotKeyFile, backend.ErrUnsupported or backend.ErrCorrupt
+		authValue  bool  // the file says the key has an auth value
 	}{
 		{name: "ours", file: k.ID().String() + ".tss2.pem", data: ours, label: "ours", id: k.ID()},
 		{name: "foreign, named", file: "web.pem", data: bare, label: "web", id: tpmName},
@@ -211,7 +224,8 @@ func TestKeyFileNamesAndLabels(t *testing.T) {
 		{name: "not PEM", file: "notes.pem", data: []byte("hello"), err: errNotKeyFile},
 		{name: "not PEM, our name", file: "beef.tss2.pem", data: []byte("hello"), err: backend.ErrCorrupt},
 		{name: "damaged TSS2", file: "web.pem", data: []byte("-----BEGIN TSS2 PRIVATE KEY-----\nAAAA\n-----END TSS2 PRIVATE KEY-----\n"), err: backend.ErrCorrupt},
-		{name: "needs auth", file: "web.pem", data: needsAuth, err: backend.ErrUnsupported},
+		{name: "needs auth", file: "web.pem", data: needsAuth, label: "web", id: tpmName, authValue: true},
+		{name: "needs a policy cryptoplug does not run", file: "web.pem", data: signedPolicy, err: backend.ErrUnsupported},
 	}
 	other := t.TempDir()
 	for _, tt := range tests {
@@ -228,6 +242,7 @@ func TestKeyFileNamesAndLabels(t *testing.T) {
 			require.Equal(t, tt.label, obj.label)
 			require.Equal(t, tt.id, obj.id)
 			require.Equal(t, backend.ECDSAP256, obj.alg)
+			require.Equal(t, tt.authValue, obj.policy.authValue)
 		})
 	}
 }

@@ -3,6 +3,7 @@ package tpm
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/google/go-tpm/tpm2"
@@ -81,6 +82,7 @@ func (d *device) reconnectIfStale() error {
 	}
 	// Whatever we had loaded is gone or about to be flushed below.
 	d.lru.drain()
+	d.dropDecryptSession()
 	if d.kind != kindSimulator {
 		// Closing a /dev/tpmrm0 file makes the kernel flush our objects; a
 		// swtpm connection is per command, so this only forgets it.
@@ -102,16 +104,24 @@ func (d *device) reconnectIfStale() error {
 			return err
 		}
 	}
-	srk, err := createSRK(d.tpm, d.ownerAuth)
+	srk, srkPub, err := createSRK(d.tpm, d.ownerAuth)
 	if isRC(err, tpm2.TPMRCInitialize) {
 		if err = startup(d.tpm); err == nil {
-			srk, err = createSRK(d.tpm, d.ownerAuth)
+			srk, srkPub, err = createSRK(d.tpm, d.ownerAuth)
 		}
 	}
 	if err != nil {
 		return err
 	}
-	d.srk = srk
+	if !sameName(srk.Name, d.srk.Name) {
+		// Every backend on this device checked the SRK against its key
+		// directory's pin when it opened: a TPM that comes back with
+		// another SRK is not the one they trusted (another TPM behind the
+		// same path, a cleared one, or someone on the bus).
+		flush(d.tpm, srk.Handle)
+		return fmt.Errorf("the TPM came back with another storage root key: %w", ErrSRKMismatch)
+	}
+	d.srk, d.srkPub = srk, srkPub
 	d.stale = false
 	return nil
 }
@@ -137,7 +147,8 @@ func isTransportErr(err error) bool {
 	}
 	var be *backend.Error
 	return !errors.As(err, &be) && !errors.Is(err, backend.ErrInvalidInput) &&
-		!errors.Is(err, backend.ErrUnsupported) && !errors.Is(err, backend.ErrCorrupt) && !errors.Is(err, backend.ErrAuth)
+		!errors.Is(err, backend.ErrUnsupported) && !errors.Is(err, backend.ErrCorrupt) && !errors.Is(err, backend.ErrAuth) &&
+		!errors.Is(err, ErrSRKMismatch)
 }
 
 // isLostObjectErr reports whether the TPM says a handle we sent does not
@@ -148,6 +159,8 @@ func isLostObjectErr(err error) bool {
 	}
 	for _, rc := range []tpm2.TPMRC{
 		tpm2.TPMRCReferenceH0, tpm2.TPMRCReferenceH1, tpm2.TPMRCReferenceH2,
+		// a session we keep open (see decryptSession) is gone too
+		tpm2.TPMRCReferenceS0, tpm2.TPMRCReferenceS1, tpm2.TPMRCReferenceS2,
 	} {
 		if isRC(err, rc) {
 			return true

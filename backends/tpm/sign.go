@@ -41,10 +41,15 @@ func (k *key) sign(ctx context.Context, _ io.Reader, req backend.SignRequest) ([
 	}
 }
 
-// tpmSign runs TPM2_Sign with an explicit scheme (the key's is null).
+// tpmSign runs TPM2_Sign with an explicit scheme (the key's is null). A
+// key without auth value or policy signs in the empty password session,
+// others in the session [device.sessionFor] makes.
 func (k *key) tpmSign(ctx context.Context, digest []byte, scheme, hash tpm2.TPMAlgID) (*tpm2.TPMTSignature, error) {
 	var sig *tpm2.TPMTSignature
 	err := k.b.withKey(ctx, k.obj, func(t transport.TPM, h tpm2.AuthHandle) error {
+		if !k.obj.policy.none() {
+			h.Auth = k.b.dev.sessionFor(k.obj.policy, k.auth, encryptNone)
+		}
 		rsp, err := tpm2.Sign{
 			KeyHandle:  h,
 			Digest:     tpm2.TPM2BDigest{Buffer: digest},
@@ -57,7 +62,7 @@ func (k *key) tpmSign(ctx context.Context, digest []byte, scheme, hash tpm2.TPMA
 		sig = &rsp.Signature
 		return nil
 	})
-	return sig, err
+	return sig, policyErr(err)
 }
 
 // signECDSA signs e, the digest reduced to the curve as FIPS 186-5 and SEC

@@ -134,6 +134,7 @@ func TestNilContextAndTypedNilOptions(t *testing.T) {
 	require.ErrorIs(t, err, backend.ErrInvalidInput)
 	_, err = s.Sign(nil, digest, (*rsa.PSSOptions)(nil))
 	require.ErrorIs(t, err, backend.ErrInvalidInput)
+	//lint:ignore SA1019 a typed nil of the deprecated option type is what is tested
 	_, err = d.Decrypt(nil, make([]byte, 256), (*rsa.PKCS1v15DecryptOptions)(nil))
 	require.ErrorIs(t, err, backend.ErrInvalidInput)
 }

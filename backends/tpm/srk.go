@@ -1,6 +1,7 @@
 package tpm
 
 import (
+	"bytes"
 	"fmt"
 
 	"github.com/google/go-tpm/tpm2"
@@ -25,19 +26,35 @@ var srkTemplate = func() tpm2.TPMTPublic {
 // createSRK derives the storage root key in the owner hierarchy. The TPM
 // derives it from the hierarchy's seed and the template, so it is the same
 // key every time: nothing is made persistent, and a restarted TPM yields
-// it again. A refused ownerAuth fails with [backend.ErrAuth].
-func createSRK(t transport.TPM, ownerAuth []byte) (tpm2.AuthHandle, error) {
+// it again. It returns the loaded key and its public area, which sessions
+// are salted to and imports are wrapped for (see [checkSRKPin] for why
+// that public area can be trusted). A refused ownerAuth fails with
+// [backend.ErrAuth].
+func createSRK(t transport.TPM, ownerAuth []byte) (tpm2.AuthHandle, tpm2.TPMTPublic, error) {
 	rsp, err := tpm2.CreatePrimary{
 		PrimaryHandle: tpm2.AuthHandle{Handle: tpm2.TPMRHOwner, Auth: tpm2.PasswordAuth(ownerAuth)},
 		InPublic:      tpm2.New2B(srkTemplate),
 	}.Execute(t)
 	if err != nil {
 		if isAuthErr(err) {
-			return tpm2.AuthHandle{}, fmt.Errorf("create storage root key: owner hierarchy auth refused (pin-source): %w: %w", backend.ErrAuth, err)
+			return tpm2.AuthHandle{}, tpm2.TPMTPublic{}, fmt.Errorf("create storage root key: owner hierarchy auth refused (pin-source): %w: %w", backend.ErrAuth, err)
 		}
-		return tpm2.AuthHandle{}, fmt.Errorf("create storage root key: %w", err)
+		return tpm2.AuthHandle{}, tpm2.TPMTPublic{}, fmt.Errorf("create storage root key: %w", err)
 	}
-	return tpm2.AuthHandle{Handle: rsp.ObjectHandle, Name: rsp.Name, Auth: tpm2.PasswordAuth(nil)}, nil
+	pub, err := rsp.OutPublic.Contents()
+	if err != nil {
+		flush(t, rsp.ObjectHandle)
+		return tpm2.AuthHandle{}, tpm2.TPMTPublic{}, fmt.Errorf("create storage root key: unreadable public area: %w", err)
+	}
+	// The name is recomputed from the public area rather than taken from
+	// the response, so that the pinned name and the key sessions are
+	// salted to cannot disagree.
+	name, err := tpm2.ObjectName(pub)
+	if err != nil || !bytes.Equal(name.Buffer, rsp.Name.Buffer) {
+		flush(t, rsp.ObjectHandle)
+		return tpm2.AuthHandle{}, tpm2.TPMTPublic{}, fmt.Errorf("create storage root key: the TPM's name for it does not match its public area")
+	}
+	return tpm2.AuthHandle{Handle: rsp.ObjectHandle, Name: *name, Auth: tpm2.PasswordAuth(nil)}, *pub, nil
 }
 
 // isAuthErr reports whether the TPM refused an authorization value.

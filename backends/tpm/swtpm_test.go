@@ -1,15 +1,12 @@
+//lint:file-ignore SA1019 PKCS #1 v1.5 encryption makes a ciphertext for the decryption the backend contract requires
 package tpm
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/rsa"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
 	"syscall"
 	"testing"
@@ -21,76 +18,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cryptoplug/cryptoplug/backend"
+	"github.com/cryptoplug/cryptoplug/backends/tpm/swtpmtest"
 )
-
-// swtpm is a swtpm daemon run by a test on a state directory that outlives
-// restarts.
-type swtpm struct {
-	t      testing.TB
-	state  string
-	socket string
-	cmd    *exec.Cmd
-}
-
-// startSwtpm starts swtpm in a temporary directory and stops it when the
-// test ends. A machine without swtpm fails the test: run `make deps`.
-func startSwtpm(t testing.TB) *swtpm {
-	t.Helper()
-	if _, err := exec.LookPath("swtpm"); err != nil {
-		t.Fatalf("swtpm is not installed (%v): run `make deps` (Debian packages swtpm and swtpm-tools)", err)
-	}
-	dir := t.TempDir()
-	s := &swtpm{t: t, state: filepath.Join(dir, "state"), socket: filepath.Join(dir, "tpm.sock")}
-	require.NoError(t, os.Mkdir(s.state, 0o700))
-	s.start()
-	t.Cleanup(s.stop)
-	return s
-}
-
-func (s *swtpm) start() {
-	s.t.Helper()
-	_ = os.Remove(s.socket)
-	s.cmd = exec.Command("swtpm", "socket", "--tpm2",
-		"--tpmstate", "dir="+s.state,
-		"--server", "type=unixio,path="+s.socket,
-		"--ctrl", "type=unixio,path="+s.socket+".ctrl",
-		"--flags", "not-need-init,startup-clear")
-	// swtpm logs every client disconnect, and linuxudstpm connects per
-	// command: keep its output for a failing test only.
-	var log bytes.Buffer
-	s.cmd.Stdout, s.cmd.Stderr = &log, &log
-	t := s.t
-	t.Cleanup(func() {
-		s.stop() // before reading what it wrote
-		if t.Failed() {
-			t.Logf("swtpm output:\n%s", log.String())
-		}
-	})
-	require.NoError(s.t, s.cmd.Start())
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if st, err := os.Stat(s.socket); err == nil && st.Mode()&os.ModeSocket != 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			s.stop()
-			s.t.Fatalf("swtpm did not create its socket within 10s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// stop kills swtpm, as a crash would.
-func (s *swtpm) stop() {
-	if s.cmd == nil {
-		return
-	}
-	_ = s.cmd.Process.Kill()
-	_ = s.cmd.Wait()
-	s.cmd = nil
-}
-
-func (s *swtpm) uri(dir string) string { return "tpm:swtpm=" + s.socket + ";dir=" + dir }
 
 // transients lists the transient handles loaded in the TPM.
 func transients(t testing.TB, tpm transport.TPM) []tpm2.TPMHandle {
@@ -103,9 +32,9 @@ func transients(t testing.TB, tpm transport.TPM) []tpm2.TPMHandle {
 }
 
 func TestSwtpmSignDecrypt(t *testing.T) {
-	sw := startSwtpm(t)
+	sw := swtpmtest.Start(t)
 	ctx := testContext(t)
-	b, err := Open(ctx, sw.uri(t.TempDir()))
+	b, err := Open(ctx, sw.URI(t.TempDir()))
 	require.NoError(t, err)
 	defer b.Close()
 	t.Logf("swtpm: %+v caps %v", b.Info(), b.Capabilities())
@@ -144,9 +73,9 @@ func TestSwtpmSignDecrypt(t *testing.T) {
 // again on the same state, and expects the next signature to succeed with
 // the same key.
 func TestSwtpmRestartRecovery(t *testing.T) {
-	sw := startSwtpm(t)
+	sw := swtpmtest.Start(t)
 	ctx := testContext(t)
-	b, err := Open(ctx, sw.uri(t.TempDir()))
+	b, err := Open(ctx, sw.URI(t.TempDir()))
 	require.NoError(t, err)
 	defer b.Close()
 	k := generate(t, b, backend.ECDSAP256, "survivor", 0)
@@ -162,31 +91,45 @@ func TestSwtpmRestartRecovery(t *testing.T) {
 	}
 	require.NoError(t, sign())
 
-	sw.stop()
+	sw.Stop()
 	require.Error(t, sign(), "signing with swtpm down must fail, not hang")
-	sw.start()
+	sw.Restart()
 	require.NoError(t, sign(), "the backend must reconnect to the restarted swtpm")
 	require.NoError(t, sign())
 
 	// Restart again without a failure in between: the stale handles are
 	// noticed by the TPM's answer alone.
-	sw.stop()
-	sw.start()
+	sw.Restart()
 	require.NoError(t, sign())
+
+	// Decryption keeps a salted session open: after a restart it is gone
+	// with the keys, and a new one is started.
+	rk := generate(t, b, backend.RSA2048, "decrypter", backend.UsageDecrypt)
+	d, err := rk.Decrypter()
+	require.NoError(t, err)
+	decrypt := func() error {
+		c, err := rsa.EncryptOAEP(crypto.SHA256.New(), rand.Reader, rk.Public().(*rsa.PublicKey), []byte("after restart"), nil)
+		require.NoError(t, err)
+		pt, err := d.Decrypt(rand.Reader, c, &rsa.OAEPOptions{Hash: crypto.SHA256})
+		if err == nil && string(pt) != "after restart" {
+			t.Fatal("wrong plaintext after recovery")
+		}
+		return err
+	}
+	require.NoError(t, decrypt())
+	sw.Restart()
+	require.NoError(t, decrypt(), "the session lost in the restart is replaced, not taken for a bad ciphertext")
+	require.NoError(t, sign())
+	sw.Restart()
+	require.NoError(t, sign(), "a restart noticed by a signature")
+	require.NoError(t, decrypt())
 }
 
 // TestSwtpmNeedsStartup runs swtpm without startup-clear: the backend must
 // send TPM2_Startup itself.
 func TestSwtpmNeedsStartup(t *testing.T) {
-	sw := startSwtpm(t)
-	sw.stop()
-	_ = os.Remove(sw.socket)
-	sw.cmd = exec.Command("swtpm", "socket", "--tpm2", "--tpmstate", "dir="+sw.state,
-		"--server", "type=unixio,path="+sw.socket, "--ctrl", "type=unixio,path="+sw.socket+".ctrl",
-		"--flags", "not-need-init")
-	require.NoError(t, sw.cmd.Start())
-	require.Eventually(t, func() bool { _, err := os.Stat(sw.socket); return err == nil }, 10*time.Second, 20*time.Millisecond)
-	b, err := Open(testContext(t), sw.uri(t.TempDir()))
+	sw := swtpmtest.Start(t, swtpmtest.WithoutStartup())
+	b, err := Open(testContext(t), sw.URI(t.TempDir()))
 	require.NoError(t, err)
 	defer b.Close()
 	k := generate(t, b, backend.ECDSAP256, "started", 0)
@@ -199,8 +142,8 @@ func TestSwtpmNeedsStartup(t *testing.T) {
 // TestSwtpmLeakedTransientsCleaned leaks objects through a raw connection,
 // as a crashed process would, and expects Open to flush them.
 func TestSwtpmLeakedTransientsCleaned(t *testing.T) {
-	sw := startSwtpm(t)
-	raw, err := linuxudstpm.Open(sw.socket)
+	sw := swtpmtest.Start(t)
+	raw, err := linuxudstpm.Open(sw.Socket)
 	require.NoError(t, err)
 	for range 2 {
 		_, err := tpm2.CreatePrimary{
@@ -211,52 +154,73 @@ func TestSwtpmLeakedTransientsCleaned(t *testing.T) {
 	}
 	leaked := transients(t, raw)
 	require.Len(t, leaked, 2)
+	_, closeSession, err := tpm2.HMACSession(raw, tpm2.TPMAlgSHA256, 16)
+	require.NoError(t, err)
+	_ = closeSession // leaked, as by a crashed process
 
-	b, err := Open(testContext(t), sw.uri(t.TempDir()))
+	b, err := Open(testContext(t), sw.URI(t.TempDir()))
 	require.NoError(t, err)
 	defer b.Close()
 	after := transients(t, raw)
 	require.Len(t, after, 1, "only the backend's SRK is loaded")
 	require.Equal(t, b.dev.srk.Handle, after[0])
+	require.Empty(t, leakedSessions(t, b), "the leaked session is flushed")
 	require.NoError(t, raw.Close())
 
-	// Closing flushes everything the backend loaded.
+	// Closing flushes everything the backend loaded, and the session it
+	// keeps for decryptions.
 	k := generate(t, b, backend.ECDSAP256, "k", 0)
 	s, _ := k.Signer()
 	_, err = s.Sign(rand.Reader, digestOf(crypto.SHA256), crypto.SHA256)
 	require.NoError(t, err)
+	rk := generate(t, b, backend.RSA2048, "rk", backend.UsageDecrypt)
+	c, err := rsa.EncryptPKCS1v15(rand.Reader, rk.Public().(*rsa.PublicKey), []byte("x"))
+	require.NoError(t, err)
+	d, _ := rk.Decrypter()
+	_, err = d.Decrypt(rand.Reader, c, nil)
+	require.NoError(t, err)
+	require.Len(t, leakedSessions(t, b), 1, "the shared decryption session")
 	require.NoError(t, b.Close())
-	raw, err = linuxudstpm.Open(sw.socket)
+	raw, err = linuxudstpm.Open(sw.Socket)
 	require.NoError(t, err)
 	defer raw.Close()
 	require.Empty(t, transients(t, raw))
+	for _, ht := range []tpm2.TPMHT{tpm2.TPMHTHMACSession, tpm2.TPMHTPolicySession} {
+		rsp, err := tpm2.GetCapability{Capability: tpm2.TPMCapHandles, Property: uint32(ht) << 24, PropertyCount: 64}.Execute(raw)
+		require.NoError(t, err)
+		hs, err := rsp.CapabilityData.Data.Handles()
+		require.NoError(t, err)
+		for _, h := range hs.Handle {
+			require.NotEqual(t, uint32(ht), uint32(h)>>24, "session %#x left loaded", uint32(h))
+		}
+	}
 }
 
 // TestAHungTPMHoldsUpNoOtherTPM stops one swtpm with SIGSTOP while a
 // backend is opening on it: the Open waits only as long as its context
 // allows, and backends on another swtpm open, sign and close meanwhile.
 func TestAHungTPMHoldsUpNoOtherTPM(t *testing.T) {
-	hung, healthy := startSwtpm(t), startSwtpm(t)
-	require.NoError(t, hung.cmd.Process.Signal(syscall.SIGSTOP))
-	t.Cleanup(func() { _ = hung.cmd.Process.Signal(syscall.SIGCONT) })
+	hung, healthy := swtpmtest.Start(t), swtpmtest.Start(t)
+	hung.Signal(syscall.SIGSTOP)
+	t.Cleanup(func() { hung.Signal(syscall.SIGCONT) })
 
 	hungOpen := make(chan error, 1)
 	go func() {
-		b, err := Open(testContext(t), hung.uri(t.TempDir()))
+		b, err := Open(testContext(t), hung.URI(t.TempDir()))
 		if err == nil {
 			err = b.Close()
 		}
 		hungOpen <- err
 	}()
 	// Wait until that Open holds its TPM's slot, connecting.
-	sl := slotFor("swtpm:" + hung.socket)
+	sl := slotFor("swtpm:" + hung.Socket)
 	for deadline := time.Now().Add(10 * time.Second); len(sl.turn) == 0; runtime.Gosched() {
 		require.False(t, time.Now().After(deadline), "the Open on the stopped TPM never started")
 	}
 
 	ctx, cancel := context.WithTimeout(testContext(t), 20*time.Second)
 	defer cancel()
-	b, err := Open(ctx, healthy.uri(t.TempDir()))
+	b, err := Open(ctx, healthy.URI(t.TempDir()))
 	require.NoError(t, err, "a stopped TPM must not hold up another one's Open")
 	k := generate(t, b, backend.ECDSAP256, "ec", 0)
 	s, err := k.Signer()
@@ -269,9 +233,9 @@ func TestAHungTPMHoldsUpNoOtherTPM(t *testing.T) {
 	// context, instead of joining the first one's hang.
 	short, cancelShort := context.WithTimeout(testContext(t), 200*time.Millisecond)
 	defer cancelShort()
-	_, err = Open(short, hung.uri(t.TempDir()))
+	_, err = Open(short, hung.URI(t.TempDir()))
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 
-	require.NoError(t, hung.cmd.Process.Signal(syscall.SIGCONT))
+	hung.Signal(syscall.SIGCONT)
 	require.NoError(t, <-hungOpen, "the first Open completes once the TPM answers again")
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cryptoplug/cryptoplug/backend"
+	"github.com/cryptoplug/cryptoplug/backends/tpm/swtpmtest"
 )
 
 // tpm2Provider is tpm2-openssl's OpenSSL 3 provider as Debian installs it.
@@ -40,12 +41,11 @@ func requireTools(t *testing.T) {
 }
 
 // tool runs a tpm2-openssl or tpm2-tools command against sw.
-func (s *swtpm) tool(t *testing.T, name string, args ...string) []byte {
+func tool(t *testing.T, sw *swtpmtest.TPM, name string, args ...string) []byte {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Dir = t.TempDir()
-	tcti := "swtpm:path=" + s.socket
-	cmd.Env = append(os.Environ(), "TPM2OPENSSL_TCTI="+tcti, "TPM2TOOLS_TCTI="+tcti)
+	cmd.Env = append(os.Environ(), sw.Env()...)
 	cmd.Stdin = nil
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s %s:\n%s", name, strings.Join(args, " "), out)
@@ -54,12 +54,12 @@ func (s *swtpm) tool(t *testing.T, name string, args ...string) []byte {
 
 // opensslSign signs msg with the key file through tpm2-openssl (PKCS #1
 // v1.5 for RSA, ECDSA in DER), SHA-256.
-func (s *swtpm) opensslSign(t *testing.T, keyFile string, msg []byte) []byte {
+func opensslSign(t *testing.T, sw *swtpmtest.TPM, keyFile string, msg []byte) []byte {
 	t.Helper()
 	dir := t.TempDir()
 	in, out := filepath.Join(dir, "msg"), filepath.Join(dir, "sig")
 	require.NoError(t, os.WriteFile(in, msg, 0o600))
-	s.tool(t, "openssl", "pkeyutl", "-sign", "-provider", "tpm2", "-provider", "default",
+	tool(t, sw, "openssl", "pkeyutl", "-sign", "-provider", "tpm2", "-provider", "default",
 		"-inkey", keyFile, "-rawin", "-digest", "sha256", "-in", in, "-out", out)
 	sig, err := os.ReadFile(out)
 	require.NoError(t, err)
@@ -84,9 +84,9 @@ func verifySHA256(t *testing.T, pub crypto.PublicKey, msg, sig []byte) {
 // signs with them on the same TPM.
 func TestTPM2OpenSSLLoadsOurKeyFiles(t *testing.T) {
 	requireTools(t)
-	sw := startSwtpm(t)
+	sw := swtpmtest.Start(t)
 	dir := t.TempDir()
-	b, err := Open(testContext(t), sw.uri(dir))
+	b, err := Open(testContext(t), sw.URI(dir))
 	require.NoError(t, err)
 	keys := []backend.Key{
 		generate(t, b, backend.ECDSAP256, "ec key", 0),
@@ -100,7 +100,7 @@ func TestTPM2OpenSSLLoadsOurKeyFiles(t *testing.T) {
 	require.NoError(t, b.Close()) // tpm2-openssl needs the TPM's object slots
 
 	// Reading the directory migrates the old file.
-	b, err = Open(testContext(t), sw.uri(dir))
+	b, err = Open(testContext(t), sw.URI(dir))
 	require.NoError(t, err)
 	_, err = b.Keys(testContext(t))
 	require.NoError(t, err)
@@ -108,7 +108,7 @@ func TestTPM2OpenSSLLoadsOurKeyFiles(t *testing.T) {
 
 	msg := []byte("signed by tpm2-openssl with a cryptoplug key file")
 	for _, k := range keys {
-		sig := sw.opensslSign(t, filepath.Join(dir, k.ID().String()+keyFileExt), msg)
+		sig := opensslSign(t, sw, filepath.Join(dir, k.ID().String()+keyFileExt), msg)
 		verifySHA256(t, k.Public(), msg, sig)
 	}
 }
@@ -120,11 +120,11 @@ func TestTPM2OpenSSLLoadsOurKeyFiles(t *testing.T) {
 // tpm2-openssl.
 func TestKeyFilesOfTPM2OpenSSLAndTools(t *testing.T) {
 	requireTools(t)
-	sw := startSwtpm(t)
+	sw := swtpmtest.Start(t)
 	dir := t.TempDir()
-	sw.tool(t, "openssl", "genpkey", "-provider", "tpm2", "-provider", "default",
+	tool(t, sw, "openssl", "genpkey", "-provider", "tpm2", "-provider", "default",
 		"-algorithm", "EC", "-pkeyopt", "group:P-256", "-out", filepath.Join(dir, "web.pem"))
-	sw.tool(t, "openssl", "genpkey", "-provider", "tpm2", "-provider", "default",
+	tool(t, sw, "openssl", "genpkey", "-provider", "tpm2", "-provider", "default",
 		"-algorithm", "RSA", "-pkeyopt", "bits:2048", "-out", filepath.Join(dir, "mail.pem"))
 
 	// tpm2-tools, under a primary made from the template of the storage
@@ -133,15 +133,15 @@ func TestKeyFilesOfTPM2OpenSSLAndTools(t *testing.T) {
 	// key as needing no auth.
 	work := t.TempDir()
 	srk, pub, priv := filepath.Join(work, "srk.ctx"), filepath.Join(work, "key.pub"), filepath.Join(work, "key.priv")
-	sw.tool(t, "tpm2_createprimary", "-Q", "-C", "o", "-g", "sha256", "-G", "ecc256:aes128cfb",
+	tool(t, sw, "tpm2_createprimary", "-Q", "-C", "o", "-g", "sha256", "-G", "ecc256:aes128cfb",
 		"-a", "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|noda|restricted|decrypt", "-c", srk)
-	sw.tool(t, "tpm2_create", "-Q", "-C", srk, "-G", "ecc384", "-u", pub, "-r", priv)
-	sw.tool(t, "tpm2_flushcontext", "-t")
-	sw.tool(t, "tpm2_encodeobject", "-C", srk, "-u", pub, "-r", priv, "-p", "-o", filepath.Join(dir, "tools.pem"))
-	sw.tool(t, "tpm2_flushcontext", "-t")
+	tool(t, sw, "tpm2_create", "-Q", "-C", srk, "-G", "ecc384", "-u", pub, "-r", priv)
+	tool(t, sw, "tpm2_flushcontext", "-t")
+	tool(t, sw, "tpm2_encodeobject", "-C", srk, "-u", pub, "-r", priv, "-p", "-o", filepath.Join(dir, "tools.pem"))
+	tool(t, sw, "tpm2_flushcontext", "-t")
 
 	ctx := testContext(t)
-	b, err := Open(ctx, sw.uri(dir))
+	b, err := Open(ctx, sw.URI(dir))
 	require.NoError(t, err)
 	keys, err := b.Keys(ctx)
 	require.NoError(t, err, "keys other tools made are keys, not damaged files")
@@ -187,7 +187,7 @@ func TestKeyFilesOfTPM2OpenSSLAndTools(t *testing.T) {
 	_, err = b.Key(ctx, backend.ByLabel("web"))
 	require.ErrorIs(t, err, backend.ErrKeyNotFound)
 	require.NoError(t, b.Close())
-	sig := sw.opensslSign(t, web, msg)
+	sig := opensslSign(t, sw, web, msg)
 	verifySHA256(t, k.Public(), msg, sig)
 	require.True(t, bytes.HasPrefix(mustRead(t, web), []byte("Label: Web Server\n")), "tpm2-openssl left the file as it was")
 }

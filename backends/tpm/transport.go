@@ -41,10 +41,15 @@ type device struct {
 
 	tpm       transport.TPMCloser
 	srk       tpm2.AuthHandle // the storage root key, loaded
+	srkPub    tpm2.TPMTPublic // its public area: the salt and import-wrapping key
 	ownerAuth []byte          // last owner auth that created the SRK
 	lru       *lru
-	stale     bool        // the TPM lost our objects or the connection: reconnect before the next command
-	closed    atomic.Bool // set by the last release; read without sem
+	ek        *endorsement // read at the first attestation; the EK and its certificate do not change
+
+	decSession      tpm2.Session // shared salted session for decryptions (see decryptSession)
+	decSessionClose func() error
+	stale           bool        // the TPM lost our objects or the connection: reconnect before the next command
+	closed          atomic.Bool // set by the last release; read without sem
 }
 
 // devices is the process-wide table of TPMs. It is global because the TPM
@@ -136,6 +141,7 @@ func (d *device) release() error {
 		defer func() { <-d.sem }()
 		d.closed.Store(true)
 		if !d.stale {
+			d.dropDecryptSession()
 			for _, h := range d.lru.drain() {
 				flush(d.tpm, h.Handle)
 			}
@@ -206,12 +212,12 @@ func (d *device) connect(ownerAuth []byte) error {
 		}
 	}
 	d.lru = newLRU(caps.keySlots())
-	srk, err := createSRK(t, ownerAuth)
+	srk, srkPub, err := createSRK(t, ownerAuth)
 	if err != nil {
 		t.Close()
 		return err
 	}
-	d.srk, d.ownerAuth = srk, ownerAuth
+	d.srk, d.srkPub, d.ownerAuth = srk, srkPub, ownerAuth
 	return nil
 }
 
@@ -231,7 +237,7 @@ func (d *device) unlock() { <-d.sem }
 // when the auth is wrong, and flushes the copy: the device keeps one SRK.
 func (d *device) checkOwnerAuth(ctx context.Context, ownerAuth []byte) error {
 	return d.do(ctx, func(t transport.TPM) error {
-		srk, err := createSRK(t, ownerAuth)
+		srk, _, err := createSRK(t, ownerAuth)
 		if err != nil {
 			return err
 		}
@@ -247,30 +253,46 @@ func flush(t transport.TPM, h tpm2.TPMHandle) {
 	_, _ = tpm2.FlushContext{FlushHandle: h}.Execute(t)
 }
 
-// flushTransients flushes every transient object loaded in the TPM: on a
-// TPM without a resource manager these are leftovers of a process that
-// died before flushing its objects.
+// flushTransients flushes every transient object and session loaded in
+// the TPM: on a TPM without a resource manager these are leftovers of a
+// process that died before flushing them (such as the salted session kept
+// for decryptions).
 func flushTransients(t transport.TPM) error {
+	for _, ht := range []tpm2.TPMHT{tpm2.TPMHTTransient, tpm2.TPMHTHMACSession, tpm2.TPMHTPolicySession} {
+		if err := flushAll(t, ht); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// flushAll flushes every handle of type ht.
+func flushAll(t transport.TPM, ht tpm2.TPMHT) error {
 	for {
 		rsp, err := tpm2.GetCapability{
 			Capability:    tpm2.TPMCapHandles,
-			Property:      uint32(tpm2.TPMHTTransient) << 24,
+			Property:      uint32(ht) << 24,
 			PropertyCount: 64,
 		}.Execute(t)
 		if err != nil {
-			return fmt.Errorf("list transient objects: %w", err)
+			return fmt.Errorf("list leaked handles: %w", err)
 		}
 		hs, err := rsp.CapabilityData.Data.Handles()
 		if err != nil {
-			return fmt.Errorf("list transient objects: %w", err)
+			return fmt.Errorf("list leaked handles: %w", err)
 		}
-		if len(hs.Handle) == 0 {
-			return nil
-		}
+		n := 0
 		for _, h := range hs.Handle {
-			if _, err := (tpm2.FlushContext{FlushHandle: h}).Execute(t); err != nil {
-				return fmt.Errorf("flush leaked transient object %#x: %w", uint32(h), err)
+			if uint32(h)>>24 != uint32(ht) {
+				continue
 			}
+			n++
+			if _, err := (tpm2.FlushContext{FlushHandle: h}).Execute(t); err != nil {
+				return fmt.Errorf("flush leaked handle %#x: %w", uint32(h), err)
+			}
+		}
+		if n == 0 {
+			return nil
 		}
 	}
 }

@@ -1,48 +1,62 @@
 // Command refload measures the reference server's POST /v1/sign: it drives
 // the route over keep-alive connections at several concurrencies (default 1,
 // 16 and 64 clients), each level bounded by time and request count, and
-// reports requests per second, p50 and p99 latency; then it measures the
-// backend's own Signer in process at the same concurrencies, with the same
-// key type, and prints the ratio.
+// reports requests per second, p50 and p99 latency. Beside each level it
+// runs a software key's own Signer in this process at the same concurrency,
+// with the same key type, so that every comparison comes from one run.
 //
-// By default it serves the server itself, in this process, on 127.0.0.1 with
-// TLS: a software: memory backend and a SQLite authn store in a temporary
-// directory, the caller authenticated by a session (the default) or an API
-// key. With -url it loads an external server instead (loopback only), given
-// a session token file and the label of an existing key.
+// Three ways to run it:
 //
-//	refload [-alg ECDSA-P256] [-clients 1,16,64] [-duration 5s] [-requests 200000] [-auth session|apikey]
-//	refload -url https://127.0.0.1:8443 -ca-file data/tls/server.crt -session-file tok -label web
+//	refload [-alg ECDSA-P256] [-clients 1,16,64] [-duration 5s] [-auth session|apikey] [-h2]
+//
+// serves refserver in this process on 127.0.0.1 with TLS 1.3 (a software:
+// memory backend, a SQLite authn store in a temporary directory) and
+// compares its throughput with the in-process signer's.
+//
+//	refload -url https://127.0.0.1:8443[,https://127.0.0.1:8444…] -ca-file ca.pem \
+//	        -cred-file tok -label web [-metrics-cred-file svc] [-h2]
+//
+// loads servers running elsewhere (loopback only), spreading the workers
+// over them; -cred-file holds a session token or an API key with role
+// keyOperation. With -metrics-cred-file (a credential with role service)
+// it reads each server's process_cpu_seconds_total from GET /metrics before
+// and after each level and reports the servers' CPU time per request beside
+// the in-process signer's CPU time per signature.
+//
+//	refload -report docs/load.md [-refserver path/to/refserver]
+//
+// runs the whole matrix against refserver processes it starts itself (the
+// binary is built with `go build` unless given): SQLite and PostgreSQL
+// (a throwaway cluster, which needs the Debian PostgreSQL server; see
+// authn/pgtest), session and API-key authentication, HTTP/1.1 and HTTP/2,
+// 1, 16 and 64 clients, then three instances on one PostgreSQL, then the
+// in-process server; it writes the Markdown report to the file.
+//
+// The machine's other load shows in every figure: run it on a quiet
+// machine, and read CPU per request rather than requests per second when
+// the load generator shares the server's cores.
 package main
 
 import (
 	"context"
 	"crypto"
-	"crypto/rand"
 	"crypto/sha256"
-	"crypto/tls"
 	"encoding/base64"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
+	"runtime"
 	"runtime/pprof"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/cryptoplug/cryptoplug/authn"
-	"github.com/cryptoplug/cryptoplug/authn/sqlstore"
 	"github.com/cryptoplug/cryptoplug/backend"
 	_ "github.com/cryptoplug/cryptoplug/backends/software"
-	"github.com/cryptoplug/cryptoplug/refserver"
 	"github.com/cryptoplug/cryptoplug/refserver/client"
 )
 
@@ -53,12 +67,12 @@ func main() {
 	}
 }
 
-type result struct {
-	clients  int
-	n        int
-	rps      float64
-	p50, p99 time.Duration
-	errors   int64
+// settings are the knobs every mode shares.
+type settings struct {
+	alg      backend.Algorithm
+	levels   []int
+	duration time.Duration
+	maxReq   int
 }
 
 func run() error {
@@ -66,14 +80,20 @@ func run() error {
 	levels := flag.String("clients", "1,16,64", "concurrency levels")
 	duration := flag.Duration("duration", 5*time.Second, "time per level")
 	maxReq := flag.Int("requests", 500000, "request cap per level")
-	authMode := flag.String("auth", "session", "session or apikey (self-hosted mode)")
-	h2 := flag.Bool("h2", false, "use HTTP/2 (one multiplexed connection) instead of HTTP/1.1 keep-alive connections")
-	target := flag.String("url", "", "load this server (loopback only) instead of serving one in process")
-	caFile := flag.String("ca-file", "", "with -url: the server's CA certificate")
-	sessionFile := flag.String("session-file", "", "with -url: file holding a session token with role keyOperation")
+	authMode := flag.String("auth", "session", "session or apikey (in-process server)")
+	h2 := flag.Bool("h2", false, "use HTTP/2 (one multiplexed connection per server) instead of HTTP/1.1 keep-alive connections")
+	urls := flag.String("url", "", "load these servers (comma-separated, loopback only) instead of serving one in process")
+	caFile := flag.String("ca-file", "", "with -url: the servers' CA certificate")
+	credFile := flag.String("cred-file", "", "with -url: file holding a session token or API key with role keyOperation")
+	metricsCredFile := flag.String("metrics-cred-file", "", "with -url: file holding a credential with role service, to read each server's CPU time")
 	label := flag.String("label", "", "with -url: label of an existing key")
-	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the HTTP runs to this file")
+	report := flag.String("report", "", "run the whole matrix against refserver processes and write the Markdown report here")
+	refserverBin := flag.String("refserver", "", "with -report: the refserver binary (default: go build it)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()
+	if flag.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", flag.Arg(0))
+	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
@@ -88,292 +108,214 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	var conc []int
+	if !a.Signs() {
+		return fmt.Errorf("-alg %s does not sign", a)
+	}
+	st := settings{alg: a, duration: *duration, maxReq: *maxReq}
 	for _, s := range strings.Split(*levels, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 1 || n > 1024 {
-			return fmt.Errorf("bad -clients %q", *levels)
+			return fmt.Errorf("-clients %q: want numbers from 1 to 1024", *levels)
 		}
-		conc = append(conc, n)
+		st.levels = append(st.levels, n)
+	}
+	if *duration <= 0 || *duration > 10*time.Minute || *maxReq < 1 || *maxReq > 100_000_000 {
+		return fmt.Errorf("-duration must be in (0, 10m] and -requests in [1, 1e8]")
 	}
 	ctx := context.Background()
-
-	var (
-		base     string
-		tlsConf  *tls.Config
-		cred     string
-		keyLabel = *label
-		local    backend.Backend
-	)
-	if *target != "" {
-		u, err := url.Parse(*target)
+	switch {
+	case *report != "":
+		return writeReport(ctx, st, *report, *refserverBin)
+	case *urls != "":
+		t, err := remoteTarget(ctx, *urls, *caFile, *credFile, *metricsCredFile, *label)
 		if err != nil {
 			return err
 		}
-		if ip := net.ParseIP(u.Hostname()); (ip == nil || !ip.IsLoopback()) && u.Hostname() != "localhost" {
-			return fmt.Errorf("refload only loads loopback servers")
-		}
-		tok, err := os.ReadFile(*sessionFile)
+		rows, err := measure(ctx, st, t, *h2, true)
 		if err != nil {
 			return err
 		}
-		c, err := client.New(*target, client.WithCAFile(*caFile))
-		if err != nil {
-			return err
-		}
-		base, cred = *target, "Bearer "+strings.TrimSpace(string(tok))
-		tlsConf = c.HTTPClient().Transport.(*http.Transport).TLSClientConfig
-	} else {
+		fmt.Printf("POST /v1/sign, %s, %s, %d server(s), GOMAXPROCS=%d, %v per level\n\n", a, proto(*h2), len(t.urls), runtime.GOMAXPROCS(0), *duration)
+		printRows(os.Stdout, rows, false)
+		return nil
+	default:
 		s, err := selfHost(ctx, a, *authMode)
 		if err != nil {
 			return err
 		}
 		defer s.close()
-		base, tlsConf, cred, keyLabel, local = s.url, s.tls, s.cred, "load", s.backend
+		rows, err := measure(ctx, st, s.target, *h2, true)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("POST /v1/sign, %s, %s, %s auth, server in this process, GOMAXPROCS=%d, %v per level\n\n", a, proto(*h2), *authMode, runtime.GOMAXPROCS(0), *duration)
+		printRows(os.Stdout, rows, true)
+		return nil
 	}
+}
 
+func proto(h2 bool) string {
+	if h2 {
+		return "HTTP/2"
+	}
+	return "HTTP/1.1 keep-alive"
+}
+
+// row is one concurrency level: the HTTP load and, when measured, the
+// in-process signer at the same concurrency.
+type row struct {
+	http   result
+	inproc *result
+}
+
+// measure runs every level against t, each followed (when signer is true)
+// by the in-process signer at the same concurrency.
+func measure(ctx context.Context, st settings, t *target, h2, signer bool) ([]row, error) {
+	body, digest, opts := signBody(st.alg, t.label)
+	var local backend.Key
+	if signer {
+		b, err := backend.Open(ctx, "software:")
+		if err != nil {
+			return nil, err
+		}
+		defer b.Close()
+		if local, err = b.GenerateKey(ctx, backend.KeySpec{Label: "in-process", Algorithm: st.alg}); err != nil {
+			return nil, err
+		}
+	}
+	var rows []row
+	for _, c := range st.levels {
+		r, err := loadHTTP(ctx, t, signCall(body), c, st.duration, st.maxReq, h2)
+		if err != nil {
+			return nil, err
+		}
+		rw := row{http: r}
+		if local != nil {
+			ip := loadInProcess(local, digest, opts, c, st.duration, st.maxReq)
+			rw.inproc = &ip
+		}
+		rows = append(rows, rw)
+	}
+	return rows, nil
+}
+
+// signBody returns the JSON body of the sign request for a key of algorithm
+// a labelled label, and the digest and options the in-process signer uses
+// for the same work.
+func signBody(a backend.Algorithm, label string) (string, []byte, crypto.SignerOpts) {
 	digest := sha256.Sum256([]byte("refload"))
 	opts := crypto.SignerOpts(crypto.SHA256)
 	if a.Family() == backend.FamilyECDSA {
 		opts = a.CurveHash()
 		h := a.CurveHash().New()
 		h.Write([]byte("refload"))
-		copy(digest[:], h.Sum(nil))
+		return fmt.Sprintf(`{"label":%q,"digest":%q,"hash":%q}`, label, base64.StdEncoding.EncodeToString(h.Sum(nil)), opts.HashFunc().String()),
+			h.Sum(nil), opts
 	}
-	dg := digest[:opts.HashFunc().Size()%33]
-	if len(dg) == 0 {
-		dg = digest[:]
-	}
-	body := fmt.Sprintf(`{"label":%q,"digest":%q,"hash":%q}`, keyLabel, base64.StdEncoding.EncodeToString(dg), opts.HashFunc().String())
 	if a.SignsMessages() {
-		body = fmt.Sprintf(`{"label":%q,"message":%q}`, keyLabel, base64.StdEncoding.EncodeToString(dg))
+		return fmt.Sprintf(`{"label":%q,"message":%q}`, label, base64.StdEncoding.EncodeToString(digest[:])), digest[:], crypto.Hash(0)
 	}
-
-	fmt.Printf("POST /v1/sign, %s, %s, %s auth, GOMAXPROCS=%d, %v per level (cap %d requests)\n",
-		a, map[bool]string{true: "HTTP/2", false: "HTTP/1.1 keep-alive"}[*h2], authName(*target, *authMode), numProcs(), *duration, *maxReq)
-	var http_ []result
-	for _, c := range conc {
-		r, err := loadHTTP(base, tlsConf, cred, body, c, *duration, *maxReq, *h2)
-		if err != nil {
-			return err
-		}
-		http_ = append(http_, r)
-	}
-	var inproc []result
-	if local != nil {
-		k, err := local.Key(ctx, backend.ByLabel(keyLabel))
-		if err != nil {
-			return err
-		}
-		for _, c := range conc {
-			inproc = append(inproc, loadInProcess(k, dg, opts, c, *duration, *maxReq))
-		}
-	}
-	fmt.Printf("\n%-8s %12s %10s %10s %8s", "clients", "HTTP req/s", "p50", "p99", "errors")
-	if local != nil {
-		fmt.Printf(" %14s %8s", "in-process/s", "ratio")
-	}
-	fmt.Println()
-	for i, r := range http_ {
-		fmt.Printf("%-8d %12.0f %10s %10s %8d", r.clients, r.rps, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), r.errors)
-		if local != nil {
-			fmt.Printf(" %14.0f %7.1f%%", inproc[i].rps, 100*r.rps/inproc[i].rps)
-		}
-		fmt.Println()
-	}
-	return nil
+	return fmt.Sprintf(`{"label":%q,"digest":%q,"hash":%q}`, label, base64.StdEncoding.EncodeToString(digest[:]), opts.HashFunc().String()),
+		digest[:], opts
 }
 
-func authName(target, mode string) string {
-	if target != "" {
-		return "session"
+// printRows prints the levels as a table. With inProcessServer the server
+// shares this process, so the process's CPU is the server's and the
+// client's together, and the in-process throughput ratio is the figure
+// that matters.
+func printRows(w io.Writer, rows []row, inProcessServer bool) {
+	self := "client CPU/req"
+	if inProcessServer {
+		self = "proc CPU/req"
 	}
-	return mode
+	fmt.Fprintf(w, "%-8s %10s %10s %10s %7s %14s %14s %12s %14s %10s %10s\n",
+		"clients", "req/s", "p50", "p99", "errors", "server CPU/req", self, "signer ops/s", "signer CPU/op", "CPU ratio", "req/ops")
+	for _, r := range rows {
+		h := r.http
+		fmt.Fprintf(w, "%-8d %10.0f %10s %10s %7d %14s %14s", h.clients, h.rps, h.p50.Round(time.Microsecond), h.p99.Round(time.Microsecond), h.errors,
+			us(cpuPerOp(h.serverCPU, h.n)), us(cpuPerOp(h.selfCPU, h.n)))
+		if ip := r.inproc; ip != nil {
+			fmt.Fprintf(w, " %12.0f %14s %10s %9.1f%%", ip.rps, us(cpuPerOp(ip.selfCPU, ip.n)),
+				ratio(cpuPerOp(h.serverCPU, h.n), cpuPerOp(ip.selfCPU, ip.n)), 100*h.rps/ip.rps)
+		}
+		fmt.Fprintln(w)
+	}
 }
 
-func numProcs() int { return runtimeGOMAXPROCS() }
-
-// loadHTTP runs c workers, each on its own keep-alive connection (HTTP/1.1)
-// or all on one HTTP/2 connection, until d passes or maxReq are sent.
-func loadHTTP(base string, tc *tls.Config, cred, body string, c int, d time.Duration, maxReq int, h2 bool) (result, error) {
-	tr := &http.Transport{TLSClientConfig: tc.Clone(), MaxIdleConnsPerHost: c, MaxConnsPerHost: c, ForceAttemptHTTP2: h2, DisableCompression: true}
-	if !h2 {
-		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
-		tr.TLSClientConfig.NextProtos = []string{"http/1.1"}
+// us formats a duration in microseconds, "-" for none.
+func us(d time.Duration) string {
+	if d == 0 {
+		return "-"
 	}
-	hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
-	defer tr.CloseIdleConnections()
-	header := "Authorization"
+	return fmt.Sprintf("%.1f µs", float64(d)/float64(time.Microsecond))
+}
+
+func ratio(a, b time.Duration) string {
+	if a == 0 || b == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f×", float64(a)/float64(b))
+}
+
+// remoteTarget describes servers running elsewhere.
+func remoteTarget(ctx context.Context, urls, caFile, credFile, metricsCredFile, label string) (*target, error) {
+	if caFile == "" || credFile == "" || label == "" {
+		return nil, fmt.Errorf("-url needs -ca-file, -cred-file and -label")
+	}
+	cred, err := readCredential(credFile)
+	if err != nil {
+		return nil, err
+	}
+	t := &target{label: label}
+	for _, raw := range strings.Split(urls, ",") {
+		u, err := url.Parse(strings.TrimSpace(raw))
+		if err != nil || u.Scheme != "https" {
+			return nil, fmt.Errorf("-url %q: want https://host:port", raw)
+		}
+		if ip := net.ParseIP(u.Hostname()); (ip == nil || !ip.IsLoopback()) && u.Hostname() != "localhost" {
+			return nil, fmt.Errorf("refload only loads loopback servers")
+		}
+		c, err := client.New(u.String(), client.WithCAFile(caFile))
+		if err != nil {
+			return nil, err
+		}
+		t.urls = append(t.urls, strings.TrimSuffix(u.String(), "/"))
+		t.tls = c.HTTPClient().Transport.(*http.Transport).TLSClientConfig
+		if metricsCredFile != "" {
+			mc, err := readCredential(metricsCredFile)
+			if err != nil {
+				return nil, err
+			}
+			t.metrics = append(t.metrics, c.WithCredential(credentialOf(mc)))
+		}
+	}
 	if strings.HasPrefix(cred, "cpk_") {
-		header = authn.APIKeyHeader
+		t.cred = cred
+	} else {
+		t.cred = "Bearer " + cred
 	}
-	do := func() (time.Duration, error) {
-		req, _ := http.NewRequest("POST", base+"/v1/sign", strings.NewReader(body))
-		req.Header.Set(header, cred)
-		req.Header.Set("Content-Type", "application/json")
-		t0 := time.Now()
-		resp, err := hc.Do(req)
-		if err != nil {
-			return 0, err
-		}
-		var buf [512]byte
-		for {
-			if _, err := resp.Body.Read(buf[:]); err != nil {
-				break
-			}
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			return 0, fmt.Errorf("status %d", resp.StatusCode)
-		}
-		return time.Since(t0), nil
+	if _, err := t.serversCPU(ctx); err != nil {
+		return nil, err
 	}
-	if _, err := do(); err != nil {
-		return result{}, fmt.Errorf("first request: %w", err)
-	}
-	// Warm up: open every connection and let the server settle.
-	runFor(c, 500*time.Millisecond, maxReq, func() (time.Duration, error) { return do() })
-	lat, n, errs, elapsed := runFor(c, d, maxReq, do)
-	return summarize(c, lat, n, errs, elapsed), nil
+	return t, nil
 }
 
-func loadInProcess(k backend.Key, digest []byte, opts crypto.SignerOpts, c int, d time.Duration, maxReq int) result {
-	s, _ := k.Signer()
-	ctx := context.Background()
-	do := func() (time.Duration, error) {
-		t0 := time.Now()
-		var err error
-		if ms, ok := s.(backend.MessageSigner); ok && k.Algorithm().SignsMessages() {
-			_, err = ms.SignMessageContext(ctx, rand.Reader, digest, crypto.Hash(0))
-		} else {
-			_, err = s.SignContext(ctx, rand.Reader, digest, opts)
-		}
-		return time.Since(t0), err
+func readCredential(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
 	}
-	runFor(c, 300*time.Millisecond, maxReq, do)
-	lat, n, errs, elapsed := runFor(c, d, maxReq*4, do)
-	return summarize(c, lat, n, errs, elapsed)
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return "", fmt.Errorf("%s is empty", path)
+	}
+	return s, nil
 }
 
-// runFor runs op from c goroutines until d passes or max operations start.
-func runFor(c int, d time.Duration, max int, op func() (time.Duration, error)) ([]time.Duration, int, int64, time.Duration) {
-	var (
-		started atomic.Int64
-		errs    atomic.Int64
-		wg      sync.WaitGroup
-		mu      sync.Mutex
-		all     []time.Duration
-	)
-	deadline := time.Now().Add(d)
-	t0 := time.Now()
-	for range c {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			local := make([]time.Duration, 0, 4096)
-			for time.Now().Before(deadline) && started.Add(1) <= int64(max) {
-				l, err := op()
-				if err != nil {
-					errs.Add(1)
-					continue
-				}
-				local = append(local, l)
-			}
-			mu.Lock()
-			all = append(all, local...)
-			mu.Unlock()
-		}()
+// credentialOf is the client credential for a session token or an API key.
+func credentialOf(s string) client.Credential {
+	if strings.HasPrefix(s, "cpk_") {
+		return client.APIKey(s)
 	}
-	wg.Wait()
-	return all, len(all), errs.Load(), time.Since(t0)
-}
-
-func summarize(c int, lat []time.Duration, n int, errs int64, elapsed time.Duration) result {
-	slices.Sort(lat)
-	r := result{clients: c, n: n, errors: errs, rps: float64(n) / elapsed.Seconds()}
-	if n > 0 {
-		r.p50 = lat[n/2]
-		r.p99 = lat[min(n-1, n*99/100)]
-	}
-	return r
-}
-
-// selfHosted is the in-process server refload loads by default.
-type selfHosted struct {
-	url     string
-	tls     *tls.Config
-	cred    string
-	backend backend.Backend
-	close   func()
-}
-
-func selfHost(ctx context.Context, a backend.Algorithm, mode string) (*selfHosted, error) {
-	dir, err := os.MkdirTemp("", "refload-")
-	if err != nil {
-		return nil, err
-	}
-	store, err := sqlstore.OpenSQLite(ctx, filepath.Join(dir, "authn.db"))
-	if err != nil {
-		return nil, err
-	}
-	pep := make([]byte, 32)
-	rand.Read(pep)
-	peppers, err := authn.ParsePeppers("1:" + base64.StdEncoding.EncodeToString(pep))
-	if err != nil {
-		return nil, err
-	}
-	svc, err := authn.NewService(authn.Config{Store: store, Peppers: peppers})
-	if err != nil {
-		return nil, err
-	}
-	b, err := backend.Open(ctx, "software:")
-	if err != nil {
-		return nil, err
-	}
-	if _, err := b.GenerateKey(ctx, backend.KeySpec{Label: "load", Algorithm: a}); err != nil {
-		return nil, err
-	}
-	srv, err := refserver.New(refserver.Options{Backend: b, Auth: svc})
-	if err != nil {
-		return nil, err
-	}
-	hs := httptest.NewUnstartedServer(srv)
-	hs.EnableHTTP2 = true
-	hs.TLS = &tls.Config{MinVersion: tls.VersionTLS13}
-	hs.Config.MaxHeaderBytes = 16 << 10
-	hs.Config.ReadHeaderTimeout = 10 * time.Second
-	hs.Config.IdleTimeout = 120 * time.Second
-	hs.StartTLS()
-	tc := hs.Client().Transport.(*http.Transport).TLSClientConfig
-	var cred string
-	switch mode {
-	case "session":
-		const pw = "refload password 0123456789"
-		if _, err := svc.CreateUser(ctx, "load@localhost", authn.NewSecret(pw), authn.NewRoleSet(authn.RoleKeyOperation)); err != nil {
-			return nil, err
-		}
-		c, err := client.New(hs.URL, client.WithTLSConfig(tc))
-		if err != nil {
-			return nil, err
-		}
-		s, err := c.Login(ctx, "load@localhost", pw)
-		if err != nil {
-			return nil, err
-		}
-		cred = "Bearer " + s.AccessToken
-	case "apikey":
-		_, keys, err := svc.CreateApplication(ctx, authn.ApplicationSpec{Name: "load", Roles: authn.NewRoleSet(authn.RoleKeyOperation), Method: authn.MethodAPIKey})
-		if err != nil {
-			return nil, err
-		}
-		cred = keys[0].Key.Reveal()
-	default:
-		return nil, fmt.Errorf("-auth must be session or apikey")
-	}
-	return &selfHosted{url: hs.URL, tls: tc, cred: cred, backend: b, close: func() {
-		hs.Close()
-		b.Close()
-		store.Close()
-		os.RemoveAll(dir)
-	}}, nil
+	return client.Bearer(s)
 }
