@@ -6,10 +6,12 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/cryptoplug/cryptoplug/backend"
 	"github.com/cryptoplug/cryptoplug/cmd/cryptoplug/internal/vectors"
@@ -26,6 +28,7 @@ type conformanceFlags struct {
 	wycheproofSet  bool // --wycheproof-limit was given
 	checkTimeout   time.Duration
 	logPath        string
+	progress       string
 }
 
 func newConformanceCommand(a *app) *cobra.Command {
@@ -64,6 +67,8 @@ installed, and skipped (with a warning) when none of these is available.
 	fl.IntVar(&f.wycheproofCase, "wycheproof-limit", 0, "known-answer cases per vector file: 0 disables them, -1 runs all (default: the budget's)")
 	fl.DurationVar(&f.checkTimeout, "check-timeout", 0, "bound each check on each algorithm (default 5m), so a hung token fails one check rather than the run")
 	fl.StringVar(&f.logPath, "log", "", "write the suite's transcript (every check's messages) to this file, - for standard error")
+	fl.StringVar(&f.progress, "progress", "auto", "on standard error: bar (one status line with a time estimate, redrawn in place), lines (a line per finished check), off; auto is bar on a terminal, off otherwise")
+	_ = cmd.RegisterFlagCompletionFunc("progress", cobra.FixedCompletions([]string{"auto", "bar", "lines", "off"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("budget", cobra.FixedCompletions([]string{"full", "small"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("algorithms", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		var out []string
@@ -114,7 +119,20 @@ func (a *app) runConformance(cmd *cobra.Command, raw string, f *conformanceFlags
 		log = lf
 	}
 
+	progress, err := a.progressWriter(f.progress)
+	if err != nil {
+		return t.fail("", err)
+	}
+	if progress != nil {
+		opts = append(opts, conformance.WithProgress(progress))
+	}
+	if c, ok := progress.(io.Closer); ok {
+		defer c.Close()
+	}
 	rep := conformance.RunStandalone(conformance.OpenURI(uri), log, opts...)
+	if c, ok := progress.(io.Closer); ok {
+		_ = c.Close() // erase the bar before the matrix is printed
+	}
 
 	if f.report != "" {
 		b, err := json.MarshalIndent(rep, "", "  ")
@@ -138,6 +156,25 @@ func (a *app) runConformance(cmd *cobra.Command, raw string, f *conformanceFlags
 	return nil
 }
 
+// progressWriter is where the suite's progress goes for --progress mode:
+// nil for none.
+func (a *app) progressWriter(mode string) (io.Writer, error) {
+	switch strings.ToLower(mode) {
+	case "off":
+		return nil, nil
+	case "lines":
+		return a.errw, nil
+	case "bar":
+		return newProgressBar(a.errw), nil
+	case "auto":
+		if f, ok := a.errw.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			return newProgressBar(a.errw), nil
+		}
+		return nil, nil
+	}
+	return nil, usagef("--progress %q: want auto, bar, lines or off", mode)
+}
+
 // conformanceOptions turns the flags into suite options. cleanup removes
 // extracted vectors.
 func (a *app) conformanceOptions(f *conformanceFlags) (opts []conformance.Option, cleanup func(), err error) {
@@ -152,6 +189,9 @@ func (a *app) conformanceOptions(f *conformanceFlags) (opts []conformance.Option
 			algs = append(algs, alg)
 		}
 		opts = append(opts, conformance.WithAlgorithms(algs...))
+	}
+	if !slices.Contains([]string{"auto", "bar", "lines", "off"}, strings.ToLower(f.progress)) {
+		return nil, cleanup, usagef("--progress %q: want auto, bar, lines or off", f.progress)
 	}
 	switch strings.ToLower(f.budget) {
 	case "full":

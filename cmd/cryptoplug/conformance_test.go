@@ -94,8 +94,9 @@ func TestConformanceWithTheBinaryAlone(t *testing.T) {
 	m := newCleanMachine(t)
 
 	t.Run("SoftHSM2", func(t *testing.T) {
-		r := m.run(t, "conformance", tok.URI, "--algorithms", "ECDSA-P256,Ed25519", "--budget", "small", "--report", "softhsm.json").ok(t)
+		r := m.run(t, "conformance", tok.URI, "--algorithms", "ECDSA-P256,Ed25519", "--budget", "small", "--report", "softhsm.json", "--progress", "lines").ok(t)
 		require.True(t, strings.HasPrefix(r.stdout, "conformance matrix for pkcs11:token="+tok.Label), r.stdout)
+		require.Regexp(t, `(?m)^conformance: \[\d+/\d+\] sign-ecdsa-sha256: .*, about \S+ left$`, r.stderr, "--progress lines: a line per check on standard error")
 		rep := checkRun(t, m, r, "softhsm.json")
 		require.Empty(t, rep.Failures())
 		require.Equal(t, backend.RedactURI(tok.URI), rep.Backend())
@@ -135,6 +136,10 @@ func TestConformanceWithTheBinaryAlone(t *testing.T) {
 		rep := checkRun(t, m, result{stdout: r.stdout}, "fail.json")
 		require.NotEmpty(t, rep.Failures())
 		require.Contains(t, line, "of "+strconv.Itoa(len(rep.Results()))+" results FAILed")
+	})
+
+	t.Run("bad --progress", func(t *testing.T) {
+		m.run(t, "conformance", tok.URI, "--progress", "fancy", "--report", "never.json").fails(t, exitUsage, `--progress "fancy"`)
 	})
 
 	t.Run("reports rendered", func(t *testing.T) {

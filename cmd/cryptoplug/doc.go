@@ -9,6 +9,7 @@
 //	cryptoplug csr|selfsign URI --key LABEL --subject 'CN=…'
 //	cryptoplug capabilities|info URI
 //	cryptoplug conformance URI [--report FILE]      the whole suite, exit 0 iff no FAIL
+//	                                                 (a progress bar on a terminal: --progress)
 //	cryptoplug conformance report --format md|html report.json
 //	cryptoplug bench URI                             benchstat-compatible output
 //	cryptoplug completion bash|zsh|fish|powershell
