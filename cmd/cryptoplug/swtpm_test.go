@@ -24,12 +24,17 @@ func TestSwtpm(t *testing.T) {
 	var caps map[string][]string
 	run(t, "capabilities", uri, "--json").ok(t).jsonOut(t, &caps)
 	require.Contains(t, caps["ECDSA-P256"], "generate")
-	require.NotContains(t, caps["ECDSA-P256"], "import", "TPMs do not import")
+	require.Contains(t, caps["ECDSA-P256"], "import", "the TPM wraps an imported key under its SRK")
 
 	run(t, "keys", "generate", uri, "-a", "ECDSA-P256", "-l", "attest").ok(t)
 	run(t, "keys", "generate", uri, "-a", "RSA-2048", "-l", "rsa", "--usage", "sign,decrypt").ok(t)
+	goodPEM := writeFile(t, "good.pem", []byte(tool(t, nil, "openssl", "genpkey", "-algorithm", "ec", "-pkeyopt", "ec_paramgen_curve:P-256")), 0o600)
+	run(t, "keys", "import", uri, "-l", "imported", "--in", goodPEM).ok(t)
+	// The public key openssl derives from the file it made is the one the
+	// signatures below verify under.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "imported.pub"), []byte(tool(t, nil, "openssl", "pkey", "-in", goodPEM, "-pubout")), 0o644))
 	keys := listKeys(t, uri)
-	require.ElementsMatch(t, []string{"attest", "rsa"}, keys.labels())
+	require.ElementsMatch(t, []string{"attest", "rsa", "imported"}, keys.labels())
 	for _, k := range keys {
 		if k.Label == "rsa" {
 			require.Equal(t, []string{"sign", "decrypt"}, k.Usage)
@@ -38,7 +43,7 @@ func TestSwtpm(t *testing.T) {
 	// The keys are TSS2 key files in dir, as the backend documents.
 	files, err := filepath.Glob(filepath.Join(keyDir, "*.tss2.pem"))
 	require.NoError(t, err)
-	require.Len(t, files, 2)
+	require.Len(t, files, 3)
 
 	for _, tc := range []struct {
 		key   string
@@ -47,6 +52,7 @@ func TestSwtpm(t *testing.T) {
 	}{
 		{"attest", nil, []string{"-sha256"}},
 		{"attest", []string{"--hash", "SHA-384"}, []string{"-sha384"}},
+		{"imported", nil, []string{"-sha256"}},
 		{"rsa", nil, []string{"-sha256"}},
 		{"rsa", []string{"--scheme", "PSS"}, []string{"-sha256", "-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:digest"}},
 	} {
@@ -79,7 +85,6 @@ func TestSwtpm(t *testing.T) {
 	before := listKeys(t, uri)
 	wrongAuth := writeFile(t, "owner", []byte("not the owner password\n"), 0o600)
 	badPEM := writeFile(t, "bad.pem", []byte("-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n"), 0o600)
-	goodPEM := writeFile(t, "good.pem", []byte(tool(t, nil, "openssl", "genpkey", "-algorithm", "ec", "-pkeyopt", "ec_paramgen_curve:P-256")), 0o600)
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -90,7 +95,7 @@ func TestSwtpm(t *testing.T) {
 		{"wrong owner authorization", []string{"keys", "generate", uri + ";pin-source=file:" + wrongAuth, "-a", "ECDSA-P256", "-l", "new"}, exitAuth, []string{"authentication failed"}},
 		{"missing key", []string{"pubkey", uri, "-k", "nope"}, exitNotFound, []string{"nope", "not found"}},
 		{"malformed PEM", []string{"keys", "import", uri, "-l", "new", "--in", badPEM}, exitUsage, []string{"malformed SEC 1"}},
-		{"import into a TPM", []string{"keys", "import", uri, "-l", "new", "--in", goodPEM}, exitUnsupported, []string{"cannot import"}},
+		{"import under a label in use", []string{"keys", "import", uri, "-l", "rsa", "--in", goodPEM}, exitExists, []string{"rsa"}},
 		{"algorithm the TPM lacks", []string{"keys", "generate", uri, "-a", "Ed25519", "-l", "new"}, exitUnsupported, []string{"new"}},
 		{"no such socket", []string{"keys", "list", "tpm:swtpm=" + filepath.Join(dir, "nosock") + ";dir=" + keyDir}, exitFailure, []string{"nosock"}},
 	} {
@@ -102,8 +107,8 @@ func TestSwtpm(t *testing.T) {
 	require.Equal(t, before, listKeys(t, uri), "bad input changed nothing")
 
 	run(t, "keys", "delete", uri, "-k", "attest", "-y").ok(t)
-	require.Equal(t, []string{"rsa"}, listKeys(t, uri).labels())
+	require.ElementsMatch(t, []string{"rsa", "imported"}, listKeys(t, uri).labels())
 	files, err = filepath.Glob(filepath.Join(keyDir, "*.tss2.pem"))
 	require.NoError(t, err)
-	require.Len(t, files, 1, "the deleted key's file is gone")
+	require.Len(t, files, 2, "the deleted key's file is gone")
 }
