@@ -24,8 +24,12 @@
 // prints the pin-source value that reads FILE. Each prints the sealed:
 // source to use.
 //
-// This binary stands in until the project CLI (cmd/cryptoplug) carries
-// these as subcommands. Exit codes, as that CLI's where they overlap:
+// The project CLI carries the same commands, with its conventions (URI
+// first, --key, -o json): `cryptoplug seal URI --key LABEL FILE`,
+// `cryptoplug seal check|rotate|inspect|source`, `cryptoplug unseal`. This
+// binary stays for the scripts written against it; both read the secret
+// and print the outcome through cmd/internal/sealcmd, so they say the same
+// thing. Exit codes, as that CLI's:
 // 0 ok, 1 other failure, 2 usage, 3 key not found, 4 the key refused
 // (policy or authorization not satisfied), 5 the key cannot unseal,
 // 6 FILE exists, 9 FILE tampered with, truncated or of an unknown format
@@ -42,7 +46,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 
 	"github.com/cryptoplug/cryptoplug/backend"
@@ -50,6 +53,7 @@ import (
 	_ "github.com/cryptoplug/cryptoplug/backends/remote"
 	_ "github.com/cryptoplug/cryptoplug/backends/software"
 	_ "github.com/cryptoplug/cryptoplug/backends/tpm"
+	"github.com/cryptoplug/cryptoplug/cmd/internal/sealcmd"
 	"github.com/cryptoplug/cryptoplug/seal"
 	"github.com/cryptoplug/cryptoplug/sealedfile"
 )
@@ -152,8 +156,7 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout io.Wri
 		if err != nil {
 			return err
 		}
-		printInfo(stdout, path, info)
-		return nil
+		return sealcmd.Result{File: path, Info: info}.WriteText(stdout)
 	}
 	if *by == "" || *key == "" {
 		return usageError{"-by URI and -key LABEL are required"}
@@ -162,18 +165,17 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout io.Wri
 	if _, err := backend.ParseSealedSource(src.String()); err != nil {
 		return err
 	}
+	var info seal.Info
 	switch args[0] {
 	case "seal":
-		secret, err := readSecret(stdin, *in)
+		secret, err := sealcmd.ReadSecret(stdin, *in)
 		if err != nil {
 			return err
 		}
 		defer clear(secret)
-		info, err := sealedfile.Seal(ctx, src, secret, sealedfile.Options{Replace: *replace, KeepOld: *keepOld})
-		if err != nil {
+		if info, err = sealedfile.Seal(ctx, src, secret, sealedfile.Options{Replace: *replace, KeepOld: *keepOld}); err != nil {
 			return err
 		}
-		printInfo(stdout, path, info)
 	case "unseal":
 		secret, err := src.Open(ctx)
 		if err != nil {
@@ -183,11 +185,12 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout io.Wri
 		_, err = stdout.Write(secret)
 		return err
 	case "check":
-		info, err := sealedfile.Check(ctx, src)
-		if err != nil {
+		if info, err = sealedfile.Check(ctx, src); err != nil {
 			return err
 		}
-		printInfo(stdout, path, info)
+	case "source":
+		// No key is used: the file need not exist yet.
+		return sealcmd.Result{File: path, Source: &src}.WriteSource(stdout)
 	case "rotate":
 		if *toKey == "" {
 			return usageError{"-to-key LABEL is required"}
@@ -203,45 +206,10 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout io.Wri
 			}
 			o.Replace = false
 		}
-		info, err := sealedfile.Rotate(ctx, src, to, o)
-		if err != nil {
+		if info, err = sealedfile.Rotate(ctx, src, to, o); err != nil {
 			return err
 		}
-		printInfo(stdout, to.Path, info)
 		src = to
 	}
-	fmt.Fprintf(stdout, "source: %s\n", src)
-	fmt.Fprintf(stdout, "in a URI: pin-source=%s\n", src.AttrValue())
-	return nil
-}
-
-// readSecret reads the secret to seal, at most seal.MaxPlaintextLen bytes,
-// dropping one trailing newline.
-func readSecret(stdin io.Reader, path string) ([]byte, error) {
-	r := stdin
-	if path != "" {
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		r = f
-	}
-	b, err := io.ReadAll(io.LimitReader(r, seal.MaxPlaintextLen+2))
-	if err != nil {
-		return nil, fmt.Errorf("read the secret: %w", err)
-	}
-	s := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
-	clear(b)
-	switch {
-	case len(s) == 0:
-		return nil, usageError{"the secret is empty"}
-	case len(s) > seal.MaxPlaintextLen:
-		return nil, usageError{fmt.Sprintf("the secret is over %d bytes", seal.MaxPlaintextLen)}
-	}
-	return []byte(s), nil
-}
-
-func printInfo(w io.Writer, path string, info seal.Info) {
-	fmt.Fprintf(w, "file: %s\nscheme: %d\nalgorithm: %s\nkey ID: %x\n", path, info.Scheme, info.Algorithm, info.KeyID)
+	return sealcmd.Result{File: src.Path, Info: info, Source: &src}.WriteText(stdout)
 }

@@ -4,7 +4,6 @@ import "github.com/spf13/cobra"
 
 // subcommands are the top-level commands, each built by the constructor in
 // the file named after it. A new command is that file and one line here:
-// sealed secrets (seal, unseal) join this table when they land.
 var subcommands = []func(*app) *cobra.Command{
 	newKeysCommand,         // keys.go
 	newPubkeyCommand,       // pubkey.go
@@ -12,6 +11,8 @@ var subcommands = []func(*app) *cobra.Command{
 	newVerifyCommand,       // verify.go
 	newCSRCommand,          // x509.go
 	newSelfsignCommand,     // x509.go
+	newSealCommand,         // seal.go
+	newUnsealCommand,       // seal.go
 	newCapabilitiesCommand, // info.go
 	newInfoCommand,         // info.go
 	newConformanceCommand,  // conformance.go

@@ -8,6 +8,9 @@
 //	cryptoplug sign|verify URI --key LABEL [--in FILE] [--scheme …] [--hash …]
 //	cryptoplug csr|selfsign URI --key LABEL --subject 'CN=…'
 //	cryptoplug capabilities|info URI
+//	cryptoplug seal URI --key LABEL FILE             seal standard input into a sealed secret file
+//	cryptoplug seal check|rotate|source URI --key LABEL FILE; seal inspect FILE
+//	cryptoplug unseal URI --key LABEL FILE
 //	cryptoplug conformance URI [--report FILE]      the whole suite, exit 0 iff no FAIL
 //	                                                 (a progress bar on a terminal: --progress)
 //	cryptoplug conformance report --format md|html report.json
@@ -45,9 +48,9 @@
 //	1   any other failure (I/O, a store's error, an internal error)
 //	2   usage: unknown command or flag, malformed URI or attribute, bad input file
 //	3   not found: no such key (or token)
-//	4   authentication: wrong PIN or passphrase, or none available
+//	4   authentication: wrong PIN or passphrase, or none available; a key refused to unseal
 //	5   unsupported: the backend, token or key cannot do what was asked
-//	6   exists: a key with that label or ID already exists
+//	6   exists: a key with that label or ID (or the sealed file) already exists
 //	7   verify: the signature does not verify
 //	8   conformance: at least one check FAILed
 //	9   corrupt: stored key data could not be read back, or a sealed secret file is tampered with

@@ -9,6 +9,7 @@ import (
 	"github.com/cryptoplug/cryptoplug/backend"
 	"github.com/cryptoplug/cryptoplug/backends/pkcs11"
 	"github.com/cryptoplug/cryptoplug/seal"
+	"github.com/cryptoplug/cryptoplug/sealedfile"
 )
 
 // Exit codes. They are part of the command's interface: scripts test them,
@@ -40,9 +41,9 @@ var exitCodes = []struct {
 	{exitFailure, "failure", "any other failure: I/O, an error from the store, an internal error"},
 	{exitUsage, "usage", "unknown command or flag, malformed URI or attribute, bad input file or value"},
 	{exitNotFound, "not-found", "no such key (or token)"},
-	{exitAuth, "auth", "wrong PIN or passphrase, or a PIN is needed and there is no terminal to ask on"},
+	{exitAuth, "auth", "wrong PIN or passphrase, a PIN is needed and there is no terminal to ask on, or the key refused to unseal (policy or authorization not satisfied)"},
 	{exitUnsupported, "unsupported", "the backend, token or key cannot do what was asked"},
-	{exitExists, "exists", "a key with that label or ID already exists"},
+	{exitExists, "exists", "a key with that label or ID already exists, or the sealed file does (seal without --replace)"},
 	{exitBadSig, "bad-signature", "verify: the signature does not verify"},
 	{exitConfFail, "conformance-fail", "conformance: at least one check FAILed"},
 	{exitCorrupt, "corrupt", "stored key data could not be read back, or a sealed secret file is tampered with or truncated"},
@@ -92,11 +93,11 @@ func exitCode(err error) int {
 		return exitTimeout
 	case errors.Is(err, backend.ErrKeyNotFound), errors.Is(err, pkcs11.ErrTokenNotFound):
 		return exitNotFound
-	case errors.Is(err, backend.ErrKeyExists):
+	case errors.Is(err, backend.ErrKeyExists), errors.Is(err, sealedfile.ErrExists):
 		return exitExists
 	case errors.Is(err, backend.ErrCorrupt), errors.Is(err, seal.ErrCorrupt):
 		return exitCorrupt
-	case errors.Is(err, backend.ErrUnsupported), errors.Is(err, backend.ErrNotExtractable):
+	case errors.Is(err, backend.ErrUnsupported), errors.Is(err, backend.ErrNotExtractable), errors.Is(err, seal.ErrUnsupportedKey):
 		return exitUnsupported
 	case errors.Is(err, errUsage), errors.Is(err, backend.ErrInvalidInput):
 		return exitUsage
