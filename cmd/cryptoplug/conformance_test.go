@@ -14,6 +14,7 @@ import (
 
 	"github.com/cryptoplug/cryptoplug/backend"
 	"github.com/cryptoplug/cryptoplug/backends/pkcs11/softhsmtest"
+	"github.com/cryptoplug/cryptoplug/backends/tpm/swtpmtest"
 	"github.com/cryptoplug/cryptoplug/conformance"
 )
 
@@ -127,6 +128,18 @@ func TestConformanceWithTheBinaryAlone(t *testing.T) {
 		require.Equal(t, "tpm", rep.Info().Kind)
 	})
 
+	t.Run("swtpm", func(t *testing.T) {
+		// What a machine without cgo (no simulator in the binary) runs.
+		uri := swtpmtest.Start(t).URI(filepath.Join(m.tmp, "swtpmkeys"))
+		r := m.run(t, "conformance", uri, "--algorithms", "ECDSA-P256", "--budget", "small", "--report", "swtpm.json").ok(t)
+		rep := checkRun(t, m, r, "swtpm.json")
+		require.Empty(t, rep.Failures())
+		res, ok := rep.Lookup("sign-ecdsa-sha256", "ECDSA-P256")
+		require.True(t, ok)
+		require.Equal(t, conformance.StatusPass, res.Status, res.Detail)
+		require.NoError(t, os.RemoveAll(filepath.Join(m.tmp, "swtpmkeys")))
+	})
+
 	t.Run("a FAIL exits 8", func(t *testing.T) {
 		// A check bound too short for any token to meet, as on a hung
 		// HSM: the suite cannot even open the token in time.
@@ -156,7 +169,7 @@ func TestConformanceWithTheBinaryAlone(t *testing.T) {
 	// Nothing but the binary and the reports the runs were asked to write
 	// is left on the machine; the vectors were extracted to TMPDIR and
 	// removed.
-	require.Equal(t, []string{"cryptoplug", "fail.json", "softhsm.json", "tpm.json", "tpmkeys"}, slices.Sorted(slices.Values(m.files(t))))
+	require.Equal(t, []string{"cryptoplug", "fail.json", "softhsm.json", "swtpm.json", "tpm.json", "tpmkeys"}, slices.Sorted(slices.Values(m.files(t))))
 	left, err := os.ReadDir(m.tmp)
 	require.NoError(t, err)
 	require.Empty(t, left, "temporary files left in TMPDIR")

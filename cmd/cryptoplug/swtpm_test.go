@@ -66,6 +66,15 @@ func TestSwtpm(t *testing.T) {
 		run(t, append([]string{"verify", uri, "-k", tc.key, "--in", msg, "-s", sig}, tc.flags...)...).ok(t)
 	}
 
+	var ki keyInfo
+	run(t, "keys", "show", uri, "-k", "rsa", "-o", "json").ok(t).jsonOut(t, &ki)
+	require.Equal(t, "RSA-2048", ki.Algorithm)
+	require.Equal(t, []string{"sign", "decrypt"}, ki.Usage)
+
+	// bench on the TPM: benchstat-shaped lines for the backend's own sign.
+	b := run(t, "bench", uri, "--algorithms", "ECDSA-P256", "-p", "1", "--benchtime", "3x", "--generate", "off").ok(t)
+	require.Regexp(t, `(?m)^Benchmark\S*op=Sign/alg=ECDSA-P256/impl=backend/p=1\S*\s+3\s+\d+ ns/op`, b.stdout)
+
 	var pj struct {
 		Key, Format string
 		PublicKey   jwk `json:"public_key"`
