@@ -51,7 +51,7 @@ func Run(b *testing.B, open func(ctx context.Context) (backend.Backend, error), 
 	// Baselines first: see Baseliner.
 	var bls Baselines
 	if cfg.uri != "" {
-		bls = cfg.openBaselines(b, ctx, cfg.uri)
+		bls = cfg.openBaselines(ctx, cfg.uri, b.Logf)
 	}
 	be, err := open(ctx)
 	if err != nil {
@@ -61,7 +61,7 @@ func Run(b *testing.B, open func(ctx context.Context) (backend.Backend, error), 
 		b.Fatalf("bench: open backend: %v", err)
 	}
 	if bls == nil {
-		bls = cfg.openBaselines(b, ctx, be.Info().URI)
+		bls = cfg.openBaselines(ctx, be.Info().URI, b.Logf)
 	}
 	defer func() {
 		if err := be.Close(); err != nil {
@@ -105,19 +105,52 @@ func containsOp(ops []Op, op Op) bool {
 
 // openBaselines opens the baseliner for uri's scheme, or returns nil (and
 // logs why) when there is none or it fails.
-func (c *config) openBaselines(b *testing.B, ctx context.Context, uri string) Baselines {
+func (c *config) openBaselines(ctx context.Context, uri string, logf func(string, ...any)) Baselines {
 	scheme, _, _ := strings.Cut(uri, ":")
 	bl := c.baseliners[strings.ToLower(scheme)]
 	if bl == nil {
-		b.Logf("bench: no baselines for %q backends", scheme)
+		logf("bench: no baselines for %q backends", scheme)
 		return nil
 	}
 	bls, err := bl(ctx, uri)
 	if err != nil {
-		b.Logf("bench: no baselines: %v", err)
+		logf("bench: no baselines: %v", err)
 		return nil
 	}
 	return bls
+}
+
+// impls are the implementations one workload is measured with: the
+// backend's own, then the baselines' (a baseline that fails is logged and
+// left out). closeAll closes them all and returns what failed to close.
+func (c *config) impls(ctx context.Context, be backend.Backend, bls Baselines, w *Workload, label string, logf func(string, ...any)) (impls []Impl, closeAll func() []error, err error) {
+	maxP := 0
+	for _, p := range c.parallelism {
+		maxP = max(maxP, p)
+	}
+	own, err := backendImpl(be, w, label, maxP)
+	if err != nil {
+		return nil, nil, fmt.Errorf("bench: %s: %w", w, err)
+	}
+	impls = []Impl{own}
+	if bls != nil {
+		more, err := bls.Impls(ctx, be, w)
+		if err != nil {
+			logf("bench: %s: %v", w, err)
+		}
+		impls = append(impls, more...)
+	}
+	closeAll = func() (errs []error) {
+		for _, im := range impls {
+			if im.Close != nil {
+				if err := im.Close(); err != nil {
+					errs = append(errs, fmt.Errorf("bench: %s/impl=%s: close: %w", w, im.Name, err))
+				}
+			}
+		}
+		return errs
+	}
+	return impls, closeAll, nil
 }
 
 // runWorkload measures one operation on one algorithm with every impl at
@@ -132,29 +165,13 @@ func (c *config) runWorkload(b *testing.B, ctx context.Context, be backend.Backe
 	if w.DecrypterOpts != nil {
 		b.Logf("bench: %s uses OAEP with %v", w, w.DecrypterOpts.Hash)
 	}
-	maxP := 0
-	for _, p := range c.parallelism {
-		maxP = max(maxP, p)
-	}
-	own, err := backendImpl(be, w, label, maxP)
+	impls, closeAll, err := c.impls(ctx, be, bls, w, label, b.Logf)
 	if err != nil {
-		b.Fatalf("bench: %s: %v", w, err)
-	}
-	impls := []Impl{own}
-	if bls != nil {
-		more, err := bls.Impls(ctx, be, w)
-		if err != nil {
-			b.Logf("bench: %s: %v", w, err)
-		}
-		impls = append(impls, more...)
+		b.Fatal(err)
 	}
 	defer func() {
-		for _, im := range impls {
-			if im.Close != nil {
-				if err := im.Close(); err != nil {
-					b.Errorf("bench: %s/impl=%s: close: %v", w, im.Name, err)
-				}
-			}
+		for _, err := range closeAll() {
+			b.Error(err)
 		}
 	}()
 	for _, p := range c.parallelism {

@@ -67,7 +67,7 @@ func (s Standalone) RunURI(ctx context.Context, uri string, opts ...Option) erro
 	s.header()
 
 	// Baselines first, as Run does: see Baseliner.
-	bls := s.openBaselines(ctx, cfg, uri)
+	bls := cfg.openBaselines(ctx, uri, s.logf)
 	be, err := backend.Open(ctx, uri)
 	if err != nil {
 		if bls != nil {
@@ -118,31 +118,11 @@ func (s Standalone) runWorkload(ctx context.Context, c *config, be backend.Backe
 	if w.DecrypterOpts != nil {
 		s.logf("bench: %s uses OAEP with %v", w, w.DecrypterOpts.Hash)
 	}
-	maxP := 0
-	for _, p := range c.parallelism {
-		maxP = max(maxP, p)
-	}
-	own, err := backendImpl(be, w, label, maxP)
+	impls, closeAll, err := c.impls(ctx, be, bls, w, label, s.logf)
 	if err != nil {
-		return []error{fmt.Errorf("bench: %s: %w", w, err)}
+		return []error{err}
 	}
-	impls := []Impl{own}
-	if bls != nil {
-		more, err := bls.Impls(ctx, be, w)
-		if err != nil {
-			s.logf("bench: %s: %v", w, err)
-		}
-		impls = append(impls, more...)
-	}
-	defer func() {
-		for _, im := range impls {
-			if im.Close != nil {
-				if err := im.Close(); err != nil {
-					errs = append(errs, fmt.Errorf("bench: %s/impl=%s: close: %w", w, im.Name, err))
-				}
-			}
-		}
-	}()
+	defer func() { errs = append(errs, closeAll()...) }()
 	for _, p := range c.parallelism {
 		for _, im := range impls {
 			leaf := fmt.Sprintf("%s/impl=%s/p=%d", w, im.Name, p)
@@ -179,22 +159,6 @@ func diagnose(ctx context.Context, im Impl) error {
 		}
 	}
 	return errors.New("the measurement failed, and a single operation afterwards succeeded; run `make bench` for the testing package's message")
-}
-
-// openBaselines is Run's openBaselines, logging to s.Log.
-func (s Standalone) openBaselines(ctx context.Context, c *config, uri string) Baselines {
-	scheme, _, _ := strings.Cut(uri, ":")
-	bl := c.baseliners[strings.ToLower(scheme)]
-	if bl == nil {
-		s.logf("bench: no baselines for %q backends", scheme)
-		return nil
-	}
-	bls, err := bl(ctx, uri)
-	if err != nil {
-		s.logf("bench: no baselines: %v", err)
-		return nil
-	}
-	return bls
 }
 
 func (s Standalone) logf(format string, args ...any) {
