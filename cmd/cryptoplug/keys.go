@@ -161,19 +161,11 @@ func newKeysShowCommand(a *app) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			ctx, cancel := a.context(cmd)
 			defer cancel()
-			t, err := a.open(ctx, "keys show", args[0], withLogin)
+			t, k, err := a.openKey(ctx, "keys show", args[0], kf)
 			if err != nil {
 				return err
 			}
 			defer t.close(&err)
-			ref, err := t.keyRef(kf.label, kf.id)
-			if err != nil {
-				return err
-			}
-			k, err := t.key(ctx, ref)
-			if err != nil {
-				return err
-			}
 			return a.printKey(t, describeKey(t, k))
 		},
 	}
@@ -380,22 +372,14 @@ when there is none (exit 2). A deleted HSM or TPM key cannot be recovered.`,
 		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			ctx, cancel := a.context(cmd)
 			defer cancel()
-			t, err := a.open(ctx, "keys delete", args[0], withLogin)
+			t, k, err := a.openKey(ctx, "keys delete", args[0], kf)
 			if err != nil {
 				return err
 			}
 			defer t.close(&err)
-			ref, err := t.keyRef(kf.label, kf.id)
-			if err != nil {
-				return err
-			}
-			k, err := t.key(ctx, ref)
-			if err != nil {
-				return err
-			}
 			if !yes {
 				if err := confirm(fmt.Sprintf("Delete %s key %q (id %s) from %s? [y/N] ", k.Algorithm(), k.Label(), k.ID(), t.redacted)); err != nil {
-					return t.fail(ref.String(), err)
+					return t.fail(k.Label(), err)
 				}
 			}
 			exact := backend.KeyRef{ID: k.ID(), Label: k.Label()}

@@ -3,10 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
 	"crypto/mlkem"
-	"crypto/rsa"
 	"crypto/sha3"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -290,40 +287,23 @@ func expandedMatches(expanded, ek, z []byte) bool {
 }
 
 // algorithmOf returns the algorithm of a parsed private key, or fails with
-// ErrUnsupported for a key type or size cryptoplug does not have.
+// ErrUnsupported for a key type or size cryptoplug does not have: the
+// algorithm of its public half.
 func algorithmOf(priv crypto.PrivateKey) (backend.Algorithm, error) {
+	var pub crypto.PublicKey
 	switch k := priv.(type) {
-	case *rsa.PrivateKey:
-		switch k.N.BitLen() {
-		case 2048:
-			return backend.RSA2048, nil
-		case 3072:
-			return backend.RSA3072, nil
-		case 4096:
-			return backend.RSA4096, nil
-		}
-		return "", fmt.Errorf("private key file: RSA keys of %d bits are not supported (2048, 3072 or 4096): %w", k.N.BitLen(), backend.ErrUnsupported)
-	case *ecdsa.PrivateKey:
-		for _, a := range []backend.Algorithm{backend.ECDSAP256, backend.ECDSAP384, backend.ECDSAP521} {
-			if k.Curve == a.Curve() {
-				return a, nil
-			}
-		}
-		return "", fmt.Errorf("private key file: the curve %s is not supported (P-256, P-384, P-521): %w", k.Curve.Params().Name, backend.ErrUnsupported)
-	case ed25519.PrivateKey:
-		return backend.Ed25519, nil
-	case ed448.PrivateKey:
-		return backend.Ed448, nil
-	case *mldsa44.PrivateKey:
-		return backend.MLDSA44, nil
-	case *mldsa65.PrivateKey:
-		return backend.MLDSA65, nil
-	case *mldsa87.PrivateKey:
-		return backend.MLDSA87, nil
+	case interface{ Public() crypto.PublicKey }:
+		pub = k.Public()
 	case *mlkem.DecapsulationKey768:
-		return backend.MLKEM768, nil
+		pub = k.EncapsulationKey()
 	case *mlkem.DecapsulationKey1024:
-		return backend.MLKEM1024, nil
+		pub = k.EncapsulationKey()
+	default:
+		return "", fmt.Errorf("private key file: a %T key is not supported: %w", priv, backend.ErrUnsupported)
 	}
-	return "", fmt.Errorf("private key file: a %T key is not supported: %w", priv, backend.ErrUnsupported)
+	alg, err := algorithmOfPublic(pub)
+	if err != nil {
+		return "", fmt.Errorf("private key file: %w", err)
+	}
+	return alg, nil
 }

@@ -48,19 +48,11 @@ func newPubkeyCommand(a *app) *cobra.Command {
 			}
 			ctx, cancel := a.context(cmd)
 			defer cancel()
-			t, err := a.open(ctx, "pubkey", args[0], withLogin)
+			t, k, err := a.openKey(ctx, "pubkey", args[0], kf)
 			if err != nil {
 				return err
 			}
 			defer t.close(&err)
-			ref, err := t.keyRef(kf.label, kf.id)
-			if err != nil {
-				return err
-			}
-			k, err := t.key(ctx, ref)
-			if err != nil {
-				return err
-			}
 			b, err := enc(k.Public(), k.Label())
 			if err != nil {
 				return t.fail(k.Label(), err)

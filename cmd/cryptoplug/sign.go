@@ -38,19 +38,11 @@ is checked against the public key before it is written, and written raw unless
 		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			ctx, cancel := a.context(cmd)
 			defer cancel()
-			t, err := a.open(ctx, "sign", args[0], withLogin)
+			t, k, err := a.openKey(ctx, "sign", args[0], kf)
 			if err != nil {
 				return err
 			}
 			defer t.close(&err)
-			ref, err := t.keyRef(kf.label, kf.id)
-			if err != nil {
-				return err
-			}
-			k, err := t.key(ctx, ref)
-			if err != nil {
-				return err
-			}
 			p, err := sf.plan(k.Algorithm())
 			if err != nil {
 				return t.fail(k.Label(), err)

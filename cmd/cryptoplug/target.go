@@ -85,6 +85,24 @@ func (a *app) open(ctx context.Context, cmd, raw string, l login) (*target, erro
 	return t, nil
 }
 
+// openKey is open, then the key --key/--id name. On success the caller
+// closes the backend (defer t.close(&err)); on failure it is closed here.
+func (a *app) openKey(ctx context.Context, cmd, raw string, kf keyFlags) (*target, backend.Key, error) {
+	t, err := a.open(ctx, cmd, raw, withLogin)
+	if err != nil {
+		return nil, nil, err
+	}
+	ref, err := t.keyRef(kf.label, kf.id)
+	if err == nil {
+		var k backend.Key
+		if k, err = t.key(ctx, ref); err == nil {
+			return t, k, nil
+		}
+	}
+	_ = t.b.Close()
+	return nil, nil, err
+}
+
 // close closes the backend; a failure to close is reported only when the
 // command itself succeeded.
 func (t *target) close(err *error) {

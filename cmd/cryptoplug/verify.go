@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -52,11 +51,11 @@ be made (no such key, unreadable file, a scheme the key cannot have).`,
 			case len(args) == 1 && pubPath != "":
 				return usageErr("give a backend URI and --key, or --pubkey, not both")
 			case len(args) == 1:
-				k, t, closeFn, err := a.verifyKey(ctx, args[0], kf)
-				if err != nil {
-					return err
+				t, k, oerr := a.openKey(ctx, "verify", args[0], kf)
+				if oerr != nil {
+					return oerr
 				}
-				defer closeFn(&err)
+				defer t.close(&err) // the command's error, not this case's
 				pub, alg = k.Public(), k.Algorithm()
 				where = &opError{cmd: "verify", uri: t.redacted, key: k.Label()}
 			case pubPath != "":
@@ -134,24 +133,6 @@ be made (no such key, unreadable file, a scheme the key cannot have).`,
 	cmd.Flags().StringVarP(&sigPath, "signature", "s", "", "the signature file (required)")
 	cmd.Flags().StringVar(&pubPath, "pubkey", "", "verify with this PEM public key instead of a backend's key")
 	return cmd
-}
-
-// verifyKey opens the backend and finds the key; closeFn closes the
-// backend.
-func (a *app) verifyKey(ctx context.Context, raw string, kf keyFlags) (backend.Key, *target, func(*error), error) {
-	t, err := a.open(ctx, "verify", raw, withLogin)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	ref, err := t.keyRef(kf.label, kf.id)
-	if err == nil {
-		var k backend.Key
-		if k, err = t.key(ctx, ref); err == nil {
-			return k, t, t.close, nil
-		}
-	}
-	_ = t.b.Close()
-	return nil, nil, nil, err
 }
 
 // algorithmOfPublic returns the algorithm of a public key.

@@ -94,19 +94,11 @@ type certJSON struct {
 func (a *app) certRun(cmd *cobra.Command, name, raw string, f *certFlags, do func(t *target, k backend.Key, s crypto.Signer, alg x509.SignatureAlgorithm) ([]byte, certJSON, error)) (err error) {
 	ctx, cancel := a.context(cmd)
 	defer cancel()
-	t, err := a.open(ctx, name, raw, withLogin)
+	t, k, err := a.openKey(ctx, name, raw, f.kf)
 	if err != nil {
 		return err
 	}
 	defer t.close(&err)
-	ref, err := t.keyRef(f.kf.label, f.kf.id)
-	if err != nil {
-		return err
-	}
-	k, err := t.key(ctx, ref)
-	if err != nil {
-		return err
-	}
 	sigAlg, err := f.signatureAlgorithm(k.Algorithm())
 	if err != nil {
 		return t.fail(k.Label(), err)
