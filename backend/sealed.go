@@ -303,8 +303,9 @@ func OpenSealed(ctx context.Context, k Key, blob []byte) ([]byte, error) {
 }
 
 // refused reports whether an unsealing key's failure is a refusal of its
-// authorization rather than of the blob or the device.
-func refused(err error) bool { return errors.Is(err, ErrAuth) }
+// authorization or of its policy (a TPM key bound to PCR values the
+// platform no longer holds) rather than of the blob or the device.
+func refused(err error) bool { return errors.Is(err, ErrAuth) || errors.Is(err, ErrPolicy) }
 
 func short(id []byte) string {
 	if len(id) > 8 {

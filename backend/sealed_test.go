@@ -289,9 +289,9 @@ func TestSealedSourceDropsATrailingNewlineAsFileDoes(t *testing.T) {
 }
 
 // refusingKey is a real software key whose store refuses to decrypt with
-// ErrAuth, as a TPM key whose authValue or PCR policy is not satisfied
-// does: no backend here offers such policies yet (issue 19 adds them to
-// the TPM backend), so this stands in for one to pin the classification.
+// ErrAuth, as a TPM key with a wrong authValue does; it pins the
+// classification here without a TPM. The TPM backend's own test
+// (TestPCRPolicy in backends/tpm) covers a refused PCR policy.
 type refusingKey struct{ backend.Key }
 
 func (k refusingKey) Decapsulator() (backend.Decapsulator, error) {

@@ -92,6 +92,10 @@ func handshake(ctx context.Context, server, client *tls.Config) error {
 			}
 		}()
 		if err := srv.HandshakeContext(ctx); err != nil {
+			// The client may still be writing (it flushes after the
+			// server's alert), and a pipe write waits for a reader: close
+			// this end so the client fails now, not at the deadline.
+			sc.Close()
 			done <- fmt.Errorf("server: %w", err)
 			return
 		}

@@ -24,7 +24,7 @@ import (
 	_ "github.com/cryptoplug/cryptoplug/backends/pkcs11"
 	"github.com/cryptoplug/cryptoplug/backends/pkcs11/softhsmtest"
 	_ "github.com/cryptoplug/cryptoplug/backends/software"
-	_ "github.com/cryptoplug/cryptoplug/backends/tpm"
+	"github.com/cryptoplug/cryptoplug/backends/tpm"
 	"github.com/cryptoplug/cryptoplug/internal/scryptcost"
 	"github.com/cryptoplug/cryptoplug/internal/testswtpm"
 	"github.com/cryptoplug/cryptoplug/refserver"
@@ -377,10 +377,9 @@ func TestSealMigrate(t *testing.T) {
 }
 
 // refusedByAnotherTPM reports whether err is a TPM refusing a key
-// directory made by another TPM: the key file fails to load
-// (backend.ErrCorrupt), or, once the TPM backend pins its storage root key
-// in the directory (issue 19's branch), opening fails with
-// tpm.ErrSRKMismatch, matched by its text until that sentinel is on main.
+// directory made by another TPM: the directory pins its storage root key,
+// so opening fails with tpm.ErrSRKMismatch (a key file alone fails to load:
+// backend.ErrCorrupt).
 func refusedByAnotherTPM(err error) bool {
-	return errors.Is(err, backend.ErrCorrupt) || err != nil && strings.Contains(err.Error(), "storage root key does not match")
+	return errors.Is(err, backend.ErrCorrupt) || errors.Is(err, tpm.ErrSRKMismatch)
 }

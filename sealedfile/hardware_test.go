@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -15,7 +14,7 @@ import (
 	"github.com/cryptoplug/cryptoplug/backend"
 	_ "github.com/cryptoplug/cryptoplug/backends/pkcs11"
 	"github.com/cryptoplug/cryptoplug/backends/pkcs11/softhsmtest"
-	_ "github.com/cryptoplug/cryptoplug/backends/tpm"
+	"github.com/cryptoplug/cryptoplug/backends/tpm"
 	"github.com/cryptoplug/cryptoplug/internal/testswtpm"
 	"github.com/cryptoplug/cryptoplug/seal"
 	"github.com/cryptoplug/cryptoplug/sealedfile"
@@ -125,10 +124,9 @@ func TestSealToSoftHSMWithATPMSealedPIN(t *testing.T) {
 }
 
 // refusedByAnotherTPM reports whether err is a TPM refusing a key
-// directory made by another TPM: the key file fails to load
-// (backend.ErrCorrupt), or, once the TPM backend pins its storage root key
-// in the directory (issue 19's branch), opening fails with
-// tpm.ErrSRKMismatch, matched by its text until that sentinel is on main.
+// directory made by another TPM: the directory pins its storage root key,
+// so opening fails with tpm.ErrSRKMismatch (a key file alone fails to load:
+// backend.ErrCorrupt).
 func refusedByAnotherTPM(err error) bool {
-	return errors.Is(err, backend.ErrCorrupt) || err != nil && strings.Contains(err.Error(), "storage root key does not match")
+	return errors.Is(err, backend.ErrCorrupt) || errors.Is(err, tpm.ErrSRKMismatch)
 }

@@ -108,7 +108,7 @@ func (b *Backend) init(pin backend.Secret) error {
 	if b.caps, b.mechs, err = readCapabilities(b.p11, slot); err != nil {
 		return err
 	}
-	b.pool = newPool(b.p11, slot, pin, poolSize(b.cfg.MaxSessions, ti))
+	b.pool = newPool(b.p11, &b.mod.Sessions, slot, pin, poolSize(b.cfg.MaxSessions, ti))
 	// Open and log in the first session now, so a wrong PIN fails Open.
 	s, err := b.pool.get(context.Background())
 	if err != nil {

@@ -5,6 +5,7 @@ package pkcs11
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 
 	"github.com/cryptoplug/cryptoplug/backend"
@@ -21,6 +22,7 @@ import (
 // while a PKCS #11 call runs, other than the session's own exclusive use.
 type pool struct {
 	p11    *pkcs11.Ctx
+	table  *sync.Mutex // the module's Sessions lock: held to open, log in and close
 	slotID atomic.Uint64
 	pin    backend.Secret // nil: do not log in
 	max    int
@@ -36,9 +38,10 @@ type pool struct {
 	testHookOpened func() // called after a session is opened; tests only
 }
 
-func newPool(p11 *pkcs11.Ctx, slot uint, pin backend.Secret, max int) *pool {
+func newPool(p11 *pkcs11.Ctx, table *sync.Mutex, slot uint, pin backend.Secret, max int) *pool {
 	p := &pool{
 		p11:     p11,
+		table:   table,
 		pin:     pin,
 		max:     max,
 		idle:    make(chan *session, max),
@@ -126,7 +129,7 @@ func (p *pool) put(s *session) {
 // discard closes a session the token lost (or that is stale) and returns
 // its unit as a permit.
 func (p *pool) discard(s *session) {
-	_ = p.p11.CloseSession(s.h) // the token may already have dropped it
+	p.closeHandle(s.h) // the token may already have dropped it
 	p.open.Add(-1)
 	p.permits <- struct{}{}
 }
@@ -141,9 +144,17 @@ func (p *pool) close() {
 	for range p.max {
 		select {
 		case s := <-p.idle:
-			_ = p.p11.CloseSession(s.h)
+			p.closeHandle(s.h)
 			p.open.Add(-1)
 		case <-p.permits:
 		}
 	}
+}
+
+// closeHandle closes one session under the module's session-table lock.
+// Errors are ignored: the token may already have dropped the session.
+func (p *pool) closeHandle(h pkcs11.SessionHandle) {
+	p.table.Lock()
+	defer p.table.Unlock()
+	_ = p.p11.CloseSession(h)
 }

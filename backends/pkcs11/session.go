@@ -24,25 +24,37 @@ type session struct {
 // another backend on the same token did it) is success.
 func (p *pool) openSession() (*session, error) {
 	gen := p.gen.Load()
-	h, err := p.p11.OpenSession(p.slot(), pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
+	h, err := p.openAndLogin()
 	if err != nil {
-		return nil, fmt.Errorf("C_OpenSession: %w", err)
-	}
-	if p.pin != nil {
-		err := p.p11.Login(h, pkcs11.CKU_USER, string(p.pin))
-		if err != nil && !errors.Is(err, pkcs11.Error(pkcs11.CKR_USER_ALREADY_LOGGED_IN)) {
-			_ = p.p11.CloseSession(h)
-			if isAuthError(err) {
-				return nil, fmt.Errorf("C_Login: %w: %w", err, backend.ErrAuth)
-			}
-			return nil, fmt.Errorf("C_Login: %w", err)
-		}
+		return nil, err
 	}
 	p.open.Add(1)
 	if p.testHookOpened != nil {
 		p.testHookOpened()
 	}
 	return &session{h: h, gen: gen}, nil
+}
+
+// openAndLogin opens and logs in one session under the module's
+// session-table lock (see module.Module.Sessions).
+func (p *pool) openAndLogin() (pkcs11.SessionHandle, error) {
+	p.table.Lock()
+	defer p.table.Unlock()
+	h, err := p.p11.OpenSession(p.slot(), pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
+	if err != nil {
+		return 0, fmt.Errorf("C_OpenSession: %w", err)
+	}
+	if p.pin != nil {
+		err := p.p11.Login(h, pkcs11.CKU_USER, string(p.pin))
+		if err != nil && !errors.Is(err, pkcs11.Error(pkcs11.CKR_USER_ALREADY_LOGGED_IN)) {
+			_ = p.p11.CloseSession(h)
+			if isAuthError(err) {
+				return 0, fmt.Errorf("C_Login: %w: %w", err, backend.ErrAuth)
+			}
+			return 0, fmt.Errorf("C_Login: %w", err)
+		}
+	}
+	return h, nil
 }
 
 // withSession runs fn on a pooled session. When fn fails because the

@@ -18,6 +18,7 @@ import (
 
 	"github.com/cryptoplug/cryptoplug/backend"
 	"github.com/cryptoplug/cryptoplug/backends/tpm/swtpmtest"
+	"github.com/cryptoplug/cryptoplug/seal"
 )
 
 // signWith signs a fresh SHA-256 digest with k and checks the signature.
@@ -286,6 +287,11 @@ func TestPCRPolicy(t *testing.T) {
 		return d.Decrypt(rand.Reader, c, &rsa.OAEPOptions{Hash: crypto.SHA256})
 	}
 
+	// A secret sealed to the bound key (backend.OpenSealed, as sealed:
+	// sources read it) is refused as such when the policy fails.
+	blob, err := seal.SealWith(rk.Public(), []byte("sealed secret"), seal.Options{OAEPHash: crypto.SHA256})
+	require.NoError(t, err)
+
 	// A key bound to a value PCR 16 will hold after one extend.
 	future := sha256.Sum256(append(make([]byte, 32), sha256Of("next stage")...))
 	later, err := b.GenerateKey(ctx, backend.KeySpec{Algorithm: backend.ECDSAP256, Label: "later",
@@ -299,6 +305,9 @@ func TestPCRPolicy(t *testing.T) {
 		pt, err := decrypt()
 		require.NoError(t, err, when)
 		require.Equal(t, []byte("sealed to the boot state"), pt)
+		pt, err = backend.OpenSealed(ctx, rk, blob)
+		require.NoError(t, err, when)
+		require.Equal(t, []byte("sealed secret"), pt)
 	}
 	works("PCR 16 as bound")
 	require.ErrorIs(t, signWith(t, later), backend.ErrPolicy, "not yet in the state it is bound to")
@@ -314,6 +323,10 @@ func TestPCRPolicy(t *testing.T) {
 	_, err = decrypt()
 	require.ErrorIs(t, err, backend.ErrPolicy)
 	require.NotErrorIs(t, err, rsa.ErrDecryption, "a refused policy is not a bad ciphertext")
+	_, err = backend.OpenSealed(ctx, rk, blob)
+	require.ErrorIs(t, err, backend.ErrUnsealRefused, "a sealed secret whose key's policy fails is refused, not corrupt")
+	require.ErrorIs(t, err, backend.ErrPolicy)
+	require.NotErrorIs(t, err, seal.ErrCorrupt)
 	require.NoError(t, signWith(t, later), "now in the state it is bound to")
 
 	pcrReset(t, b, 16)

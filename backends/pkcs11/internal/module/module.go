@@ -41,6 +41,17 @@ type Module struct {
 	Path string
 	Ctx  *pkcs11.Ctx
 
+	// Sessions serialises the calls that change the library's table of
+	// sessions: C_OpenSession, C_Login right after it, and C_CloseSession.
+	// Not every library locks that table itself: tpm2-pkcs11 1.9 adds and
+	// removes entries without its token lock, so two sessions opened at
+	// once can be handed the same handle, and two goroutines then drive
+	// one session (seen as CKR_OPERATION_ACTIVE and
+	// CKR_OPERATION_NOT_INITIALIZED under concurrent load). Sessions are
+	// pooled, so these calls are rare and the lock costs the hot path
+	// nothing.
+	Sessions sync.Mutex
+
 	refs int // guarded by cache.Mutex
 }
 
