@@ -162,12 +162,13 @@ func (t *target) newStore() bool {
 // it is how a PIN typed at the prompt reaches a backend without ever
 // touching a command line, file or environment variable.
 func withPINValue(raw string, pin []byte) string {
-	sep := "?"
-	if strings.Contains(raw, "?") {
-		sep = "&"
-		if strings.HasSuffix(raw, "?") || strings.HasSuffix(raw, "&") {
-			sep = ""
-		}
+	// The query starts at the first '?'; a later '?' is inside it (found
+	// by FuzzWithPINValue: "…?a?" is not an empty query).
+	sep := "&"
+	if _, query, ok := strings.Cut(raw, "?"); !ok {
+		sep = "?"
+	} else if query == "" || strings.HasSuffix(query, "&") {
+		sep = ""
 	}
 	return raw + sep + "pin-value=" + percentEncode(pin)
 }
