@@ -19,6 +19,7 @@ import (
 type sealedStore struct {
 	uri, other string
 	alg        string // what the file's algorithm line says
+	wrongPIN   string // uri with a pin-source holding a wrong PIN; empty: the store has none
 }
 
 // The sealed-secret commands against each kind of store: a software
@@ -35,14 +36,17 @@ func TestSealCommands(t *testing.T) {
 		"software": func(t *testing.T) sealedStore {
 			a, _ := newStore(t)
 			b, _ := newStore(t)
-			run(t, "keys", "generate", a, "-a", "RSA-2048", "-l", "kek2", "--usage", "decrypt").ok(t) // for rotate
-			return sealedStore{gen(t, a, "ML-KEM-768", "decapsulate"), gen(t, b, "ML-KEM-768", "decapsulate"), "HPKE ML-KEM-768"}
+			path, _, _ := strings.Cut(a, "?")
+			wrong := path + "?pin-source=file:" + writeFile(t, "wrong", []byte("not the passphrase"), 0o600)
+			return sealedStore{gen(t, a, "ML-KEM-768", "decapsulate"), gen(t, b, "ML-KEM-768", "decapsulate"), "HPKE ML-KEM-768", wrong}
 		},
 		"SoftHSM2": func(t *testing.T) sealedStore {
-			return sealedStore{gen(t, softhsmtest.Create(t).URI, "RSA-2048", "decrypt"), gen(t, softhsmtest.Create(t).URI, "RSA-2048", "decrypt"), "RSA-OAEP-SHA-1"}
+			tok := softhsmtest.Create(t)
+			wrong := strings.Replace(tok.URI, tok.PINFile, writeFile(t, "wrong", []byte("00000000"), 0o600), 1)
+			return sealedStore{gen(t, tok.URI, "RSA-2048", "decrypt"), gen(t, softhsmtest.Create(t).URI, "RSA-2048", "decrypt"), "RSA-OAEP-SHA-1", wrong}
 		},
 		"swtpm": func(t *testing.T) sealedStore {
-			return sealedStore{gen(t, swtpmtest.Start(t).URI(t.TempDir()), "RSA-2048", "decrypt"), gen(t, swtpmtest.Start(t).URI(t.TempDir()), "RSA-2048", "decrypt"), "RSA-OAEP-SHA-256"}
+			return sealedStore{gen(t, swtpmtest.Start(t).URI(t.TempDir()), "RSA-2048", "decrypt"), gen(t, swtpmtest.Start(t).URI(t.TempDir()), "RSA-2048", "decrypt"), "RSA-OAEP-SHA-256", ""}
 		},
 	}
 	for name, newStores := range stores {
@@ -86,13 +90,7 @@ func TestSealCommands(t *testing.T) {
 			blob[len(blob)-1] ^= 1
 			require.NoError(t, os.WriteFile(tampered, seal.Armor(blob), 0o600))
 			notSealed := writeFile(t, "key.pem", []byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"), 0o600)
-			for _, tc := range []struct {
-				name  string
-				args  []string
-				stdin string
-				code  int
-				want  []string
-			}{
+			cases := []sealCase{
 				{"file exists", []string{"seal", s.uri, "-k", "kek", file}, "other", exitExists, []string{"exists"}},
 				{"another store's key", []string{"unseal", s.other, "-k", "kek", file}, "", exitWrongKey, []string{"sealed to another key"}},
 				{"missing key", []string{"seal", "check", s.uri, "-k", "nope", file}, "", exitNotFound, []string{"nope"}},
@@ -102,7 +100,11 @@ func TestSealCommands(t *testing.T) {
 				{"no --key", []string{"seal", "check", s.uri, file}, "", exitUsage, []string{"--key"}},
 				{"unknown URI attribute", []string{"seal", "check", withAttr(s.uri, ";", "colour=blue"), "-k", "kek", file}, "", exitUsage, []string{`"colour"`}},
 				{"pin-value on the command line", []string{"unseal", withAttr(s.uri, "?", "pin-value="+secret), "-k", "kek", file}, "", exitUsage, []string{"pin-value="}},
-			} {
+			}
+			if s.wrongPIN != "" {
+				cases = append(cases, sealCase{"wrong PIN", []string{"seal", "check", s.wrongPIN, "-k", "kek", file}, "", exitAuth, []string{"kek"}})
+			}
+			for _, tc := range cases {
 				t.Run(tc.name, func(t *testing.T) {
 					noSecret(t, runWith(t, runOpts{stdin: tc.stdin}, tc.args...)).fails(t, tc.code, tc.want...)
 				})
@@ -143,4 +145,14 @@ func withAttr(uri, sep, attr string) string {
 		return uri + "&" + attr
 	}
 	return uri + "?" + attr
+}
+
+// sealCase is a command line that must fail with code, its error line
+// holding want.
+type sealCase struct {
+	name  string
+	args  []string
+	stdin string
+	code  int
+	want  []string
 }
