@@ -151,3 +151,23 @@ func TestPassphrasePromptForANewStore(t *testing.T) {
 		require.Len(t, m, 1, "the store and its one key: %s", pattern)
 	}
 }
+
+// seal asks for the secret on a terminal twice, without echo; the two
+// entries must match.
+func TestSealPromptsForTheSecret(t *testing.T) {
+	const secret = "sealed-on-a-terminal"
+	uri, _ := newStore(t)
+	run(t, "keys", "generate", uri, "-a", "ML-KEM-768", "-l", "kek", "--usage", "decapsulate").ok(t)
+	file := filepath.Join(t.TempDir(), "pin.sealed")
+
+	r, screen := terminalSession(t, []string{secret, secret + "x"}, "seal", uri, "-k", "kek", file)
+	r.fails(t, exitAuth, "differ")
+	require.NoFileExists(t, file)
+
+	r, screen = terminalSession(t, []string{secret, secret}, "seal", uri, "-k", "kek", file)
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Contains(t, screen, "Secret to seal: ")
+	require.Contains(t, screen, "Again, to confirm")
+	require.NotContains(t, screen+r.stdout+r.stderr, secret, "the secret was echoed or printed")
+	require.Equal(t, secret, run(t, "unseal", uri, "-k", "kek", file).ok(t).stdout)
+}
