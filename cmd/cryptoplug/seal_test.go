@@ -1,8 +1,10 @@
 package main
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -68,7 +70,12 @@ func TestSealCommands(t *testing.T) {
 			require.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
 
 			var j sealcmd.JSON
-			noSecret(t, run(t, "seal", "check", s.uri, "-k", "kek", file, "-o", "json").ok(t)).jsonOut(t, &j)
+			checked := noSecret(t, run(t, "seal", "check", s.uri, "-k", "kek", file, "-o", "json").ok(t))
+			checked.jsonOut(t, &j)
+			var fields map[string]any
+			checked.jsonOut(t, &fields)
+			require.ElementsMatch(t, []string{"file", "scheme", "algorithm", "key_id", "source", "pin_source"}, slices.Collect(maps.Keys(fields)),
+				"the JSON fields scripts read (docs/sealing.md)")
 			require.Equal(t, file, j.File)
 			require.Contains(t, j.Algorithm, s.alg)
 			require.NotEmpty(t, j.KeyID)
