@@ -37,14 +37,15 @@ func reason(msg string) *reasonError { e := reasonError(msg); return &e }
 func (e *reasonError) Error() string { return string(*e) }
 func (e *reasonError) Unwrap() error { return autherr.ErrUnauthenticated }
 
-// Error is a refused token: why, and the non-secret facts that help an
-// operator find out (the configured issuer name, the key ID, a detail). It
-// never holds the token. Values that came from the token (key ID, algorithm,
-// issuer) are quoted and truncated in Error's output.
+// Error is a refused token: why, and what helps an operator find out. It
+// holds nothing the caller chose — not the token, nor its unverified
+// header or claims — so it can go to a log as it is: the issuer is the
+// configured name, the key ID one from that issuer's key set, the detail
+// this package's own words (or, for ErrReplay, the verified "jti").
 type Error struct {
 	Reason error  // one of the Err… reasons above
-	Issuer string // configured issuer name, or the token's "iss" if unknown
-	KeyID  string // the token's "kid", if it got that far
+	Issuer string // configured issuer name, once the token's "iss" matched one
+	KeyID  string // set once the token's "kid" matched a key of the issuer
 	Detail string
 }
 

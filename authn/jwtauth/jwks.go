@@ -232,9 +232,9 @@ func (k *issuerKeys) lookup(ctx context.Context, kid string) ([]publicKey, error
 		if err == nil || errors.Is(err, errRefreshTooSoon) {
 			err = k.loadError()
 		}
-		return nil, refuse(ErrKeysUnavailable, k.name, kid, errString(err))
+		return nil, refuse(ErrKeysUnavailable, k.name, "", errString(err))
 	}
-	return nil, refuse(ErrUnknownKeyID, k.name, kid, "")
+	return nil, refuse(ErrUnknownKeyID, k.name, "", "")
 }
 
 func errString(err error) string {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 	"unsafe"
@@ -165,10 +166,10 @@ func checkBinding(bound *[32]byte, cert *x509.Certificate, iss string) error {
 func (v *Verifier) verify(ctx context.Context, token string, sum *[32]byte, cert *x509.Certificate) (Identity, error) {
 	tok, err := jwt.ParseSigned(token, v.algs)
 	if err != nil {
-		if ua, ok := errors.AsType[*jose.ErrUnexpectedSignatureAlgorithm](err); ok {
-			return Identity{}, refuse(ErrAlgorithmNotAllowed, "", "", "alg "+quote(string(ua.Got)))
+		if _, ok := errors.AsType[*jose.ErrUnexpectedSignatureAlgorithm](err); ok {
+			return Identity{}, refuse(ErrAlgorithmNotAllowed, "", "", "alg header on no issuer's allow-list")
 		}
-		return Identity{}, refuse(ErrMalformed, "", "", err.Error())
+		return Identity{}, refuse(ErrMalformed, "", "", "not a compact JWS")
 	}
 	if len(tok.Headers) != 1 {
 		return Identity{}, refuse(ErrMalformed, "", "", "not exactly one signature")
@@ -180,14 +181,14 @@ func (v *Verifier) verify(ctx context.Context, token string, sum *[32]byte, cert
 		Issuer string `json:"iss"`
 	}
 	if err := tok.UnsafeClaimsWithoutVerification(&unverified); err != nil {
-		return Identity{}, refuse(ErrMalformed, "", h.KeyID, "payload: "+err.Error())
+		return Identity{}, refuse(ErrMalformed, "", "", "payload is not a JSON object")
 	}
 	it := v.issuers[unverified.Issuer]
 	if it == nil {
-		return Identity{}, refuse(ErrUnknownIssuer, unverified.Issuer, h.KeyID, "")
+		return Identity{}, refuse(ErrUnknownIssuer, "", "", "")
 	}
 	if !slices.Contains(it.Algorithms, h.Algorithm) {
-		return Identity{}, refuse(ErrAlgorithmNotAllowed, it.Name, h.KeyID, "alg "+quote(h.Algorithm))
+		return Identity{}, refuse(ErrAlgorithmNotAllowed, it.Name, "", "alg header not on the issuer's allow-list")
 	}
 	if h.KeyID == "" {
 		return Identity{}, refuse(ErrUnknownKeyID, it.Name, "", "token has no kid")
@@ -215,11 +216,11 @@ func (v *Verifier) verify(ctx context.Context, token string, sum *[32]byte, cert
 	}
 	switch {
 	case !checked:
-		return Identity{}, refuse(ErrAlgorithmConfused, it.Name, h.KeyID, "alg "+quote(h.Algorithm)+" does not fit the key")
+		return Identity{}, refuse(ErrAlgorithmConfused, it.Name, h.KeyID, "the alg header does not fit the key")
 	case errors.Is(err, jose.ErrCryptoFailure):
 		return Identity{}, refuse(ErrBadSignature, it.Name, h.KeyID, "")
 	case err != nil:
-		return Identity{}, refuse(ErrMalformed, it.Name, h.KeyID, "claims: "+err.Error())
+		return Identity{}, refuse(ErrMalformed, it.Name, h.KeyID, "claims do not decode")
 	}
 	e, err := v.checkClaims(it, &claims, extra, cert)
 	if err != nil {
@@ -266,11 +267,11 @@ func (v *Verifier) checkClaims(it *issuer, c *claimSet, extra rawClaims, cert *x
 	}
 	sub, ok := extra.principal(it.PrincipalClaim)
 	if !ok {
-		return nil, refuse(ErrMissingClaim, name, "", "principal claim "+quote(it.PrincipalClaim))
+		return nil, refuse(ErrMissingClaim, name, "", "principal claim "+strconv.Quote(it.PrincipalClaim))
 	}
 	roles := mapRoles(extra.roleValues(it.RoleClaim), it.RoleMap, v.cfg.RoleNames)
 	if len(roles) == 0 {
-		return nil, refuse(ErrMissingRole, name, "", "role claim "+quote(it.RoleClaim)+" grants no role")
+		return nil, refuse(ErrMissingRole, name, "", "role claim "+strconv.Quote(it.RoleClaim)+" grants no role")
 	}
 	if it.RequireTokenID && (c.ID == "" || len(c.ID) > maxClaimLen) {
 		return nil, refuse(ErrMissingClaim, name, "", "no jti, or longer than 256 bytes")

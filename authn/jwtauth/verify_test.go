@@ -277,3 +277,26 @@ func flip(b byte) string {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestErrorsHoldNothingTheCallerChose: refusals go to logs, so they must
+// not carry the token's unverified header or claims.
+func TestErrorsHoldNothingTheCallerChose(t *testing.T) {
+	k := newKeyring(t)
+	c := k.c
+	s := newJWKSServer(t, k.jwks()...)
+	v := newVerifier(t, c, s, nil, baseIssuer(s))
+	const marker = "MARKER-7f3a"
+	for _, tok := range []string{
+		unsigned(`{"alg":"`+marker+`","kid":"`+marker+`"}`, `{"iss":"`+marker+`"}`, nil),
+		unsigned(`{"alg":"ES256","kid":"`+marker+`"}`, `{"iss":"`+testIss+`"}`, make([]byte, 64)),
+		unsigned(`{"alg":"ES256","kid":"`+marker+`"}`, `{"iss":"`+marker+`"}`, make([]byte, 64)),
+		unsigned(`{"alg":"ES256","kid":"`+marker+`"}`, `not json `+marker, nil),
+		unsigned(`{"alg":"HS256","kid":"`+marker+`"}`, `{"iss":"`+testIss+`"}`, make([]byte, 32)),
+		mintWith(t, jose.ES256, k.attackerEC, marker, claims(c, nil)),
+		marker + "." + marker + "." + marker,
+	} {
+		_, err := v.Verify(context.Background(), tok, nil)
+		require.ErrorIs(t, err, autherr.ErrUnauthenticated)
+		require.NotContains(t, err.Error(), marker)
+	}
+}
