@@ -33,15 +33,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Hint ends every error that means "the responder cannot run here".
@@ -229,7 +226,7 @@ func (r *Responder) start(tb testing.TB) {
 	args := append([]string{"ocsp", "-index", filepath.Join(r.p.Dir, "index.txt"), "-port", "0",
 		"-rsigner", cert, "-rkey", key, "-CA", r.p.CAFile, "-ignore_err"}, r.opts.Args...)
 	cmd := exec.Command("openssl", args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNET}
+	cmd.SysProcAttr = ownNetworkNamespace()
 	cmd.Stderr = nil
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -315,41 +312,6 @@ func (r *Responder) dial(ctx context.Context, network, addr string) (net.Conn, e
 		return err
 	})
 	return conn, err
-}
-
-// inNamespace runs f on an OS thread moved into the network namespace ns.
-// The thread stays locked when f returns, so the runtime discards it
-// rather than let another goroutine run in the wrong namespace. Sockets f
-// creates keep the namespace they were made in.
-func inNamespace(ns *os.File, f func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("setns: %w", err)
-			return
-		}
-		errc <- f()
-	}()
-	return <-errc
-}
-
-// loopbackUp brings up lo in the current thread's network namespace.
-func loopbackUp() error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq("lo")
-	if err != nil {
-		return err
-	}
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
-		return err
-	}
-	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
-	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
 }
 
 func newKey(tb testing.TB) *ecdsa.PrivateKey {
