@@ -56,47 +56,47 @@ func New(cfg Config) (*Checker, error) {
 	return c, nil
 }
 
-// Covers reports whether certificates issued by issuer are checked.
-func (c *Checker) Covers(issuer *x509.Certificate) bool { return c.ca(issuer) != nil }
+// Covers reports whether leaf is checked: whether one of the configured
+// CAs issued it.
+func (c *Checker) Covers(leaf *x509.Certificate) bool { return c.issuerOf(leaf) != nil }
 
-func (c *Checker) ca(issuer *x509.Certificate) *caState {
-	if issuer == nil {
+// issuerOf returns the configured CA whose subject is leaf's issuer and,
+// when both carry one, whose subject key ID is leaf's authority key ID.
+// The caller has verified leaf's chain (the TLS handshake has); this only
+// says which responder to ask, without a signature check per request.
+func (c *Checker) issuerOf(leaf *x509.Certificate) *caState {
+	if leaf == nil {
 		return nil
 	}
 	for _, s := range c.cas {
-		if s.Certificate == issuer || bytes.Equal(s.Certificate.Raw, issuer.Raw) {
-			return s
+		ca := s.Certificate
+		if !bytes.Equal(leaf.RawIssuer, ca.RawSubject) {
+			continue
 		}
+		if len(leaf.AuthorityKeyId) > 0 && len(ca.SubjectKeyId) > 0 && !bytes.Equal(leaf.AuthorityKeyId, ca.SubjectKeyId) {
+			continue
+		}
+		return s
 	}
 	return nil
 }
 
-// CheckChains checks the leaf of the first verified chain (as in
-// tls.ConnectionState.VerifiedChains) whose issuer is a configured CA. It
-// returns nil when no chain's issuer is configured: such certificates are
-// not subject to OCSP.
-func (c *Checker) CheckChains(ctx context.Context, chains [][]*x509.Certificate) error {
-	for _, chain := range chains {
-		if len(chain) >= 2 && c.Covers(chain[1]) {
-			return c.Check(ctx, chain[0], chain[1])
-		}
-	}
-	return nil
-}
-
-// Check asks whether leaf, issued by issuer, is good. It returns nil if
-// the responder says so (or, with FailOpen, if the responder is
+// Check asks whether leaf, a client certificate whose chain the caller
+// verified (a TLS handshake with ClientCAs did), is good. It returns nil
+// if leaf's responder says so (or, with FailOpen, if the responder is
 // unavailable), and otherwise a [*Error] matching ErrRevoked,
 // ErrUnknownCertificate, ErrUnavailable or ErrInvalidResponse — and
-// autherr.ErrUnauthenticated. An issuer that is not a configured CA is not
-// checked: nil. The caller must have verified the chain leaf → issuer.
+// autherr.ErrUnauthenticated. A certificate that no configured CA issued
+// is not checked: nil.
 //
 // Answers are cached until their nextUpdate, at most MaxCacheAge, except
 // that a revocation (other than certificateHold) is kept until the
-// certificate expires; failures are cached for RetryAfter. Concurrent checks of one certificate share one query. A
-// cached answer costs a map lookup and allocates nothing.
-func (c *Checker) Check(ctx context.Context, leaf, issuer *x509.Certificate) error {
-	s := c.ca(issuer)
+// certificate expires; failures are cached for RetryAfter. Concurrent
+// checks of one certificate share one query. A cached answer costs a map
+// lookup and allocates nothing. Any other error (ctx ended while waiting
+// for another caller's query) means the certificate could not be checked.
+func (c *Checker) Check(ctx context.Context, leaf *x509.Certificate) error {
+	s := c.issuerOf(leaf)
 	if s == nil {
 		return nil
 	}

@@ -44,14 +44,13 @@ func TestStatuses(t *testing.T) {
 			r := p.StartResponder(t, tc.opts)
 			ch := newChecker(t, newClock(), p, r, tc.mod)
 			ctx := context.Background()
-			require.NoError(t, ch.Check(ctx, good.Cert, p.CA))
-			err := ch.Check(ctx, revoked.Cert, p.CA)
+			require.NoError(t, ch.Check(ctx, good.Cert))
+			err := ch.Check(ctx, revoked.Cert)
 			require.ErrorIs(t, err, ocspcheck.ErrRevoked)
 			require.ErrorIs(t, err, autherr.ErrUnauthenticated)
 			require.ErrorContains(t, err, revoked.Cert.SerialNumber.Text(16))
-			require.ErrorIs(t, ch.Check(ctx, unknown.Cert, p.CA), ocspcheck.ErrUnknownCertificate)
-			require.NoError(t, ch.CheckChains(ctx, [][]*x509.Certificate{{good.Cert, p.CA}}))
-			require.ErrorIs(t, ch.CheckChains(ctx, [][]*x509.Certificate{{revoked.Cert, p.CA}}), ocspcheck.ErrRevoked)
+			require.ErrorIs(t, ch.Check(ctx, unknown.Cert), ocspcheck.ErrUnknownCertificate)
+			require.True(t, ch.Covers(good.Cert))
 		})
 	}
 }
@@ -66,27 +65,27 @@ func TestRevocationReachesCheck(t *testing.T) {
 	c := newClock()
 	ch := newChecker(t, c, p, r, func(cfg *ocspcheck.Config, _ *ocspcheck.CA) { cfg.MaxCacheAge = time.Hour })
 	ctx := context.Background()
-	require.NoError(t, ch.Check(ctx, leaf.Cert, p.CA))
+	require.NoError(t, ch.Check(ctx, leaf.Cert))
 
 	p.Revoke(t, leaf)
 	r.Restart(t)
 	c.advance(30 * time.Second)
-	require.NoError(t, ch.Check(ctx, leaf.Cert, p.CA), "the cached answer holds until its nextUpdate")
+	require.NoError(t, ch.Check(ctx, leaf.Cert), "the cached answer holds until its nextUpdate")
 	c.advance(31 * time.Second)
-	require.ErrorIs(t, ch.Check(ctx, leaf.Cert, p.CA), ocspcheck.ErrRevoked, "past nextUpdate the responder is asked again")
+	require.ErrorIs(t, ch.Check(ctx, leaf.Cert), ocspcheck.ErrRevoked, "past nextUpdate the responder is asked again")
 
 	// Without nextUpdate, MaxCacheAge bounds the cache.
 	leaf2 := p.Issue(t, "client2", "")
 	r2 := p.StartResponder(t, ocsptest.ResponderOptions{})
 	c2 := newClock()
 	ch2 := newChecker(t, c2, p, r2, func(cfg *ocspcheck.Config, _ *ocspcheck.CA) { cfg.MaxCacheAge = 2 * time.Minute })
-	require.NoError(t, ch2.Check(ctx, leaf2.Cert, p.CA))
+	require.NoError(t, ch2.Check(ctx, leaf2.Cert))
 	p.Revoke(t, leaf2)
 	r2.Restart(t)
 	c2.advance(time.Minute)
-	require.NoError(t, ch2.Check(ctx, leaf2.Cert, p.CA))
+	require.NoError(t, ch2.Check(ctx, leaf2.Cert))
 	c2.advance(time.Minute)
-	require.ErrorIs(t, ch2.Check(ctx, leaf2.Cert, p.CA), ocspcheck.ErrRevoked)
+	require.ErrorIs(t, ch2.Check(ctx, leaf2.Cert), ocspcheck.ErrRevoked)
 }
 
 // TestUnreachableResponder stops the responder mid-test: cached answers
@@ -107,27 +106,27 @@ func TestUnreachableResponder(t *testing.T) {
 		cfg.FailOpen, cfg.Logger = true, textLogger(&logs)
 	})
 	for _, ch := range []*ocspcheck.Checker{closed, open} {
-		require.NoError(t, ch.Check(ctx, good.Cert, p.CA))
-		require.ErrorIs(t, ch.Check(ctx, revoked.Cert, p.CA), ocspcheck.ErrRevoked)
+		require.NoError(t, ch.Check(ctx, good.Cert))
+		require.ErrorIs(t, ch.Check(ctx, revoked.Cert), ocspcheck.ErrRevoked)
 	}
 
 	r.Stop()
-	require.NoError(t, closed.Check(ctx, good.Cert, p.CA), "cached")
+	require.NoError(t, closed.Check(ctx, good.Cert), "cached")
 	c.advance(6 * time.Minute) // past the default MaxCacheAge of 5m
-	err := closed.Check(ctx, good.Cert, p.CA)
+	err := closed.Check(ctx, good.Cert)
 	require.ErrorIs(t, err, ocspcheck.ErrUnavailable)
 	require.ErrorIs(t, err, autherr.ErrUnauthenticated)
-	require.NoError(t, open.Check(ctx, good.Cert, p.CA), "fail open")
+	require.NoError(t, open.Check(ctx, good.Cert), "fail open")
 	require.Contains(t, logs.String(), "failing open")
 	require.Contains(t, logs.String(), good.Cert.SerialNumber.Text(16))
-	require.ErrorIs(t, open.Check(ctx, revoked.Cert, p.CA), ocspcheck.ErrRevoked,
+	require.ErrorIs(t, open.Check(ctx, revoked.Cert), ocspcheck.ErrRevoked,
 		"a revocation is remembered past the cache age: fail open does not resurrect it")
 
 	// Back up: after RetryAfter the responder is asked again.
 	r.Restart(t)
-	require.ErrorIs(t, closed.Check(ctx, good.Cert, p.CA), ocspcheck.ErrUnavailable, "the failure is cached for RetryAfter")
+	require.ErrorIs(t, closed.Check(ctx, good.Cert), ocspcheck.ErrUnavailable, "the failure is cached for RetryAfter")
 	c.advance(11 * time.Second)
-	require.NoError(t, closed.Check(ctx, good.Cert, p.CA))
+	require.NoError(t, closed.Check(ctx, good.Cert))
 }
 
 // TestFailOpenRefusesRevoked: with FailOpen, a revoked answer still
@@ -138,7 +137,7 @@ func TestFailOpenRefusesRevoked(t *testing.T) {
 	p.Revoke(t, revoked)
 	r := p.StartResponder(t, ocsptest.ResponderOptions{})
 	ch := newChecker(t, newClock(), p, r, func(cfg *ocspcheck.Config, _ *ocspcheck.CA) { cfg.FailOpen = true })
-	require.ErrorIs(t, ch.Check(context.Background(), revoked.Cert, p.CA), ocspcheck.ErrRevoked)
+	require.ErrorIs(t, ch.Check(context.Background(), revoked.Cert), ocspcheck.ErrRevoked)
 }
 
 // TestInvalidResponses puts a man in the middle, or a wrong signer, between
@@ -157,7 +156,7 @@ func TestInvalidResponses(t *testing.T) {
 	recorder := newChecker(t, newClock(), p, nil, func(cfg *ocspcheck.Config, ca *ocspcheck.CA) { ca.ResponderURL = mitm.srv.URL })
 	var recorded []byte
 	mitm.setRewrite(func(_, resp []byte) (int, []byte) { recorded = resp; return http.StatusOK, resp })
-	require.NoError(t, recorder.Check(ctx, revoked.Cert, p.CA))
+	require.NoError(t, recorder.Check(ctx, revoked.Cert))
 	p.Revoke(t, revoked)
 	r.Restart(t)
 	otherCA := ocsptest.NewPKI(t, "other-ca")
@@ -205,7 +204,7 @@ func TestInvalidResponses(t *testing.T) {
 				ca.ResponderURL = mitm.srv.URL
 				cfg.FailOpen = tc.want == ocspcheck.ErrInvalidResponse // invalid is refused even so
 			})
-			err := ch.Check(ctx, tc.leaf.Cert, p.CA)
+			err := ch.Check(ctx, tc.leaf.Cert)
 			if tc.want == nil {
 				require.NoError(t, err)
 				return
@@ -235,7 +234,7 @@ func TestUntrustedSigners(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := p.StartResponder(t, ocsptest.ResponderOptions{SignerCert: tc.cert, SignerKey: tc.key})
 			ch := newChecker(t, newClock(), p, r, nil)
-			err := ch.Check(context.Background(), good.Cert, p.CA)
+			err := ch.Check(context.Background(), good.Cert)
 			require.ErrorIs(t, err, ocspcheck.ErrInvalidResponse)
 			require.True(t, strings.Contains(err.Error(), "OCSP signing") || strings.Contains(err.Error(), "not issued by the CA"), err.Error())
 		})
@@ -254,7 +253,7 @@ func TestConcurrentChecksShareOneQuery(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make([]error, 16)
 	for i := range errs {
-		wg.Go(func() { errs[i] = ch.Check(context.Background(), good.Cert, p.CA) })
+		wg.Go(func() { errs[i] = ch.Check(context.Background(), good.Cert) })
 	}
 	wg.Wait()
 	for _, err := range errs {
@@ -262,10 +261,14 @@ func TestConcurrentChecksShareOneQuery(t *testing.T) {
 	}
 	require.EqualValues(t, 1, mitm.requests.Load())
 
-	stranger := ocsptest.NewPKI(t, "uncovered-ca")
-	leaf := stranger.Issue(t, "x", "")
-	require.False(t, ch.Covers(stranger.CA))
-	require.NoError(t, ch.Check(context.Background(), leaf.Cert, stranger.CA), "not a configured CA: not checked")
+	// Another CA, even one with the same name, is not checked: its
+	// certificates name another authority key.
+	for _, name := range []string{"uncovered-ca", "burst-ca"} {
+		stranger := ocsptest.NewPKI(t, name)
+		leaf := stranger.Issue(t, "x", "")
+		require.False(t, ch.Covers(leaf.Cert), name)
+		require.NoError(t, ch.Check(context.Background(), leaf.Cert), "not a configured CA: not checked")
+	}
 	require.EqualValues(t, 1, mitm.requests.Load())
 }
 

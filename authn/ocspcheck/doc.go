@@ -4,8 +4,8 @@
 //
 // Start with [New] over a [Config] that lists each client CA to check
 // (with its responder URL, or none to use each certificate's AIA), then
-// call [Checker.CheckChains] with a connection's verified chains on every
-// request — the answer is cached, so this costs a map lookup.
+// call [Checker.Check] with the connection's verified client certificate
+// on every request — the answer is cached, so this costs a map lookup.
 //
 // What it promises:
 //   - A request carries a fresh nonce (unless the CA sets NoNonce) and the
@@ -28,7 +28,8 @@
 //     ErrUnknownCertificate, ErrUnavailable, ErrInvalidResponse) matches
 //     autherr.ErrUnauthenticated: for the log, not for the client.
 //
-// It checks the leaf only, against its direct issuer; intermediate CAs are
-// trusted as the TLS configuration trusts them. Every method is safe for
+// It checks the leaf only, with the configured CA that issued it (found by
+// issuer name and key ID; the TLS handshake verified the chain);
+// intermediate CAs are trusted as the TLS configuration trusts them. Every method is safe for
 // concurrent use.
 package ocspcheck
