@@ -58,10 +58,17 @@ func (w *world) server(t *testing.T, c call) *refservertest.Instance {
 	return w.tpmIn
 }
 
-func newWorld(t *testing.T) *world {
+// newWorld starts a server (with o, if given) and the keys the fixtures
+// use.
+func newWorld(t *testing.T, o ...refservertest.Options) *world {
 	dk, err := mlkem.GenerateKey768()
 	require.NoError(t, err)
-	in := refservertest.Start(t, refservertest.Options{RecoveryPublicKey: dk.EncapsulationKey()})
+	var opts refservertest.Options
+	if len(o) > 0 {
+		opts = o[0]
+	}
+	opts.RecoveryPublicKey = dk.EncapsulationKey()
+	in := refservertest.Start(t, opts)
 	ctx := context.Background()
 	for _, spec := range []backend.KeySpec{
 		{Label: "m-ec", Algorithm: backend.ECDSAP256},

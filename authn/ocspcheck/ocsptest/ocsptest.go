@@ -291,8 +291,23 @@ func (r *Responder) Restart(tb testing.TB) {
 
 // HTTPClient returns a client whose connections to URL's host reach the
 // responder inside its namespace; it refuses every other address.
-func (r *Responder) HTTPClient() *http.Client {
-	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: r.dial, DisableKeepAlives: true}}
+func (r *Responder) HTTPClient() *http.Client { return HTTPClient(r) }
+
+// HTTPClient returns a client that reaches each of rs by its URL's host,
+// and refuses every other address.
+func HTTPClient(rs ...*Responder) *http.Client {
+	byHost := map[string]*Responder{}
+	for _, r := range rs {
+		byHost[r.host] = r
+	}
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		r := byHost[addr]
+		if r == nil {
+			return nil, fmt.Errorf("ocsptest: refusing to dial %s: no responder there", addr)
+		}
+		return r.dial(ctx, network, addr)
+	}
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: dial, DisableKeepAlives: true}}
 }
 
 func (r *Responder) dial(ctx context.Context, network, addr string) (net.Conn, error) {
