@@ -299,3 +299,26 @@ func requestFor(t *testing.T, leaf, ca *x509.Certificate) []byte {
 	require.NoError(t, err)
 	return req
 }
+
+// TestHungResponderTimesOut pauses the responder process: it accepts
+// connections and never answers. The query ends at Timeout, the
+// certificate is refused as unavailable, and concurrent checks wait for
+// that one query rather than each for their own.
+func TestHungResponderTimesOut(t *testing.T) {
+	p := ocsptest.NewPKI(t, "hung-ca")
+	good := p.Issue(t, "good", "")
+	r := p.StartResponder(t, ocsptest.ResponderOptions{})
+	ch := newChecker(t, newClock(), p, r, func(cfg *ocspcheck.Config, _ *ocspcheck.CA) { cfg.Timeout = 300 * time.Millisecond })
+	r.Pause(t)
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Go(func() { errs[i] = ch.Check(context.Background(), good.Cert) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		require.ErrorIs(t, err, ocspcheck.ErrUnavailable)
+		require.ErrorContains(t, err, "deadline exceeded")
+	}
+	r.Resume(t)
+}

@@ -281,6 +281,26 @@ func (r *Responder) Stop() {
 	r.cmd, r.ns = nil, nil
 }
 
+// Pause stops the responder process (SIGSTOP) without closing its socket:
+// connections are accepted by the kernel and never answered, as with a
+// hung responder. [Responder.Resume] continues it; Stop works either way.
+func (r *Responder) Pause(tb testing.TB) { r.signal(tb, syscall.SIGSTOP) }
+
+// Resume continues a paused responder (SIGCONT).
+func (r *Responder) Resume(tb testing.TB) { r.signal(tb, syscall.SIGCONT) }
+
+func (r *Responder) signal(tb testing.TB, sig syscall.Signal) {
+	tb.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cmd == nil {
+		tb.Fatal("ocsptest: the responder is not running")
+	}
+	if err := r.cmd.Process.Signal(sig); err != nil {
+		tb.Fatalf("ocsptest: signal the responder: %v", err)
+	}
+}
+
 // Restart stops the responder and starts a new one on the current index,
 // behind the same URL.
 func (r *Responder) Restart(tb testing.TB) {
