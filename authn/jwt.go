@@ -23,10 +23,16 @@ func RoleNames() []string {
 	return out
 }
 
-// checkJWTGroups checks the group IDs of Config.JWTGroups.
+// checkJWTGroups checks the group IDs of Config.JWTGroups and returns a
+// copy, with the default group under "" (no issuer is named "") for the
+// issuers it does not list.
 func checkJWTGroups(m map[string][]string) (map[string][]string, error) {
-	out := make(map[string][]string, len(m))
+	out := make(map[string][]string, len(m)+1)
+	out[""] = []string{DefaultGroupID}
 	for issuer, groups := range m {
+		if issuer == "" {
+			return nil, errWrap(ErrInvalidArgument, "JWT groups: an issuer without a name")
+		}
 		if len(groups) == 0 || len(groups) > MaxGroupsPerPrincipal {
 			return nil, errWrap(ErrInvalidArgument, "JWT groups: an issuer needs 1 to 64 groups")
 		}
@@ -51,13 +57,11 @@ func (s *Service) authenticateJWT(ctx context.Context, c Credentials) (Principal
 	sum := sha256.Sum256([]byte(id.Issuer + "\x00" + id.Subject))
 	groups, ok := s.jwtGroups[id.Issuer]
 	if !ok {
-		groups = defaultGroups
+		groups = s.jwtGroups[""]
 	}
 	return Principal{ID: externalIDPrefix + hex.EncodeToString(sum[:idHexLen/2]), Kind: KindExternal, Roles: roleSetOf(id.Roles),
 		Method: MethodJWT, CredentialID: id.Issuer, Subject: id.Issuer + ":" + id.Subject, Groups: groups}, nil
 }
-
-var defaultGroups = []string{DefaultGroupID}
 
 // authenticateAPIKeyWithJWT checks an API key and a JWT presented together.
 // Both must hold: the request acts as the key's principal (its groups, its

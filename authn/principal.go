@@ -86,7 +86,8 @@ type Principal struct {
 	// "idp:alice", for the audit log.
 	Subject string
 	// Groups are the groups a KindExternal principal acts in (its roles
-	// hold in each); stored principals' memberships are in the store.
+	// hold in each); stored principals' memberships are in the store. The
+	// slice is shared with the Service's configuration: do not modify it.
 	Groups []string
 }
 
