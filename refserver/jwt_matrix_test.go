@@ -32,10 +32,14 @@ var jwtAnswers = map[string]int{
 func TestRouteRoleMatrixJWT(t *testing.T) {
 	i := newIDP(t)
 	w := newWorld(t, refservertest.Options{JWTIssuers: []jwtauth.Issuer{i.issuer(nil)}})
-	keys := map[authn.Role]map[authn.Role]string{}
-	for _, role := range authn.AllRoles {
-		_, k := w.in.Application(t, authn.AllRoles...)
-		keys[role] = k
+	// keys[instance][role] is an API key for role, on each instance the
+	// calls go to (the TPM-backed one has its own store).
+	keys := map[*refservertest.Instance]map[authn.Role]string{}
+	keysOn := func(in *refservertest.Instance) map[authn.Role]string {
+		if keys[in] == nil {
+			_, keys[in] = in.Application(t, authn.AllRoles...)
+		}
+		return keys[in]
 	}
 	for _, rt := range refserver.Routes() {
 		if rt.Public {
@@ -67,7 +71,7 @@ func TestRouteRoleMatrixJWT(t *testing.T) {
 				c = fix(t, w)
 				status, body = w.do(t, rt.Method, c, func(h http.Header) {
 					h.Set("Authorization", "Bearer "+tok)
-					h.Set("X-API-KEY", keys[role][role])
+					h.Set("X-API-KEY", keysOn(w.server(t, c))[role])
 				})
 				want(status, body, "API key and JWT for the same role")
 
@@ -75,7 +79,7 @@ func TestRouteRoleMatrixJWT(t *testing.T) {
 				c = fix(t, w)
 				status, body = w.do(t, rt.Method, c, func(h http.Header) {
 					h.Set("Authorization", "Bearer "+tok)
-					h.Set("X-API-KEY", keys[other][other])
+					h.Set("X-API-KEY", keysOn(w.server(t, c))[other])
 				})
 				require.Equal(t, http.StatusForbidden, status, "API key for %s with a JWT for %s: the roles both grant are none: %s", other, role, body)
 			}
