@@ -346,6 +346,9 @@ func TestAttackCatalogue(t *testing.T) {
 		"registration token": h.secret("registration token", reg.Token.Reveal()),
 	}
 	tokens["truncated API key"] = tokens["API key"][:20]
+	// A JWT is a credential too, whether or not the server trusts its
+	// issuer: it must not get into a URL or a log either.
+	tokens["JWT"] = h.secret("JWT", newIDP(t).token(t, authn.AllRoles, nil))
 	others := map[string]string{ // credentials without a shape
 		"password": refservertest.Password,
 		"PIN":      h.secret("PIN", pending.PIN.Reveal()),

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -86,6 +87,30 @@ type Config struct {
 	// 100ms to 1h. Changes made through this instance take effect at once.
 	// The software:postgres keystore has its own bound (max-stale=).
 	CacheMaxStale Duration `json:"cache_max_stale"`
+
+	// JWTIssuers are the identity providers whose JWTs authenticate
+	// requests, alone or beside an API key (configuration file only).
+	JWTIssuers []JWTIssuer `json:"jwt_issuers,omitempty"`
+	// JWKSCAFile, if set, is a PEM file of the CAs trusted for JWKS URLs;
+	// default the system roots.
+	JWKSCAFile string `json:"jwks_ca_file,omitempty"`
+	// JWTClockSkew is tolerated on tokens' exp, nbf and iat; default 1m.
+	JWTClockSkew Duration `json:"jwt_clock_skew,omitempty"`
+	// OCSP lists the client CAs whose certificates are checked with their
+	// OCSP responder on every request (configuration file only).
+	OCSP []OCSPCA `json:"ocsp,omitempty"`
+	// OCSPFailOpen lets a certificate through, with a warning in the log,
+	// when its responder cannot be reached; by default it is refused.
+	OCSPFailOpen bool `json:"ocsp_fail_open,omitempty"`
+	// OCSPTimeout bounds one responder query; default 5s.
+	OCSPTimeout Duration `json:"ocsp_timeout,omitempty"`
+	// OCSPMaxCacheAge bounds how long an answer is trusted (until its
+	// nextUpdate, never longer); default 5m.
+	OCSPMaxCacheAge Duration `json:"ocsp_max_cache_age,omitempty"`
+
+	// ocspHTTPClient, if set, queries OCSP responders: tests reach their
+	// responder through it.
+	ocspHTTPClient *http.Client
 }
 
 // Duration is a time.Duration written as "15m" in JSON.
@@ -243,7 +268,7 @@ func (c *Config) Resolve() error {
 	if _, err := c.trustedProxies(); err != nil {
 		return err
 	}
-	return nil
+	return c.checkJWTAndOCSP()
 }
 
 // trustedProxies parses TrustedProxies: addresses stand for themselves.

@@ -251,7 +251,7 @@ func (s *Server) listKeys(rq *request) error {
 
 // managedGroups returns the groups in which the caller holds keyManagement.
 func (s *Server) managedGroups(ctx context.Context, rq *request) (map[string]bool, error) {
-	ms, err := s.opts.Auth.Memberships(ctx, rq.principal.ID)
+	ms, err := s.opts.Auth.MembershipsOf(ctx, rq.principal)
 	if err != nil {
 		return nil, err
 	}
