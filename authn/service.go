@@ -55,6 +55,9 @@ type Config struct {
 	// ClientAddr returns the client address failures are counted against;
 	// default the IP of r.RemoteAddr. Set it when behind a trusted proxy.
 	ClientAddr func(r *http.Request) netip.Addr
+
+	// Approvals tunes approval tasks (see [ApprovalConfig]).
+	Approvals ApprovalConfig
 }
 
 // Service authenticates requests and manages principals and credentials
@@ -74,6 +77,7 @@ type Service struct {
 	recoveryKeyID []byte
 	log           *slog.Logger
 	clientAddr    func(*http.Request) netip.Addr
+	approvals     ApprovalConfig
 }
 
 // NewService checks cfg and returns a Service. It computes one argon2id hash
@@ -122,6 +126,10 @@ func NewService(cfg Config) (*Service, error) {
 			return nil, opErr(op, "", errWrap(ErrInvalidArgument, "RateLimit.Shared needs a Store that implements FailureCounter"))
 		}
 		s.limits.shared = &sharedCounts{store: fc, cfg: s.limits.cfg, log: s.log}
+	}
+	var err error
+	if s.approvals, err = cfg.Approvals.withDefaults(); err != nil {
+		return nil, opErr(op, "", err)
 	}
 	if cfg.RecoveryPublicKey != nil {
 		id, err := seal.KeyID(cfg.RecoveryPublicKey)
@@ -189,7 +197,8 @@ func expired(expiresAt, now time.Time) bool {
 }
 
 // PurgeExpired deletes expired sessions, API keys, PINs and registration
-// tokens from the store and returns how many rows went. Expired credentials
+// tokens, and approval tasks that ended longer than the configured
+// retention ago, from the store and returns how many rows went. Expired credentials
 // are refused whether or not they were purged; call it periodically to keep
 // the tables small.
 func (s *Service) PurgeExpired(ctx context.Context) (int64, error) {
@@ -198,5 +207,9 @@ func (s *Service) PurgeExpired(ctx context.Context) (int64, error) {
 	if err != nil {
 		return n, storeErr("purge expired", "", err)
 	}
-	return n, nil
+	m, err := s.store.PurgeApprovalTasks(ctx, now.Add(-s.approvals.Retention))
+	if err != nil {
+		return n, storeErr("purge approval tasks", "", err)
+	}
+	return n + m, nil
 }
