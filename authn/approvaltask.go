@@ -449,3 +449,7 @@ func (s *Service) FinishApprovalTask(ctx context.Context, id string, ok bool) er
 	}
 	return nil
 }
+
+// Now returns the time by the service's clock: the time task states are
+// judged at ([ApprovalTask.State]).
+func (s *Service) Now() time.Time { return s.now() }

@@ -57,6 +57,7 @@ func openAuthn(ctx context.Context, c *Config, logger *slog.Logger) (*authn.Serv
 	// Counted in the store: every instance on the database counts together,
 	// and a restart resets nothing.
 	cfg.RateLimit.Shared = true
+	cfg.Approvals = authn.ApprovalConfig{TTL: time.Duration(c.ApprovalTTL), CollectWindow: time.Duration(c.ApprovalCollectWindow)}
 	if proxies, err := c.trustedProxies(); err != nil {
 		store.Close()
 		return nil, nil, err
