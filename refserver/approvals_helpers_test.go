@@ -28,7 +28,9 @@ type approvalFixture struct {
 	akm         *client.Client
 	requester   *client.Client
 	requesterID string
-	approvers   []approverFixture
+	// requesterSession is the requester's bearer token.
+	requesterSession string
+	approvers        []approverFixture
 }
 
 type approverFixture struct {
@@ -46,9 +48,8 @@ func newApprovalFixture(t *testing.T, o refservertest.Options, n int) *approvalF
 	f.in = refservertest.Start(t, o)
 	_, akm := f.in.User(t, authn.RoleApproverKeyManagement)
 	f.akm = f.in.Client(client.Bearer(akm))
-	var sess string
-	f.requesterID, sess = f.in.User(t, authn.RoleKeyManagement, authn.RoleKeyOperation)
-	f.requester = f.in.Client(client.Bearer(sess))
+	f.requesterID, f.requesterSession = f.in.User(t, authn.RoleKeyManagement, authn.RoleKeyOperation)
+	f.requester = f.in.Client(client.Bearer(f.requesterSession))
 	for range n {
 		_, priv, err := ed25519.GenerateKey(rand.Reader)
 		require.NoError(t, err)

@@ -55,6 +55,7 @@
 // rejection returns an error matching autherr.ErrApprovalRejected, an
 // expiry or cancellation one matching autherr.ErrTaskClosed, and a context
 // that ends first cancels the request on the server before the error is
-// returned. Sign, Decrypt and Decapsulate wait at most the URI's timeout:
+// returned (one that ends before the server's 202 arrives leaves the
+// request to expire: its ID was never received). Sign, Decrypt and Decapsulate wait at most the URI's timeout:
 // give a context for a longer wait.
 package remote

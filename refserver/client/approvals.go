@@ -82,7 +82,9 @@ const cancelTimeout = 5 * time.Second
 // or was collected elsewhere, one matching autherr.ErrTaskClosed. When ctx
 // ends first, AwaitApproval cancels the request on the server (waiting at
 // most 5 s for that; if the server cannot be reached the request expires
-// by itself) and returns an error wrapping ctx's.
+// by itself) and returns an error wrapping ctx's. (A context that ends
+// while the parking call itself is in flight cannot cancel anything: the
+// request's ID never arrived, and the request expires unapproved.)
 func (c *Client) AwaitApproval(ctx context.Context, id string) (wire.ApprovalResult, error) {
 	delay := awaitFirst
 	for {
