@@ -87,20 +87,54 @@ func (s *Store) DeleteApprover(ctx context.Context, principalID string) error {
 // keyStateQuery reads a key's state; prepared once in [Store.prepare].
 const keyStateQuery = `SELECT policy, blocked, version FROM key_states WHERE key_id = ?`
 
-// GetKeyState implements [authn.ApprovalStore] with a prepared statement.
+// errNoKeyState is GetKeyState's answer for a key without state, made
+// once: it is the common answer, on every key use's path.
+var errNoKeyState = fmt.Errorf("sqlstore: get key state: %w", authn.ErrNotFound)
+
+// GetKeyState implements [authn.ApprovalStore] with a prepared statement,
+// served from the lookup cache while it is fresh (a key without state
+// too): a change made through another process may take up to the cache's
+// bound to show; one made through this Store shows at once. The returned
+// policy's slices may be shared with the cache: read them, never write.
 func (s *Store) GetKeyState(ctx context.Context, keyID string) (authn.KeyStateRecord, error) {
+	var e keyStateEntry
+	var err error
+	if s.cache == nil {
+		e, err = s.keyStateQuery(ctx, keyID)
+	} else {
+		var buf [160]byte
+		key := append(buf[:0], keyID...)
+		var ok bool
+		if e, ok = cached(s.cache, &s.cache.states, key); !ok {
+			e, err = fill(s.cache, &s.cache.states, key, func() (keyStateEntry, error) { return s.keyStateQuery(ctx, keyID) }, nil)
+		}
+	}
+	switch {
+	case err != nil:
+		return authn.KeyStateRecord{KeyID: keyID}, err
+	case !e.found:
+		return authn.KeyStateRecord{KeyID: keyID}, errNoKeyState
+	}
+	return e.rec, nil
+}
+
+func (s *Store) keyStateQuery(ctx context.Context, keyID string) (keyStateEntry, error) {
 	const op = "get key state"
 	st := authn.KeyStateRecord{KeyID: keyID}
 	var policy string
 	var blocked int
-	if err := s.keyState.QueryRowContext(ctx, keyID).Scan(&policy, &blocked, &st.Version); err != nil {
-		return st, s.err(op, err)
+	err := s.keyState.QueryRowContext(ctx, keyID).Scan(&policy, &blocked, &st.Version)
+	if errors.Is(err, sql.ErrNoRows) {
+		return keyStateEntry{rec: st}, nil
+	}
+	if err != nil {
+		return keyStateEntry{}, s.err(op, err)
 	}
 	st.Blocked = blocked != 0
 	if err := json.Unmarshal([]byte(policy), &st.Policy); err != nil {
-		return st, fmt.Errorf("sqlstore: %s: corrupt policy column: %w", op, err)
+		return keyStateEntry{}, fmt.Errorf("sqlstore: %s: corrupt policy column: %w", op, err)
 	}
-	return st, nil
+	return keyStateEntry{rec: st, found: true}, nil
 }
 
 // cancelOpenTasks ends the key's pending and approved tasks: its state
@@ -116,6 +150,7 @@ func (s *Store) cancelOpenTasks(ctx context.Context, tx *sql.Tx, op, keyID strin
 // states racing for a key without a row collide on its primary key.
 func (s *Store) SetKeyState(ctx context.Context, from int64, next authn.KeyStateRecord, now time.Time) error {
 	const op = "set key state"
+	defer s.cache.dropAll()
 	policy, err := json.Marshal(next.Policy)
 	if err != nil {
 		return fmt.Errorf("sqlstore: %s: %w", op, err)
@@ -172,6 +207,7 @@ func (s *Store) SetKeyState(ctx context.Context, from int64, next authn.KeyState
 // DeleteKeyState implements [authn.ApprovalStore].
 func (s *Store) DeleteKeyState(ctx context.Context, keyID string, now time.Time) error {
 	const op = "delete key state"
+	defer s.cache.dropAll()
 	return s.inTx(ctx, op, func(tx *sql.Tx) error {
 		if _, err := s.exec(ctx, tx, op, `DELETE FROM key_states WHERE key_id = ?`, keyID); err != nil {
 			return err

@@ -70,3 +70,10 @@ CREATE TABLE approval_decisions (
     decided_at      BIGINT  NOT NULL,
     PRIMARY KEY (task_id, principal_id)
 );
+
+-- GetKeyState answers are cached (sqlstore's cache.go), absences too: any
+-- change to key_states, an insert included, drops every cached answer.
+CREATE TRIGGER key_states_cache AFTER INSERT OR UPDATE OR DELETE ON key_states
+    FOR EACH ROW EXECUTE FUNCTION authn_cache_notify();
+CREATE TRIGGER key_states_cache_truncate AFTER TRUNCATE ON key_states
+    FOR EACH STATEMENT EXECUTE FUNCTION authn_cache_notify();

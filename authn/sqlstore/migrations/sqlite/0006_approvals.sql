@@ -70,3 +70,15 @@ CREATE TABLE approval_decisions (
     decided_at      INTEGER NOT NULL,
     PRIMARY KEY (task_id, principal_id)
 );
+
+-- GetKeyState answers are cached (sqlstore's cache.go), absences too: any
+-- change to key_states, an insert included, drops every cached answer.
+CREATE TRIGGER key_states_cache_insert AFTER INSERT ON key_states BEGIN
+    INSERT INTO cache_invalidations (at, payload) VALUES (unixepoch(), '*');
+END;
+CREATE TRIGGER key_states_cache_update AFTER UPDATE ON key_states BEGIN
+    INSERT INTO cache_invalidations (at, payload) VALUES (unixepoch(), '*');
+END;
+CREATE TRIGGER key_states_cache_delete AFTER DELETE ON key_states BEGIN
+    INSERT INTO cache_invalidations (at, payload) VALUES (unixepoch(), '*');
+END;
