@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"math/big"
 	"testing"
 	"time"
 
@@ -115,6 +116,11 @@ func TestParseApproverKey(t *testing.T) {
 		{"RSA-1024", der(&rsa1024.PublicKey), ""},
 		{"garbage", []byte{0x30, 0x03, 0x01, 0x01, 0x00}, ""},
 		{"huge", make([]byte, 4096), ""},
+		// The modulus bounds every verification's work: a public key is
+		// all it takes, no key generation.
+		{"RSA-4096", der(rsaBits(4096)), "RSA-4096"},
+		{"RSA-4097", der(rsaBits(4097)), ""},
+		{"RSA-2047", der(rsaBits(2047)), ""},
 	} {
 		_, alg, err := authn.ParseApproverKey(c.der)
 		if c.alg == "" {
@@ -124,6 +130,13 @@ func TestParseApproverKey(t *testing.T) {
 		require.NoError(t, err, c.name)
 		require.Equal(t, c.alg, alg)
 	}
+}
+
+// rsaBits is an RSA public key whose modulus has exactly bits bits (odd,
+// not a product of two primes: only its size matters here).
+func rsaBits(bits int) *rsa.PublicKey {
+	n := new(big.Int).Lsh(big.NewInt(1), uint(bits-1))
+	return &rsa.PublicKey{N: n.Add(n, big.NewInt(1)), E: 65537}
 }
 
 // approvalEnv is a service with three registered Ed25519 approvers.
@@ -397,4 +410,24 @@ func TestApprovalOpenLimitAndConfig(t *testing.T) {
 		_, err := authn.NewService(cfg)
 		require.ErrorIs(t, err, authn.ErrInvalidArgument)
 	}
+}
+
+// TestApprovalPurge: ended tasks stay for status queries for the
+// retention (7 days by default), then PurgeExpired deletes them.
+func TestApprovalPurge(t *testing.T) {
+	e := newApprovalEnv(t)
+	tk := e.task(t, "09")
+	_, err := e.svc.CancelApprovalTask(ctx, e.requester, tk.ID)
+	require.NoError(t, err)
+	e.clock.Advance(7 * 24 * time.Hour)
+	_, err = e.svc.PurgeExpired(ctx)
+	require.NoError(t, err)
+	_, err = e.svc.ApprovalRequest(ctx, e.requester, tk.ID)
+	require.NoError(t, err, "kept for the retention")
+	e.clock.Advance(time.Second)
+	n, err := e.svc.PurgeExpired(ctx)
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, n, int64(1))
+	_, err = e.svc.ApprovalRequest(ctx, e.requester, tk.ID)
+	require.ErrorIs(t, err, authn.ErrNotFound, "purged")
 }
