@@ -196,6 +196,22 @@ func TestSignContextWaitsForApproval(t *testing.T) {
 		require.ErrorIs(t, err, autherr.ErrTaskClosed, "nobody approves what nobody waits for")
 	})
 
+	t.Run("Sign without a context waits the URI's timeout", func(t *testing.T) {
+		b2, err := backend.Open(ctx, in.RemoteURI(t)+"&timeout=3s")
+		require.NoError(t, err)
+		defer b2.Close()
+		k2, err := b2.Key(ctx, backend.ByLabel("pay"))
+		require.NoError(t, err)
+		s2, err := k2.Signer()
+		require.NoError(t, err)
+		_, err = s2.Sign(rand.Reader, digest[:], crypto.SHA256)
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		ev := waitEvent(t, events, "cancelled")
+		task, err := inHSM.c.ApprovalTask(ctx, ev.task)
+		require.NoError(t, err)
+		require.Equal(t, wire.TaskCancelled, task.Status)
+	})
+
 	t.Run("delete waits too", func(t *testing.T) {
 		done := make(chan error, 1)
 		go func() { done <- b.DeleteKey(ctx, backend.ByLabel("pay")) }()
