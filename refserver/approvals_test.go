@@ -6,7 +6,12 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +21,7 @@ import (
 	"github.com/cryptoplug/cryptoplug/authn"
 	"github.com/cryptoplug/cryptoplug/authn/autherr"
 	"github.com/cryptoplug/cryptoplug/backend"
+	"github.com/cryptoplug/cryptoplug/refserver"
 	"github.com/cryptoplug/cryptoplug/refserver/client"
 	"github.com/cryptoplug/cryptoplug/refserver/refservertest"
 	"github.com/cryptoplug/cryptoplug/wire"
@@ -79,6 +85,9 @@ func TestApprovalQuorumSign(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, wire.TaskPending, first.Status)
 	require.Len(t, first.Decisions, 1)
+	decided, err := a0.c.ApprovalTasks(ctx)
+	require.NoError(t, err)
+	require.Empty(t, decided, "a task an approver decided leaves its list")
 
 	t.Run("the same approver twice", func(t *testing.T) {
 		_, err := a0.c.Approve(ctx, task, a0.signer)
@@ -188,6 +197,9 @@ func TestApprovalQuorumSign(t *testing.T) {
 			require.Equal(t, "pay", e["key"])
 		}
 	}
+	logs := f.log.String()
+	require.NotContains(t, logs, hex.EncodeToString(digest[:]), "no digest in the audit log")
+	require.NotContains(t, logs, base64.StdEncoding.EncodeToString(res.Signature), "no signature in the audit log")
 }
 
 func mustEd25519(t *testing.T) ed25519.PrivateKey {
@@ -426,4 +438,169 @@ func TestApprovalDecryptAndDecapsulate(t *testing.T) {
 	require.NoError(t, err, "it may look")
 	_, err = self.Approve(ctx, task, priv)
 	requireCode(t, err, wire.CodeForbidden)
+}
+
+// TestApprovalCollectionChecksAgain: what was approved runs only on the
+// key the task names and only for a requester still allowed to use it; a
+// collection that fails ends the task as failed.
+func TestApprovalCollectionChecksAgain(t *testing.T) {
+	ctx := context.Background()
+	f := newApprovalFixture(t, refservertest.Options{}, 1)
+	a0 := f.approvers[0]
+
+	t.Run("the requester left the key's group", func(t *testing.T) {
+		g, err := f.in.Auth.CreateGroup(ctx, "vault-team")
+		require.NoError(t, err)
+		both := authn.NewRoleSet(authn.RoleKeyManagement, authn.RoleKeyOperation)
+		require.NoError(t, f.in.Auth.SetGroupMember(ctx, g.ID, f.requesterID, both))
+		_, err = f.requester.CreateKey(ctx, wire.KeySpec{Label: "team", Algorithm: "Ed25519", Group: g.ID, Policy: &wire.KeyPolicy{Use: rule(1, a0)}})
+		require.NoError(t, err)
+		_, err = f.requester.Sign(ctx, wire.SignRequest{Label: "team", Message: []byte("m")})
+		id := parked(t, err)
+		f.approve(t, id, a0)
+		require.NoError(t, f.in.Auth.SetGroupMember(ctx, g.ID, f.requesterID, 0))
+		_, err = f.requester.CollectApprovalRequest(ctx, id)
+		requireCode(t, err, wire.CodeKeyNotFound)
+		got, err := f.requester.ApprovalRequest(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, wire.TaskFailed, got.Status)
+	})
+
+	t.Run("the key was replaced under its label", func(t *testing.T) {
+		f.key(t, "swap", "Ed25519", wire.KeyPolicy{Use: rule(1, a0)})
+		_, err := f.requester.Sign(ctx, wire.SignRequest{Label: "swap", Message: []byte("m")})
+		id := parked(t, err)
+		f.approve(t, id, a0)
+		old, err := f.in.Backend.Key(ctx, backend.ByLabel("swap"))
+		require.NoError(t, err)
+		require.NoError(t, f.in.Backend.DeleteKey(ctx, backend.KeyRef{ID: old.ID(), Label: "swap"})) // behind the server's back
+		_, err = f.in.Backend.GenerateKey(ctx, backend.KeySpec{Label: "swap", Algorithm: backend.Ed25519})
+		require.NoError(t, err)
+		_, err = f.requester.CollectApprovalRequest(ctx, id)
+		requireCode(t, err, wire.CodeKeyNotFound)
+		require.Equal(t, []string{"requested", "decided:" + a0.id + ":approve", "approved", "failed"}, f.eventsOf(t, id))
+	})
+
+	t.Run("a moved key keeps its policy", func(t *testing.T) {
+		f.key(t, "mover", "Ed25519", wire.KeyPolicy{Use: rule(1, a0)})
+		g, err := f.in.Auth.CreateGroup(ctx, "elsewhere")
+		require.NoError(t, err)
+		require.NoError(t, f.in.Auth.SetGroupMember(ctx, g.ID, f.requesterID, authn.NewRoleSet(authn.RoleKeyManagement, authn.RoleKeyOperation)))
+		_, err = f.requester.MoveKey(ctx, "mover", g.ID)
+		require.NoError(t, err)
+		_, err = f.requester.Sign(ctx, wire.SignRequest{Label: "mover", Message: []byte("m")})
+		parked(t, err)
+	})
+
+	t.Run("blocked keys still verify", func(t *testing.T) {
+		f.key(t, "stop", "Ed25519", wire.KeyPolicy{})
+		sig, err := f.requester.Sign(ctx, wire.SignRequest{Label: "stop", Message: []byte("m")})
+		require.NoError(t, err)
+		st, err := f.requester.BlockKey(ctx, "stop")
+		require.NoError(t, err, "no block rules: at once")
+		require.True(t, st.Blocked)
+		again, err := f.requester.BlockKey(ctx, "stop")
+		require.NoError(t, err)
+		require.Equal(t, st.Version, again.Version, "blocking a blocked key changes nothing")
+		ok, err := f.requester.Verify(ctx, wire.VerifyRequest{SignRequest: wire.SignRequest{Label: "stop", Message: []byte("m")}, Signature: sig})
+		require.NoError(t, err)
+		require.True(t, ok)
+		_, err = f.requester.Sign(ctx, wire.SignRequest{Label: "stop", Message: []byte("m")})
+		requireCode(t, err, wire.CodeKeyBlocked)
+	})
+
+	t.Run("a request the key could never run is not parked", func(t *testing.T) {
+		f.key(t, "strict", "ECDSA-P256", wire.KeyPolicy{Use: rule(1, a0)})
+		_, err := f.requester.Sign(ctx, wire.SignRequest{Label: "strict", Digest: make([]byte, 31), Hash: "SHA-256"})
+		requireCode(t, err, wire.CodeInvalidInput)
+		_, err = f.requester.Sign(ctx, wire.SignRequest{Label: "strict", Message: []byte("m"), Scheme: "pss"})
+		requireCode(t, err, wire.CodeInvalidInput)
+		list, err := a0.c.ApprovalTasks(ctx)
+		require.NoError(t, err)
+		for _, task := range list {
+			require.NotEqual(t, "strict", task.Key.Label)
+		}
+	})
+
+	t.Run("at most 32 open requests", func(t *testing.T) {
+		f.key(t, "busy", "Ed25519", wire.KeyPolicy{Use: rule(1, a0)})
+		open := 0
+		list, err := a0.c.ApprovalTasks(ctx)
+		require.NoError(t, err)
+		open = len(list) // the other subtests' requests still open
+		var first string
+		for i := open; i < 32; i++ {
+			_, err := f.requester.Sign(ctx, wire.SignRequest{Label: "busy", Message: []byte{byte(i)}})
+			id := parked(t, err)
+			if first == "" {
+				first = id
+			}
+		}
+		_, err = f.requester.Sign(ctx, wire.SignRequest{Label: "busy", Message: []byte("one more")})
+		requireCode(t, err, wire.CodeTooManyTasks)
+		require.ErrorIs(t, err, autherr.ErrTooManyTasks)
+		require.NoError(t, f.requester.CancelApprovalRequest(ctx, first))
+		_, err = f.requester.Sign(ctx, wire.SignRequest{Label: "busy", Message: []byte("one more")})
+		parked(t, err)
+	})
+}
+
+// TestApprovalConfig: the TTL and collect window come from the server's
+// configuration and are bounded.
+func TestApprovalConfig(t *testing.T) {
+	load := func(args ...string) (refserver.Config, error) {
+		return refserver.LoadConfig(flag.NewFlagSet("t", flag.ContinueOnError), append([]string{"-data", t.TempDir()}, args...),
+			func(string) string { return "" })
+	}
+	c, err := load("-approval-ttl", "1h", "-approval-collect-window", "30s")
+	require.NoError(t, err)
+	require.Equal(t, time.Hour, time.Duration(c.ApprovalTTL))
+	require.Equal(t, 30*time.Second, time.Duration(c.ApprovalCollectWindow))
+	for _, bad := range [][]string{{"-approval-ttl", "25h"}, {"-approval-collect-window", "-1s"}} {
+		_, err := load(bad...)
+		require.Error(t, err, bad)
+	}
+}
+
+// TestApprovalParkedAnswer: a parked operation answers 202 with the
+// request's ID, operation, status and expiry, and a Location to follow.
+func TestApprovalParkedAnswer(t *testing.T) {
+	f := newApprovalFixture(t, refservertest.Options{}, 1)
+	f.key(t, "loc", "Ed25519", wire.KeyPolicy{Use: rule(1, f.approvers[0])})
+	req, err := http.NewRequest("POST", f.in.URL+"/v1/sign", strings.NewReader(`{"label":"loc","message":"aGVsbG8="}`))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+f.requesterSession)
+	resp, err := f.in.Admin.HTTPClient().Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusAccepted, resp.StatusCode)
+	var p wire.PendingApproval
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&p))
+	require.Equal(t, "/v1/approvals/requests/"+p.RequestID, resp.Header.Get("Location"))
+	require.Equal(t, wire.OpSign, p.Operation)
+	require.Equal(t, wire.TaskPending, p.Status)
+	got, err := f.requester.ApprovalRequest(context.Background(), p.RequestID)
+	require.NoError(t, err)
+	require.Equal(t, got.ExpiresAt, p.ExpiresAt)
+}
+
+// TestApprovalImportedKeyPolicy: a policy given with an imported key holds
+// from the key's first use.
+func TestApprovalImportedKeyPolicy(t *testing.T) {
+	ctx := context.Background()
+	f := newApprovalFixture(t, refservertest.Options{}, 1)
+	a0 := f.approvers[0]
+	priv := mustEd25519(t)
+	der, err := wire.MarshalPrivateKey(backend.Ed25519, priv)
+	require.NoError(t, err)
+	_, err = f.requester.ImportKey(ctx, wire.ImportKeyRequest{PrivateKey: der,
+		KeySpec: wire.KeySpec{Label: "imported", Algorithm: "Ed25519", Policy: &wire.KeyPolicy{Use: rule(1, a0)}}})
+	require.NoError(t, err)
+	_, err = f.requester.Sign(ctx, wire.SignRequest{Label: "imported", Message: []byte("m")})
+	id := parked(t, err)
+	f.approve(t, id, a0)
+	res, err := f.requester.CollectApprovalRequest(ctx, id)
+	require.NoError(t, err)
+	require.True(t, ed25519.Verify(priv.Public().(ed25519.PublicKey), []byte("m"), res.Signature))
 }
