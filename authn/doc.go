@@ -51,6 +51,13 @@
 // assigned a group, and principals created without one, are in the
 // default group ([DefaultGroupID]).
 //
+// Keys may need approvals ([KeyPolicy], [Service.SetKeyState]):
+// approvers are principals holding the approver role with a registered
+// public key ([Service.RegisterApprover]); an operation a key's policy
+// covers becomes an [ApprovalTask], decided by approvers
+// ([Service.DecideApprovalTask]: each counted once, atomically in the
+// store) and claimed once by its requester ([Service.ClaimApprovalTask]).
+//
 // What it promises: tokens carry at least 128 random bits and a CRC-32, and
 // malformed ones are refused before any lookup; the store only ever sees
 // HMAC-SHA-256 of tokens under a versioned pepper and argon2id hashes of

@@ -75,6 +75,9 @@ type Config struct {
 	// ErrUnauthenticated, so a revoked certificate ends the sessions bound
 	// to it on their next request.
 	CertificateStatus CertificateChecker
+
+	// Approvals tunes approval tasks (see [ApprovalConfig]).
+	Approvals ApprovalConfig
 }
 
 // CertificateChecker decides whether a client certificate, whose chain the
@@ -108,6 +111,7 @@ type Service struct {
 	jwt           *jwtauth.Verifier
 	jwtGroups     map[string][]string
 	certStatus    CertificateChecker
+	approvals     ApprovalConfig
 }
 
 // NewService checks cfg and returns a Service. It computes one argon2id hash
@@ -163,6 +167,9 @@ func NewService(cfg Config) (*Service, error) {
 			return nil, opErr(op, "", errWrap(ErrInvalidArgument, "RateLimit.Shared needs a Store that implements FailureCounter"))
 		}
 		s.limits.shared = &sharedCounts{store: fc, cfg: s.limits.cfg, log: s.log}
+	}
+	if s.approvals, err = cfg.Approvals.withDefaults(); err != nil {
+		return nil, opErr(op, "", err)
 	}
 	if cfg.RecoveryPublicKey != nil {
 		id, err := seal.KeyID(cfg.RecoveryPublicKey)
@@ -230,7 +237,8 @@ func expired(expiresAt, now time.Time) bool {
 }
 
 // PurgeExpired deletes expired sessions, API keys, PINs and registration
-// tokens from the store and returns how many rows went. Expired credentials
+// tokens, and approval tasks that ended longer than the configured
+// retention ago, from the store and returns how many rows went. Expired credentials
 // are refused whether or not they were purged; call it periodically to keep
 // the tables small.
 func (s *Service) PurgeExpired(ctx context.Context) (int64, error) {
@@ -239,5 +247,9 @@ func (s *Service) PurgeExpired(ctx context.Context) (int64, error) {
 	if err != nil {
 		return n, storeErr("purge expired", "", err)
 	}
-	return n, nil
+	m, err := s.store.PurgeApprovalTasks(ctx, now.Add(-s.approvals.Retention))
+	if err != nil {
+		return n, storeErr("purge approval tasks", "", err)
+	}
+	return n + m, nil
 }

@@ -186,6 +186,9 @@ type Store interface {
 	// by key ID.
 	ListKeyOwners(ctx context.Context) (map[string]string, error)
 
+	// Approvers, key states and approval tasks.
+	ApprovalStore
+
 	// Close releases the store's resources.
 	Close() error
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cryptoplug/cryptoplug/authn"
 	"github.com/cryptoplug/cryptoplug/authn/sqlstore"
 )
 
@@ -87,6 +88,12 @@ type Config struct {
 	// 100ms to 1h. Changes made through this instance take effect at once.
 	// The software:postgres keystore has its own bound (max-stale=).
 	CacheMaxStale Duration `json:"cache_max_stale"`
+	// ApprovalTTL is how long an operation parked for approval waits for
+	// its quorum ("15m", the default; at most 24h), and
+	// ApprovalCollectWindow how long its requester then has to collect it
+	// (default 5m, at most 24h). See docs/approvals.md.
+	ApprovalTTL           Duration `json:"approval_ttl"`
+	ApprovalCollectWindow Duration `json:"approval_collect_window"`
 
 	// JWTIssuers are the identity providers whose JWTs authenticate
 	// requests, alone or beside an API key (configuration file only).
@@ -166,6 +173,8 @@ func LoadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 	fs.Var(&flagged.SessionLifetime, "session-lifetime", "session absolute lifetime (default 8h)")
 	fs.Var(&flagged.ShutdownTimeout, "shutdown-timeout", "wait for in-flight requests on SIGTERM (default 30s)")
 	fs.Var(&flagged.CacheMaxStale, "cache-max-stale", "how long a change made through another instance may take to show here (default 1s)")
+	fs.Var(&flagged.ApprovalTTL, "approval-ttl", "how long a request parked for approval waits for its quorum (default 15m, at most 24h)")
+	fs.Var(&flagged.ApprovalCollectWindow, "approval-collect-window", "how long an approved request stays collectable (default 5m, at most 24h)")
 	fs.IntVar(&flagged.RateLimitFreeFailures, "rate-limit-free-failures", 0, "failed authentications per principal and address before throttling (default 5)")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
@@ -217,6 +226,7 @@ func LoadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 	for _, f := range []struct{ dst, src *Duration }{
 		{&c.SessionIdleTimeout, &flagged.SessionIdleTimeout}, {&c.SessionLifetime, &flagged.SessionLifetime},
 		{&c.ShutdownTimeout, &flagged.ShutdownTimeout}, {&c.CacheMaxStale, &flagged.CacheMaxStale},
+		{&c.ApprovalTTL, &flagged.ApprovalTTL}, {&c.ApprovalCollectWindow, &flagged.ApprovalCollectWindow},
 	} {
 		if *f.src != 0 {
 			*f.dst = *f.src
@@ -264,6 +274,11 @@ func (c *Config) Resolve() error {
 	}
 	if d := time.Duration(c.CacheMaxStale); d < 100*time.Millisecond || d > time.Hour {
 		return fmt.Errorf("cache_max_stale must be from 100ms to 1h, not %v", d)
+	}
+	for _, d := range []Duration{c.ApprovalTTL, c.ApprovalCollectWindow} {
+		if d < 0 || time.Duration(d) > authn.MaxApprovalTTL {
+			return errors.New("approval_ttl and approval_collect_window must be 0 (the default) to 24h")
+		}
 	}
 	if _, err := c.trustedProxies(); err != nil {
 		return err

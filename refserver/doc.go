@@ -25,6 +25,10 @@
 // number and list a caller controls is checked against its bound (in
 // package wire) before any work. Keys belong to groups: an operation on a
 // key needs the route's role in the caller's membership of the key's group.
+// A key may carry an approval policy (docs/approvals.md): an operation
+// its rules cover is answered 202 and parked as a task that approvers
+// sign; the requester collects the result once the quorum is reached,
+// exactly once across instances sharing a database.
 // Errors are {"error": {"code", "message"}} with the fitting status; the
 // message never holds a URI, a path, an internal error's text or a value
 // the caller sent; internal causes go to the audit log, never to the

@@ -33,6 +33,11 @@ type call struct {
 	basic  [2]string // HTTP Basic instead of a credential (session auth)
 	client bool      // authenticate as a registered client (backups)
 	tpm    bool      // call the world's TPM-backed server (key attestation)
+	// as, when set, makes the call afresh for a principal holding role
+	// and returns it with that principal's session: for routes whose
+	// valid call depends on the caller (its own approval request, a task
+	// that names it).
+	as func(t *testing.T, role authn.Role) (call, string)
 }
 
 // world is the state the fixtures share.
@@ -42,6 +47,7 @@ type world struct {
 	recovery *mlkem.DecapsulationKey768
 	tpmIn    *refservertest.Instance // started by the first call that needs it
 	opts     refservertest.Options   // both instances start with them
+	appr     *approvalWorld          // made on first use
 }
 
 // server is the instance c goes to: the TPM-backed one (a TPM simulator,
@@ -348,7 +354,11 @@ func TestRouteRoleMatrix(t *testing.T) {
 			for _, role := range authn.AllRoles {
 				c := fix(t, w)
 				var set func(http.Header)
-				if c.client {
+				if c.as != nil {
+					var sess string
+					c, sess = c.as(t, role)
+					set = func(h http.Header) { h.Set("Authorization", "Bearer "+sess) }
+				} else if c.client {
 					key := w.client(t, role)
 					set = func(h http.Header) { h.Set("X-API-KEY", key) }
 				} else {

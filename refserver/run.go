@@ -80,6 +80,7 @@ func openAuthn(ctx context.Context, c *Config, logger *slog.Logger) (*authnStack
 	// Counted in the store: every instance on the database counts together,
 	// and a restart resets nothing.
 	cfg.RateLimit.Shared = true
+	cfg.Approvals = authn.ApprovalConfig{TTL: time.Duration(c.ApprovalTTL), CollectWindow: time.Duration(c.ApprovalCollectWindow)}
 	if proxies, err := c.trustedProxies(); err != nil {
 		return fail(err)
 	} else if len(proxies) > 0 {

@@ -8,7 +8,8 @@
 // It checks the contract written on [authn.Store]: sentinel errors, round
 // trips, cascades, and the atomicity of the operations that decide races
 // (PIN consumption, session replacement, registration uses, credential
-// resets against concurrent logins).
+// resets against concurrent logins), and of approval tasks (see also
+// [RunApprovalRaces], which needs two stores on one database).
 package storetest
 
 import (
@@ -64,6 +65,7 @@ func Run(t *testing.T, open Open) {
 		{"TokenUses", testTokenUses},
 		{"TokenUseRace", testTokenUseRace},
 	}
+	cases = append(cases, approvalCases...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			s := open(t)
