@@ -15,12 +15,22 @@ import (
 // jwtAnswers are the routes a JWT holding the route's role still cannot
 // use, and why: they act on a session, or on the calling registered
 // client, or need a person the store knows (a one-time PIN is issued by a
-// user holding admin, not by an application or an outside identity).
+// user holding admin, not by an application or an outside identity), or
+// on a parked request or approval task that is someone else's.
 var jwtAnswers = map[string]int{
 	"POST /sys/v1/session/reauth":    http.StatusBadRequest, // only a session can be renewed
 	"POST /sys/v1/session/terminate": http.StatusBadRequest, // only a session can be terminated
 	"PUT /v1/clients/backup":         http.StatusForbidden,  // only a registered client has a backup
 	"POST /users/{user}/secrets":     http.StatusForbidden,  // only a user issues PINs
+
+	// A parked request belongs to its requester and a task to the
+	// approvers its policy names: anyone else, a JWT's principal included,
+	// finds none (404, so their IDs reveal nothing).
+	"GET /v1/approvals/requests/{id}":         http.StatusNotFound,
+	"DELETE /v1/approvals/requests/{id}":      http.StatusNotFound,
+	"POST /v1/approvals/requests/{id}/result": http.StatusNotFound,
+	"GET /v1/approvals/tasks/{id}":            http.StatusNotFound,
+	"POST /v1/approvals/tasks/{id}/decision":  http.StatusNotFound,
 }
 
 // TestRouteRoleMatrixJWT calls every route with a JWT from a trusted
