@@ -13,8 +13,9 @@ GO    ?= go
 # tpm2-abrmd on a private D-Bus bus (dbus-daemon, dbus-send, the session bus
 # configuration), as two more PKCS#11 tokens; tpm2-openssl, openssl and
 # tpm2-tools with the swtpm and tabrmd TCTIs for TSS2 key file
-# interoperability; openssl and ssh-keygen also check the cryptoplug
-# command's signatures, certificates and keys.
+# interoperability; openssl is also the OCSP responder authn's tests start,
+# and with ssh-keygen checks the cryptoplug command's signatures,
+# certificates and keys.
 DEB_PACKAGES := softhsm2 opensc swtpm swtpm-tools libssl-dev postgresql gcc p11-kit p11-kit-modules curl jq \
 	opencryptoki libtpm2-pkcs11-1 libtpm2-pkcs11-tools tpm2-abrmd tpm2-openssl tpm2-tools openssl \
 	libtss2-tcti-swtpm0 libtss2-tcti-tabrmd0 dbus-daemon dbus-bin dbus-session-bus-common openssh-client

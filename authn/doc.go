@@ -30,6 +30,16 @@
 //     one per user, obtained once by redeeming a single-use PIN an
 //     administrator issued ([Service.CreatePIN], [Service.RedeemPIN]);
 //     revoked, with any pending PIN, when the user's password is reset.
+//   - JWTs from trusted issuers (Authorization: Bearer <JWT>; Config.JWT, a
+//     [github.com/cryptoplug/cryptoplug/authn/jwtauth.Verifier]): alone,
+//     a token proves a KindExternal principal ("ext_…", never stored) with
+//     the roles its claims map to, acting in the groups Config.JWTGroups
+//     gives its issuer (the default group otherwise). Beside an X-API-KEY
+//     both must hold: the request acts as the key's principal with the
+//     roles both grant, and Principal.Subject records the token's subject.
+//     A token bound to a certificate (RFC 8705) works only over it; a
+//     single-use token ("jti") is recorded in the store, so it stays
+//     single-use across servers. Sessions are not made from JWTs.
 //   - Registration tokens ("cpr_…"): let a client register its public keys
 //     and receive an ID and API keys ([Service.RegisterClient]), optionally
 //     leaving a backup sealed to a recovery key with package
@@ -41,6 +51,13 @@
 // assigned a group, and principals created without one, are in the
 // default group ([DefaultGroupID]).
 //
+// Keys may need approvals ([KeyPolicy], [Service.SetKeyState]):
+// approvers are principals holding the approver role with a registered
+// public key ([Service.RegisterApprover]); an operation a key's policy
+// covers becomes an [ApprovalTask], decided by approvers
+// ([Service.DecideApprovalTask]: each counted once, atomically in the
+// store) and claimed once by its requester ([Service.ClaimApprovalTask]).
+//
 // What it promises: tokens carry at least 128 random bits and a CRC-32, and
 // malformed ones are refused before any lookup; the store only ever sees
 // HMAC-SHA-256 of tokens under a versioned pepper and argon2id hashes of
@@ -51,11 +68,15 @@
 // is never refused for anyone else's failures; nobody is locked out for
 // good. Every exported method is safe for concurrent use.
 //
-// What it never does: accept credentials in URLs (anything token-shaped,
-// however encoded: [ContainsToken]), or store or log a plaintext secret,
-// or put in a log or an error what a caller typed where an identifier was
-// expected. Client certificates are trusted by their SHA-256 pin
+// What it never does: accept credentials in URLs (anything token- or
+// JWT-shaped, however encoded: [ContainsToken]), or store or log a
+// plaintext secret, or put in a log or an error what a caller typed where
+// an identifier was expected. Client certificates are trusted by their SHA-256 pin
 // alone: the TLS handshake has proven the client holds the certificate's
 // key. Configure the server with tls.VerifyClientCertIfGiven and ClientCAs
-// so that only CA-issued certificates reach it at all.
+// so that only CA-issued certificates reach it at all, and set
+// Config.CertificateStatus (an OCSP
+// [github.com/cryptoplug/cryptoplug/authn/ocspcheck.Checker]) so that a
+// revoked one is refused on its next request, with every session bound to
+// it.
 package authn

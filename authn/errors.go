@@ -57,6 +57,30 @@ var (
 	// stored: unknown roles, empty names, out-of-range durations, a password
 	// that is too long, a method that does not fit the principal.
 	ErrInvalidArgument = autherr.ErrInvalidArgument
+
+	// ErrKeyBlocked is returned for a use of a blocked key (see
+	// [Service.SetKeyState]).
+	ErrKeyBlocked = autherr.ErrKeyBlocked
+
+	// ErrApprovalPending is returned when an operation needs approvals it
+	// does not have yet.
+	ErrApprovalPending = autherr.ErrApprovalPending
+
+	// ErrTaskClosed is returned, wrapped in a [*TaskClosedError] that says
+	// why, for an approval task that can no longer change.
+	ErrTaskClosed = autherr.ErrTaskClosed
+
+	// ErrApprovalRejected is returned for a task an approver rejected; it
+	// wraps [ErrTaskClosed].
+	ErrApprovalRejected = autherr.ErrApprovalRejected
+
+	// ErrInvalidApproval is returned when an approval's signature does not
+	// verify.
+	ErrInvalidApproval = autherr.ErrInvalidApproval
+
+	// ErrTooManyTasks is returned when a principal has too many open
+	// approval requests.
+	ErrTooManyTasks = autherr.ErrTooManyTasks
 )
 
 // OpError records the operation and the non-secret identifier (principal ID,

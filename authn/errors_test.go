@@ -24,9 +24,16 @@ func TestSentinelsAreAutherrs(t *testing.T) {
 		{authn.ErrAlreadyExists, autherr.ErrAlreadyExists},
 		{authn.ErrInUse, autherr.ErrInUse},
 		{authn.ErrInvalidArgument, autherr.ErrInvalidArgument},
+		{authn.ErrKeyBlocked, autherr.ErrKeyBlocked},
+		{authn.ErrApprovalPending, autherr.ErrApprovalPending},
+		{authn.ErrTaskClosed, autherr.ErrTaskClosed},
+		{authn.ErrApprovalRejected, autherr.ErrApprovalRejected},
+		{authn.ErrInvalidApproval, autherr.ErrInvalidApproval},
+		{authn.ErrTooManyTasks, autherr.ErrTooManyTasks},
 	} {
 		require.Same(t, pair[1], pair[0], "%v", pair[0])
 	}
 	require.True(t, errors.Is(autherr.ErrMalformedCredential, authn.ErrUnauthenticated))
 	require.True(t, errors.Is(&authn.CredentialInURLError{Param: "q"}, autherr.ErrUnauthenticated))
+	require.True(t, errors.Is(autherr.ErrApprovalRejected, authn.ErrTaskClosed))
 }

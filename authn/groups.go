@@ -2,6 +2,7 @@ package authn
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -158,6 +159,9 @@ func (s *Service) AuthorizeKey(ctx context.Context, p Principal, keyID string, r
 	if err != nil {
 		return "", storeErr(op, p.ID, err)
 	}
+	if p.Kind == KindExternal {
+		roles = p.groupRoles(group)
+	}
 	switch {
 	case roles == 0:
 		return "", opErr(op, p.ID, ErrNotFound)
@@ -178,6 +182,12 @@ func (s *Service) AuthorizeGroup(ctx context.Context, p Principal, groupID strin
 	}
 	if !isID(groupID, groupIDPrefix) {
 		return opErr(op, p.ID, ErrNotFound)
+	}
+	if p.Kind == KindExternal {
+		if p.groupRoles(groupID) == 0 {
+			return opErr(op, p.ID, ErrNotFound)
+		}
+		return nil
 	}
 	ms, err := s.store.ListMemberships(ctx, p.ID)
 	if err != nil {
@@ -252,6 +262,29 @@ func (s *Service) Memberships(ctx context.Context, principalID string) ([]Member
 		return nil, storeErr("list memberships", principalID, err)
 	}
 	return ms, nil
+}
+
+// MembershipsOf returns the memberships p acts with: a stored principal's
+// from the store, a KindExternal principal's from its Groups, each with
+// the roles its token grants.
+func (s *Service) MembershipsOf(ctx context.Context, p Principal) ([]Membership, error) {
+	if p.Kind != KindExternal {
+		return s.Memberships(ctx, p.ID)
+	}
+	out := make([]Membership, len(p.Groups))
+	for i, g := range p.Groups {
+		out[i] = Membership{PrincipalID: p.ID, GroupID: g, Roles: p.Roles}
+	}
+	return out, nil
+}
+
+// groupRoles returns the roles a KindExternal principal holds in group:
+// its own, if it acts in the group.
+func (p Principal) groupRoles(group string) RoleSet {
+	if slices.Contains(p.Groups, group) {
+		return p.Roles
+	}
+	return 0
 }
 
 // validKeyID accepts the hex of a backend key ID (1 to 64 bytes).

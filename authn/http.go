@@ -27,16 +27,19 @@ var credentialParams = map[string]bool{
 }
 
 // Credentials extracts the credentials of r: the X-API-KEY header, the
-// Authorization header (Bearer, Basic, or a bare user secret), the verified
-// TLS client certificate, and the client address (Config.ClientAddr).
+// Authorization header (Bearer with a session token or a JWT, Basic, or a
+// bare user secret), the verified TLS client certificate, and the client
+// address (Config.ClientAddr).
 //
 // It refuses, with an error wrapping [ErrMalformedCredential]: more than one
-// credential header or value, values longer than [MaxAuthHeaderLen],
-// non-ASCII or control bytes, unknown schemes, bad base64, Basic without a
-// colon, and tokens whose prefix, length or checksum is wrong (these are
-// never looked up). It refuses any credential in the URL with a
-// [*CredentialInURLError]. No credential at all is not an error. Both errors
-// also match [ErrUnauthenticated].
+// credential header or value (except X-API-KEY beside a Bearer JWT),
+// values longer than [MaxAuthHeaderLen], non-ASCII or control bytes,
+// unknown schemes, bad base64, Basic without a colon, a bearer value that
+// is neither a session token nor shaped like a JWT, and tokens whose
+// prefix, length or checksum is wrong (these are never looked up). It
+// refuses any credential in the URL with a [*CredentialInURLError]. No
+// credential at all is not an error. Both errors also match
+// [ErrUnauthenticated].
 func (s *Service) Credentials(r *http.Request) (Credentials, error) {
 	c, err := parseCredentials(r.Header, r.URL)
 	if err != nil {
@@ -61,29 +64,31 @@ func parseCredentials(h http.Header, u *url.URL) (Credentials, error) {
 		return Credentials{}, err
 	}
 	var authz, apiKey string
-	n := 0
+	nAuthz, nKey := 0, 0
 	for name, vals := range h {
-		isAuthz, isKey := strings.EqualFold(name, "Authorization"), strings.EqualFold(name, APIKeyHeader)
-		if !isAuthz && !isKey {
-			continue
-		}
-		n += len(vals)
-		if n > 1 {
-			return Credentials{}, malformed("more than one credential header")
-		}
-		if len(vals) == 1 {
-			if isAuthz {
+		switch {
+		case strings.EqualFold(name, "Authorization"):
+			nAuthz += len(vals)
+			if len(vals) == 1 {
 				authz = vals[0]
-			} else {
+			}
+		case strings.EqualFold(name, APIKeyHeader):
+			nKey += len(vals)
+			if len(vals) == 1 {
 				apiKey = vals[0]
 			}
+		default:
+			continue
+		}
+		if nAuthz > 1 || nKey > 1 {
+			return Credentials{}, malformed("more than one credential header")
 		}
 	}
 	var c Credentials
-	switch {
-	case n == 0:
-		return c, nil
-	case apiKey != "":
+	if nKey == 1 {
+		if apiKey == "" {
+			return Credentials{}, malformed("empty credential header")
+		}
 		if err := checkHeaderValue(apiKey); err != nil {
 			return Credentials{}, err
 		}
@@ -91,11 +96,26 @@ func parseCredentials(h http.Header, u *url.URL) (Credentials, error) {
 			return Credentials{}, malformed("X-API-KEY is not an API key")
 		}
 		c.APIKey = Secret{v: apiKey}
-		return c, nil
-	case authz != "":
-		return parseAuthorization(authz)
 	}
-	return Credentials{}, malformed("empty credential header")
+	if nAuthz == 0 {
+		return c, nil
+	}
+	if authz == "" {
+		return Credentials{}, malformed("empty credential header")
+	}
+	a, err := parseAuthorization(authz)
+	if err != nil {
+		return Credentials{}, err
+	}
+	if nKey == 1 {
+		// The one pair that may come together: an application's API key
+		// and a JWT, both of which must hold.
+		if a.JWT.IsZero() {
+			return Credentials{}, malformed("more than one credential header")
+		}
+		a.APIKey = c.APIKey
+	}
+	return a, nil
 }
 
 func checkHeaderValue(v string) error {
@@ -128,10 +148,13 @@ func parseAuthorization(v string) (Credentials, error) {
 	}
 	switch {
 	case strings.EqualFold(scheme, "Bearer"):
-		if !wellFormed(TokenSession, rest) {
-			return Credentials{}, malformed("bearer token is not a session token")
+		switch {
+		case wellFormed(TokenSession, rest):
+			return Credentials{Bearer: Secret{v: rest}}, nil
+		case jwtShaped(rest):
+			return Credentials{JWT: Secret{v: rest}}, nil
 		}
-		return Credentials{Bearer: Secret{v: rest}}, nil
+		return Credentials{}, malformed("bearer token is neither a session token nor a JWT")
 	case strings.EqualFold(scheme, "Basic"):
 		user, pass, err := parseBasic(rest)
 		if err != nil {
@@ -290,9 +313,11 @@ func unhex(c byte) byte {
 // still a credential someone meant to keep out of logs.
 const minTokenTail = 8
 
-// ContainsToken reports whether s contains something shaped like one of
-// this package's tokens: a prefix ("cpk_", "cps_", "cpu_", "cpr_") followed
-// by at least 8 base62 digits. It does not check the checksum, so that a
+// ContainsToken reports whether s contains something shaped like a
+// credential: one of this package's tokens (a prefix "cpk_", "cps_", "cpu_"
+// or "cpr_" followed by at least 8 base62 digits), or a JWT ("eyJ" and at
+// least 8 more base64url characters, a dot, at least 8 base64url
+// characters). It does not check a checksum or signature, so that a
 // truncated or mistyped credential is caught too. The server uses it to
 // keep credentials out of URLs and logs. It allocates nothing.
 func ContainsToken(s string) bool {
@@ -300,9 +325,10 @@ func ContainsToken(s string) bool {
 	return i >= 0
 }
 
-// RedactTokens returns s with every token-shaped run (see [ContainsToken])
-// replaced by "[REDACTED]": what a log may record of a string a caller
-// supplied. It returns s itself, without allocating, when there is none.
+// RedactTokens returns s with every credential-shaped run (see
+// [ContainsToken]) replaced by "[REDACTED]": what a log may record of a
+// string a caller supplied. It returns s itself, without allocating, when
+// there is none.
 func RedactTokens(s string) string {
 	i, n := nextToken(s)
 	if i < 0 {
@@ -319,11 +345,17 @@ func RedactTokens(s string) string {
 	return b.String()
 }
 
-// nextToken returns the start and length of the first token-shaped run in
-// s, or -1.
+// nextToken returns the start and length of the first credential-shaped
+// run in s, or -1.
 func nextToken(s string) (int, int) {
-	for i := 0; i+tokenPrefixLen+minTokenTail <= len(s); i++ {
-		if s[i] != 'c' || s[i+1] != 'p' || s[i+3] != '_' {
+	for i := 0; i+minJWTLen <= len(s) || i+tokenPrefixLen+minTokenTail <= len(s); i++ {
+		if s[i] == 'e' {
+			if n := jwtRunAt(s[i:]); n > 0 {
+				return i, n
+			}
+			continue
+		}
+		if i+tokenPrefixLen+minTokenTail > len(s) || s[i] != 'c' || s[i+1] != 'p' || s[i+3] != '_' {
 			continue
 		}
 		switch s[i+2] {
@@ -342,10 +374,76 @@ func nextToken(s string) (int, int) {
 	return -1, 0
 }
 
+// minJWTLen is the shortest run jwtRunAt accepts: "eyJ", 8, ".", 8.
+const minJWTLen = 3 + minTokenTail + 1 + minTokenTail
+
+// jwtRunAt returns the length of the JWT-shaped run at the start of s, or
+// 0: "eyJ" (base64url of '{"') and at least 8 more base64url characters, a
+// dot, at least 8 base64url characters, and, if a dot follows, the
+// base64url run after it.
+func jwtRunAt(s string) int {
+	if len(s) < minJWTLen || s[0] != 'e' || s[1] != 'y' || s[2] != 'J' {
+		return 0
+	}
+	j := 3 + base64urlRun(s[3:])
+	if j-3 < minTokenTail || j >= len(s) || s[j] != '.' {
+		return 0
+	}
+	n := base64urlRun(s[j+1:])
+	if n < minTokenTail {
+		return 0
+	}
+	j += 1 + n
+	if j < len(s) && s[j] == '.' {
+		j += 1 + base64urlRun(s[j+1:])
+	}
+	return j
+}
+
+// base64urlRun returns the length of the run of base64url characters at
+// the start of s. A table, not comparisons: it runs over every byte of
+// every JWT on the request path.
+func base64urlRun(s string) int {
+	for i := 0; i < len(s); i++ {
+		if !isBase64url[s[i]] {
+			return i
+		}
+	}
+	return len(s)
+}
+
+var isBase64url = func() (t [256]bool) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") {
+		t[c] = true
+	}
+	return t
+}()
+
+// jwtShaped reports whether a bearer value has the form of a compact JWS:
+// three dot-separated runs of base64url, the first two not empty. It is
+// the only check before the value reaches the JWT verifier, which parses
+// it (and bounds its size first).
+func jwtShaped(v string) bool {
+	header, rest, ok := strings.Cut(v, ".")
+	if !ok || header == "" || base64urlRun(header) != len(header) {
+		return false
+	}
+	payload, sig, ok := strings.Cut(rest, ".")
+	return ok && payload != "" && base64urlRun(payload) == len(payload) && base64urlRun(sig) == len(sig)
+}
+
 // Authenticate checks the request credentials c (X-API-KEY, a session
-// bearer token with its bound certificate, or a user secret) and returns the
-// principal they prove. Basic credentials and bare certificates are refused
-// here: they only create sessions ([Service.CreateSession]).
+// bearer token with its bound certificate, a user secret, or a JWT) and
+// returns the principal they prove. Basic credentials and bare
+// certificates are refused here: they only create sessions
+// ([Service.CreateSession]).
+//
+// A JWT alone proves a KindExternal principal: the issuer vouches for it,
+// its claims give its roles, Config.JWTGroups its groups. An API key and a
+// JWT together must both hold: the request acts as the key's principal
+// with the roles both grant, and Principal.Subject names the token's
+// subject. A client certificate, whatever it comes with, is first checked
+// by Config.CertificateStatus.
 //
 // Unknown, wrong, expired and revoked credentials all return an error
 // wrapping [ErrUnauthenticated]; after repeated failures from one address a
@@ -353,13 +451,18 @@ func nextToken(s string) (int, int) {
 // principal's roles with [Principal.HasRole] or [Principal.Require].
 func (s *Service) Authenticate(ctx context.Context, c Credentials) (Principal, error) {
 	const op = "authenticate"
+	if err := s.checkCertificate(ctx, op, c); err != nil {
+		return Principal{}, err
+	}
 	set := 0
-	for _, present := range []bool{!c.APIKey.IsZero(), !c.Bearer.IsZero(), !c.UserSecret.IsZero(), c.BasicUser != "" || !c.BasicPassword.IsZero()} {
+	for _, present := range []bool{!c.APIKey.IsZero(), !c.Bearer.IsZero(), !c.UserSecret.IsZero(), !c.JWT.IsZero(), c.BasicUser != "" || !c.BasicPassword.IsZero()} {
 		if present {
 			set++
 		}
 	}
 	switch {
+	case set == 2 && !c.APIKey.IsZero() && !c.JWT.IsZero():
+		return s.authenticateAPIKeyWithJWT(ctx, c)
 	case set > 1:
 		return Principal{}, opErr(op, "", errWrap(ErrMalformedCredential, "more than one credential"))
 	case !c.APIKey.IsZero():
@@ -368,6 +471,8 @@ func (s *Service) Authenticate(ctx context.Context, c Credentials) (Principal, e
 		return s.authenticateSession(ctx, c)
 	case !c.UserSecret.IsZero():
 		return s.authenticateUserSecret(ctx, c.UserSecret, c.RemoteAddr)
+	case !c.JWT.IsZero():
+		return s.authenticateJWT(ctx, c)
 	case set == 1:
 		return Principal{}, opErr(op, "", errWrap(ErrUnauthenticated, "Basic credentials only create sessions"))
 	}
@@ -394,7 +499,7 @@ func (s *Service) CreateSessionFromRequest(r *http.Request) (IssuedSession, erro
 	if err != nil {
 		return IssuedSession{}, err
 	}
-	if !c.APIKey.IsZero() || !c.Bearer.IsZero() || !c.UserSecret.IsZero() {
+	if !c.APIKey.IsZero() || !c.Bearer.IsZero() || !c.UserSecret.IsZero() || !c.JWT.IsZero() {
 		return IssuedSession{}, opErr("create session", "", errWrap(ErrUnauthenticated, "sessions are created with Basic credentials or a client certificate"))
 	}
 	return s.CreateSession(r.Context(), c)

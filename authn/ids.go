@@ -16,6 +16,7 @@ const (
 	pinIDPrefix         = "pin_"
 	regTokenIDPrefix    = "reg_"
 	groupIDPrefix       = "grp_"
+	taskIDPrefix        = "apr_"
 
 	idHexLen = 32
 )

@@ -58,7 +58,7 @@ func TestStatePersistsAcrossRestart(t *testing.T) {
 	require.ErrorIs(t, err, authn.ErrUnauthenticated, "revocation persists too")
 	v, err := st2.SchemaVersion(ctx)
 	require.NoError(t, err)
-	require.Equal(t, 5, v)
+	require.Equal(t, 7, v)
 }
 
 // plaintexts runs every flow that handles a secret and returns all the
@@ -168,7 +168,7 @@ func TestPostgresTablesHoldNoPlaintext(t *testing.T) {
 	}
 	require.NoError(t, rows.Err())
 	require.Contains(t, tables, "sessions")
-	require.Len(t, tables, 12, "principals, api_keys, sessions, pins, user_secrets, registration_tokens, client_backups, access_groups, group_members, key_owners, auth_failures, schema_migrations: %v", tables)
+	require.Len(t, tables, 19, "principals, api_keys, sessions, pins, user_secrets, registration_tokens, client_backups, access_groups, group_members, key_owners, auth_failures, token_uses, approvers, key_states, key_state_approvers, approval_tasks, approval_task_approvers, approval_decisions, schema_migrations: %v", tables)
 
 	var dump bytes.Buffer
 	for _, table := range tables {

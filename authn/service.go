@@ -3,6 +3,7 @@ package authn
 import (
 	"context"
 	"crypto"
+	"crypto/x509"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/cryptoplug/cryptoplug/authn/jwtauth"
 	"github.com/cryptoplug/cryptoplug/seal"
 )
 
@@ -55,6 +57,38 @@ type Config struct {
 	// ClientAddr returns the client address failures are counted against;
 	// default the IP of r.RemoteAddr. Set it when behind a trusted proxy.
 	ClientAddr func(r *http.Request) netip.Addr
+
+	// JWT verifies bearer JWTs from trusted issuers ([Credentials].JWT);
+	// without it they are refused. Its Config.RoleNames must be
+	// [RoleNames]: the roles a token grants are these. Give it this
+	// Service's store as its ReplayStore, so that single-use tokens stay
+	// single-use across servers. The Service does not close it.
+	JWT *jwtauth.Verifier
+	// JWTGroups lists, by issuer name, the groups ("grp_…") whose keys the
+	// principals that issuer vouches for may use, with the roles their
+	// tokens grant; an issuer not listed acts in the default group.
+	JWTGroups map[string][]string
+
+	// CertificateStatus, if set, checks every client certificate a
+	// request presents, whatever the credential beside it (OCSP: an
+	// *ocspcheck.Checker): a certificate it refuses fails the request with
+	// ErrUnauthenticated, so a revoked certificate ends the sessions bound
+	// to it on their next request.
+	CertificateStatus CertificateChecker
+
+	// Approvals tunes approval tasks (see [ApprovalConfig]).
+	Approvals ApprovalConfig
+}
+
+// CertificateChecker decides whether a client certificate, whose chain the
+// TLS handshake verified, may still be used. Check returns nil if it may;
+// an error matching [ErrUnauthenticated] (revoked, unknown, its status
+// unobtainable under a fail-closed policy) if not, saying why for the log;
+// any other error if it could not decide. It must be safe for concurrent
+// use and cheap when the answer is cached: it runs on every request that
+// presents a certificate.
+type CertificateChecker interface {
+	Check(ctx context.Context, cert *x509.Certificate) error
 }
 
 // Service authenticates requests and manages principals and credentials
@@ -74,6 +108,10 @@ type Service struct {
 	recoveryKeyID []byte
 	log           *slog.Logger
 	clientAddr    func(*http.Request) netip.Addr
+	jwt           *jwtauth.Verifier
+	jwtGroups     map[string][]string
+	certStatus    CertificateChecker
+	approvals     ApprovalConfig
 }
 
 // NewService checks cfg and returns a Service. It computes one argon2id hash
@@ -97,7 +135,14 @@ func NewService(cfg Config) (*Service, error) {
 		touch:      cfg.SessionTouchInterval,
 		log:        cfg.Logger,
 		clientAddr: cfg.ClientAddr,
+		jwt:        cfg.JWT,
+		certStatus: cfg.CertificateStatus,
 	}
+	groups, err := checkJWTGroups(cfg.JWTGroups)
+	if err != nil {
+		return nil, opErr(op, "", err)
+	}
+	s.jwtGroups = groups
 	if s.clock == nil {
 		s.clock = time.Now
 	}
@@ -122,6 +167,9 @@ func NewService(cfg Config) (*Service, error) {
 			return nil, opErr(op, "", errWrap(ErrInvalidArgument, "RateLimit.Shared needs a Store that implements FailureCounter"))
 		}
 		s.limits.shared = &sharedCounts{store: fc, cfg: s.limits.cfg, log: s.log}
+	}
+	if s.approvals, err = cfg.Approvals.withDefaults(); err != nil {
+		return nil, opErr(op, "", err)
 	}
 	if cfg.RecoveryPublicKey != nil {
 		id, err := seal.KeyID(cfg.RecoveryPublicKey)
@@ -189,7 +237,8 @@ func expired(expiresAt, now time.Time) bool {
 }
 
 // PurgeExpired deletes expired sessions, API keys, PINs and registration
-// tokens from the store and returns how many rows went. Expired credentials
+// tokens, and approval tasks that ended longer than the configured
+// retention ago, from the store and returns how many rows went. Expired credentials
 // are refused whether or not they were purged; call it periodically to keep
 // the tables small.
 func (s *Service) PurgeExpired(ctx context.Context) (int64, error) {
@@ -198,5 +247,9 @@ func (s *Service) PurgeExpired(ctx context.Context) (int64, error) {
 	if err != nil {
 		return n, storeErr("purge expired", "", err)
 	}
-	return n, nil
+	m, err := s.store.PurgeApprovalTasks(ctx, now.Add(-s.approvals.Retention))
+	if err != nil {
+		return n, storeErr("purge approval tasks", "", err)
+	}
+	return n + m, nil
 }

@@ -41,12 +41,16 @@ func sessionOf(r SessionRecord) Session {
 
 // Credentials are what a request presents. [Service.Credentials] fills them
 // from HTTP headers and the TLS state; callers with another transport fill
-// them themselves. At most one of APIKey, Bearer, UserSecret and
-// BasicUser/BasicPassword is set.
+// them themselves. At most one of APIKey, Bearer, UserSecret, JWT and
+// BasicUser/BasicPassword is set, except that APIKey and JWT may come
+// together (see [Service.Authenticate]).
 type Credentials struct {
 	APIKey     Secret // X-API-KEY header
 	Bearer     Secret // Authorization: Bearer <session token>
 	UserSecret Secret // Authorization: <user secret>
+	// JWT is Authorization: Bearer <JWT>, a token from an issuer
+	// Config.JWT trusts.
+	JWT Secret
 	// BasicUser and BasicPassword come from Authorization: Basic, accepted
 	// only to create a session: a user's e-mail and password, or an
 	// application or client ID and one of its API keys.
@@ -71,18 +75,26 @@ type Credentials struct {
 //     certificate's SHA-256, so its token is refused on any connection that
 //     does not present the same certificate.
 //
+// A client certificate, whatever it comes with, is first checked by
+// Config.CertificateStatus: a revoked one creates no session, and since a
+// certificate-bound session needs its certificate on every request, those
+// made earlier end when it is revoked.
+//
 // Every failure returns an error wrapping [ErrUnauthenticated], the same for
 // unknown principals and wrong secrets, or a [*RateLimitError] after
 // repeated failures. Neither the error nor the log names what the caller
 // typed as a user name unless it is the ID of one of its principals.
 func (s *Service) CreateSession(ctx context.Context, c Credentials) (IssuedSession, error) {
+	if err := s.checkCertificate(ctx, "create session", c); err != nil {
+		return IssuedSession{}, err
+	}
 	switch {
 	case c.BasicUser != "" || !c.BasicPassword.IsZero():
 		if strings.Contains(c.BasicUser, "@") {
 			return s.loginPassword(ctx, c)
 		}
 		return s.loginAPIKey(ctx, c)
-	case c.APIKey.IsZero() && c.Bearer.IsZero() && c.UserSecret.IsZero() && c.Certificate != nil:
+	case c.APIKey.IsZero() && c.Bearer.IsZero() && c.UserSecret.IsZero() && c.JWT.IsZero() && c.Certificate != nil:
 		return s.loginCertificate(ctx, c)
 	}
 	return IssuedSession{}, s.refuseToken(ctx, "create session", "", c.RemoteAddr, nil, "no Basic credentials or client certificate")
@@ -287,6 +299,9 @@ func (s *Service) Reauth(ctx context.Context, c Credentials) (IssuedSession, err
 	const op = "reauthenticate session"
 	if c.Bearer.IsZero() {
 		return IssuedSession{}, s.refuseToken(ctx, op, "", c.RemoteAddr, nil, "no bearer token")
+	}
+	if err := s.checkCertificate(ctx, op, c); err != nil {
+		return IssuedSession{}, err
 	}
 	old, err := s.checkSession(ctx, op, c.Bearer, c.Certificate, c.RemoteAddr)
 	if err != nil {

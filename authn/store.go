@@ -133,9 +133,18 @@ type Store interface {
 	// stored under oldVersion. For TokenUserSecret the id is the user's ID.
 	Rehash(ctx context.Context, kind TokenKind, id string, oldVersion uint32, hash []byte, version uint32) error
 	// PurgeExpired deletes sessions that expired at now or were last used
-	// before idleBefore, API keys and PINs that expired, and registration
-	// tokens that expired or have no use left. It returns how many rows went.
+	// before idleBefore, API keys and PINs that expired, registration
+	// tokens that expired or have no use left, and token-use records that
+	// expired. It returns how many rows went.
 	PurgeExpired(ctx context.Context, now, idleBefore time.Time) (int64, error)
+
+	// RecordTokenUse records the use of a single-use token (key: at most 64
+	// bytes, SHA-256 of the issuer and the token's ID) until expiresAt, and
+	// reports whether this is its first use: false if a record of key
+	// exists that expires after now. It is atomic: of concurrent calls with
+	// one key, across processes, exactly one reports true. It implements
+	// [github.com/cryptoplug/cryptoplug/authn/jwtauth.ReplayStore].
+	RecordTokenUse(ctx context.Context, key []byte, expiresAt, now time.Time) (first bool, err error)
 
 	// CreateGroup inserts g; a taken name returns ErrAlreadyExists.
 	CreateGroup(ctx context.Context, g GroupRecord) error
@@ -176,6 +185,9 @@ type Store interface {
 	// ListKeyOwners returns the group of every key that was assigned one,
 	// by key ID.
 	ListKeyOwners(ctx context.Context) (map[string]string, error)
+
+	// Approvers, key states and approval tasks.
+	ApprovalStore
 
 	// Close releases the store's resources.
 	Close() error

@@ -154,7 +154,32 @@ var numberAttacks = []struct {
 	{"POST /v1/key", "usage", []string{`["sign","sign","sign","sign","sign","sign","sign","sign","sign"]`}},
 	{"POST /sys/v1/users", "roles", []string{`[` + strings.TrimSuffix(strings.Repeat(`"keyOperation",`, 17), ",") + `]`}},
 	{"POST /sys/v1/apps", "groups", []string{`[` + strings.TrimSuffix(strings.Repeat(`"grp_00000000000000000000000000000000",`, 65), ",") + `]`}},
+	// Approval policies: quorums, rules per class and approvers per rule.
+	{"PUT /v1/key/{label}/policy", "use", []string{rules(1, 0, 1), rules(1, 2, 1), rules(1, -1, 1), rules(1, 9223372036854775807, 1),
+		rules(5, 1, 1), rules(1, 1, 17), `[{"quorum":1,"approvers":[]}]`}},
+	{"PUT /v1/key/{label}/policy", "change_policy", []string{rules(1, 3, 2), rules(1, 1, 1000)}},
+	{"POST /v1/key", "policy", []string{`{"delete":` + rules(1, 0, 1) + `}`, `{"block":` + rules(64, 1, 1) + `}`}},
+	{"POST /v1/approvals/tasks/{id}/decision", "signature", []string{`""`, `"` + base64.StdEncoding.EncodeToString(make([]byte, 1025)) + `"`}},
+	{"POST /v1/approvals/tasks/{id}/decision", "decision", []string{`"maybe"`, `""`, `"APPROVE"`}},
+	// An approver key's size bounds the work of every verification.
+	{"POST /sys/v1/approvers", "public_key", []string{`"` + strings.Repeat("A", 5000) + `"`, rsa1024PEM}},
 }
+
+// rules is a JSON list of n rules, each asking quorum of k approvers.
+func rules(n, quorum, k int) string {
+	var rs []string
+	for i := range n {
+		var ids []string
+		for j := range k {
+			ids = append(ids, fmt.Sprintf(`"usr_%032x"`, i*1000+j))
+		}
+		rs = append(rs, fmt.Sprintf(`{"quorum":%d,"approvers":[%s]}`, quorum, strings.Join(ids, ",")))
+	}
+	return "[" + strings.Join(rs, ",") + "]"
+}
+
+// rsa1024PEM is an RSA-1024 public key, as JSON: too small for an approver.
+const rsa1024PEM = `"-----BEGIN PUBLIC KEY-----\nMIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDhRwqYAUZSEplzCOICG0bvb8lf\nShpzzymeDKaZFwpH8TGQdChZtpdd70Yy8LSTlw3wDI2xaPt6veOH7pWl7umd37fa\nTQt9Sar1rdvc2wZxPDPCz2UdzBIUacMc/cOuPvCbm6j2Ti2DqVGBGlIgjkx4mSQ2\n1C056v/La48SWXo76QIDAQAB\n-----END PUBLIC KEY-----\n"`
 
 // placements are the URL forms a credential must be refused in, whatever
 // route the URL names (even with a valid credential in the header).
@@ -346,6 +371,9 @@ func TestAttackCatalogue(t *testing.T) {
 		"registration token": h.secret("registration token", reg.Token.Reveal()),
 	}
 	tokens["truncated API key"] = tokens["API key"][:20]
+	// A JWT is a credential too, whether or not the server trusts its
+	// issuer: it must not get into a URL or a log either.
+	tokens["JWT"] = h.secret("JWT", newIDP(t).token(t, authn.AllRoles, nil))
 	others := map[string]string{ // credentials without a shape
 		"password": refservertest.Password,
 		"PIN":      h.secret("PIN", pending.PIN.Reveal()),
@@ -443,7 +471,7 @@ func TestAttackCatalogue(t *testing.T) {
 		}
 	})
 
-	section("numbers and lengths out of range", 35, func(t *testing.T) {
+	section("numbers and lengths out of range", 53, func(t *testing.T) {
 		for _, a := range numberAttacks {
 			rt := routeByPattern(a.route)
 			for _, v := range a.values {

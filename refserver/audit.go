@@ -38,6 +38,11 @@ func (s *Server) auditRequest(rq *request, route string, status int, err error) 
 	if rq.principal.ID != "" {
 		attrs = append(attrs, slog.String("principal", rq.principal.ID), slog.String("method", rq.principal.Method.String()))
 	}
+	if rq.principal.Subject != "" {
+		// The subject a trusted issuer signed for: who a JWT (alone, or
+		// beside an application's API key) says the caller is.
+		attrs = append(attrs, slog.String("subject", authn.RedactTokens(rq.principal.Subject)))
+	}
 	if rq.role != 0 {
 		attrs = append(attrs, slog.String("role", rq.role.String()))
 	}

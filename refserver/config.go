@@ -5,12 +5,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/cryptoplug/cryptoplug/authn"
 	"github.com/cryptoplug/cryptoplug/authn/sqlstore"
 )
 
@@ -86,6 +88,36 @@ type Config struct {
 	// 100ms to 1h. Changes made through this instance take effect at once.
 	// The software:postgres keystore has its own bound (max-stale=).
 	CacheMaxStale Duration `json:"cache_max_stale"`
+	// ApprovalTTL is how long an operation parked for approval waits for
+	// its quorum ("15m", the default; at most 24h), and
+	// ApprovalCollectWindow how long its requester then has to collect it
+	// (default 5m, at most 24h). See docs/approvals.md.
+	ApprovalTTL           Duration `json:"approval_ttl"`
+	ApprovalCollectWindow Duration `json:"approval_collect_window"`
+
+	// JWTIssuers are the identity providers whose JWTs authenticate
+	// requests, alone or beside an API key (configuration file only).
+	JWTIssuers []JWTIssuer `json:"jwt_issuers,omitempty"`
+	// JWKSCAFile, if set, is a PEM file of the CAs trusted for JWKS URLs;
+	// default the system roots.
+	JWKSCAFile string `json:"jwks_ca_file,omitempty"`
+	// JWTClockSkew is tolerated on tokens' exp, nbf and iat; default 1m.
+	JWTClockSkew Duration `json:"jwt_clock_skew,omitempty"`
+	// OCSP lists the client CAs whose certificates are checked with their
+	// OCSP responder on every request (configuration file only).
+	OCSP []OCSPCA `json:"ocsp,omitempty"`
+	// OCSPFailOpen lets a certificate through, with a warning in the log,
+	// when its responder cannot be reached; by default it is refused.
+	OCSPFailOpen bool `json:"ocsp_fail_open,omitempty"`
+	// OCSPTimeout bounds one responder query; default 5s.
+	OCSPTimeout Duration `json:"ocsp_timeout,omitempty"`
+	// OCSPMaxCacheAge bounds how long an answer is trusted (until its
+	// nextUpdate, never longer); default 5m.
+	OCSPMaxCacheAge Duration `json:"ocsp_max_cache_age,omitempty"`
+
+	// ocspHTTPClient, if set, queries OCSP responders: tests reach their
+	// responder through it.
+	ocspHTTPClient *http.Client
 }
 
 // Duration is a time.Duration written as "15m" in JSON.
@@ -141,6 +173,8 @@ func LoadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 	fs.Var(&flagged.SessionLifetime, "session-lifetime", "session absolute lifetime (default 8h)")
 	fs.Var(&flagged.ShutdownTimeout, "shutdown-timeout", "wait for in-flight requests on SIGTERM (default 30s)")
 	fs.Var(&flagged.CacheMaxStale, "cache-max-stale", "how long a change made through another instance may take to show here (default 1s)")
+	fs.Var(&flagged.ApprovalTTL, "approval-ttl", "how long a request parked for approval waits for its quorum (default 15m, at most 24h)")
+	fs.Var(&flagged.ApprovalCollectWindow, "approval-collect-window", "how long an approved request stays collectable (default 5m, at most 24h)")
 	fs.IntVar(&flagged.RateLimitFreeFailures, "rate-limit-free-failures", 0, "failed authentications per principal and address before throttling (default 5)")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
@@ -192,6 +226,7 @@ func LoadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 	for _, f := range []struct{ dst, src *Duration }{
 		{&c.SessionIdleTimeout, &flagged.SessionIdleTimeout}, {&c.SessionLifetime, &flagged.SessionLifetime},
 		{&c.ShutdownTimeout, &flagged.ShutdownTimeout}, {&c.CacheMaxStale, &flagged.CacheMaxStale},
+		{&c.ApprovalTTL, &flagged.ApprovalTTL}, {&c.ApprovalCollectWindow, &flagged.ApprovalCollectWindow},
 	} {
 		if *f.src != 0 {
 			*f.dst = *f.src
@@ -240,10 +275,15 @@ func (c *Config) Resolve() error {
 	if d := time.Duration(c.CacheMaxStale); d < 100*time.Millisecond || d > time.Hour {
 		return fmt.Errorf("cache_max_stale must be from 100ms to 1h, not %v", d)
 	}
+	for _, d := range []Duration{c.ApprovalTTL, c.ApprovalCollectWindow} {
+		if d < 0 || time.Duration(d) > authn.MaxApprovalTTL {
+			return errors.New("approval_ttl and approval_collect_window must be 0 (the default) to 24h")
+		}
+	}
 	if _, err := c.trustedProxies(); err != nil {
 		return err
 	}
-	return nil
+	return c.checkJWTAndOCSP()
 }
 
 // trustedProxies parses TrustedProxies: addresses stand for themselves.

@@ -65,6 +65,18 @@ func classify(err error) (code, message string) {
 		return he.code, he.message
 	case errors.As(err, &mbe):
 		return wire.CodeTooLarge, "request body larger than " + strconv.FormatInt(mbe.Limit, 10) + " bytes"
+	case errors.Is(err, authn.ErrApprovalRejected):
+		return wire.CodeApprovalRejected, "an approver rejected the request"
+	case errors.Is(err, authn.ErrTaskClosed):
+		return wire.CodeTaskClosed, "the approval task is closed" + authnReason(err)
+	case errors.Is(err, authn.ErrKeyBlocked):
+		return wire.CodeKeyBlocked, "the key is blocked until it is unblocked"
+	case errors.Is(err, authn.ErrApprovalPending):
+		return wire.CodeApprovalPending, "the request still waits for approvals"
+	case errors.Is(err, authn.ErrInvalidApproval):
+		return wire.CodeInvalidApproval, "the signature does not verify over this task and decision under the approver's registered key"
+	case errors.Is(err, authn.ErrTooManyTasks):
+		return wire.CodeTooManyTasks, "too many open approval requests; cancel some or let them end"
 	case errors.Is(err, authn.ErrCredentialInURL):
 		return wire.CodeCredentialInURL, "credentials are accepted in headers only, never in the URL"
 	case errors.Is(err, authn.ErrRateLimited):
@@ -72,11 +84,11 @@ func classify(err error) (code, message string) {
 	case errors.Is(err, authn.ErrUnauthenticated):
 		return wire.CodeUnauthenticated, "authentication required"
 	case errors.Is(err, authn.ErrForbidden):
-		return wire.CodeForbidden, "not allowed for this principal"
+		return wire.CodeForbidden, "not allowed for this principal" + authnReason(err)
 	case errors.Is(err, authn.ErrNotFound):
 		return wire.CodeNotFound, "not found"
 	case errors.Is(err, authn.ErrAlreadyExists):
-		return wire.CodeConflict, "already exists"
+		return wire.CodeConflict, "already exists" + authnReason(err)
 	case errors.Is(err, authn.ErrInUse):
 		return wire.CodeInUse, "still in use"
 	case errors.Is(err, authn.ErrInvalidArgument):
@@ -246,7 +258,7 @@ func isOurID(s string) bool {
 		return false
 	}
 	switch s[:4] {
-	case "usr_", "app_", "cli_", "key_", "ses_", "pin_", "reg_", "grp_":
+	case "usr_", "app_", "cli_", "key_", "ses_", "pin_", "reg_", "grp_", "apr_":
 	default:
 		return false
 	}

@@ -38,13 +38,13 @@ func (s *Server) createKey(rq *request) error {
 	if err := decodeJSON(rq.r, &req); err != nil {
 		return err
 	}
-	spec, group, err := keySpec(req)
+	spec, group, policy, err := keySpec(req)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := s.opContext(rq)
 	defer cancel()
-	k, err := s.createInGroup(ctx, rq, spec, group, func(spec backend.KeySpec) (backend.Key, error) {
+	k, err := s.createInGroup(ctx, rq, spec, group, policy, func(spec backend.KeySpec) (backend.Key, error) {
 		return s.opts.Backend.GenerateKey(ctx, spec)
 	})
 	if err != nil {
@@ -68,7 +68,7 @@ func (s *Server) importKey(rq *request) error {
 	if err != nil {
 		return err
 	}
-	spec, group, err := keySpec(req.KeySpec)
+	spec, group, policy, err := keySpec(req.KeySpec)
 	if err != nil {
 		return err
 	}
@@ -82,7 +82,7 @@ func (s *Server) importKey(rq *request) error {
 	}
 	ctx, cancel := s.opContext(rq)
 	defer cancel()
-	k, err := s.createInGroup(ctx, rq, spec, group, func(spec backend.KeySpec) (backend.Key, error) {
+	k, err := s.createInGroup(ctx, rq, spec, group, policy, func(spec backend.KeySpec) (backend.Key, error) {
 		return imp.ImportKey(ctx, spec, priv)
 	})
 	if err != nil {
@@ -105,7 +105,7 @@ const keyIDLen = 16
 // recorded as the group's before the key exists, so that there is no moment
 // at which the new key sits in the default group; a key the backend refuses
 // to make is forgotten again.
-func (s *Server) createInGroup(ctx context.Context, rq *request, spec backend.KeySpec, group string,
+func (s *Server) createInGroup(ctx context.Context, rq *request, spec backend.KeySpec, group string, policy authn.KeyPolicy,
 	create func(backend.KeySpec) (backend.Key, error)) (backend.Key, error) {
 	if err := s.opts.Auth.AuthorizeGroup(ctx, rq.principal, group, authn.RoleKeyManagement); err != nil {
 		if errors.Is(err, authn.ErrNotFound) {
@@ -128,6 +128,10 @@ func (s *Server) createInGroup(ctx context.Context, rq *request, spec backend.Ke
 		}
 		return nil, err
 	}
+	if err := s.setInitialPolicy(ctx, id, policy); err != nil {
+		s.forgetKey(ctx, id)
+		return nil, err
+	}
 	k, err := create(spec)
 	if err != nil {
 		s.forgetKey(ctx, id)
@@ -136,8 +140,11 @@ func (s *Server) createInGroup(ctx context.Context, rq *request, spec backend.Ke
 	s.keys.forget(spec.Label)
 	rq.key = k.Label()
 	if got := k.ID().String(); got != id {
-		// A backend that chose its own ID: move the record to it.
+		// A backend that chose its own ID: move the records to it.
 		if err := s.opts.Auth.AssignKey(ctx, got, group); err != nil {
+			return nil, err
+		}
+		if err := s.setInitialPolicy(ctx, got, policy); err != nil {
 			return nil, err
 		}
 		s.forgetKey(ctx, id)
@@ -145,17 +152,44 @@ func (s *Server) createInGroup(ctx context.Context, rq *request, spec backend.Ke
 	return k, nil
 }
 
-// forgetKey drops a key's group record; a failure leaves a record for an
-// ID no key has, which costs nothing, so it is only logged.
+// setInitialPolicy records a new key's policy under the ID it will have,
+// before it exists: no moment passes in which it could be used without.
+func (s *Server) setInitialPolicy(ctx context.Context, id string, p authn.KeyPolicy) error {
+	if p.IsZero() {
+		return nil
+	}
+	_, err := s.opts.Auth.SetKeyState(ctx, id, 0, authn.KeyState{Policy: p})
+	if errors.Is(err, authn.ErrNotFound) {
+		return backend.Errorf("create key", "", "", backend.ErrKeyExists)
+	}
+	return err
+}
+
+// forgetKey drops a key's group record and its state (policy, blocked
+// flag; its open approval tasks end); a failure leaves records for an ID
+// no key has, which only a new key given that very ID would inherit (the
+// stricter way round: a policy it did not ask for), so it is only logged.
 func (s *Server) forgetKey(ctx context.Context, id string) {
 	if err := s.opts.Auth.ForgetKey(ctx, id); err != nil {
 		s.audit.LogAttrs(ctx, slog.LevelWarn, "forget key group", slog.String("key_id", id), slog.String("reason", logText(err.Error())))
 	}
+	if err := s.opts.Auth.ForgetKeyState(ctx, id); err != nil {
+		s.audit.LogAttrs(ctx, slog.LevelWarn, "forget key state", slog.String("key_id", id), slog.String("reason", logText(err.Error())))
+	}
 }
 
 // keySpec converts and validates a wire KeySpec, and returns the group
-// that is to own the key.
-func keySpec(req wire.KeySpec) (backend.KeySpec, string, error) {
+// that is to own the key and the key's policy.
+func keySpec(req wire.KeySpec) (backend.KeySpec, string, authn.KeyPolicy, error) {
+	spec, group, err := keySpecOnly(req)
+	if err != nil || req.Policy == nil {
+		return spec, group, authn.KeyPolicy{}, err
+	}
+	pol, err := checkPolicy(*req.Policy)
+	return spec, group, pol, err
+}
+
+func keySpecOnly(req wire.KeySpec) (backend.KeySpec, string, error) {
 	if err := checkLabel(req.Label); err != nil {
 		return backend.KeySpec{}, "", err
 	}
@@ -251,7 +285,7 @@ func (s *Server) listKeys(rq *request) error {
 
 // managedGroups returns the groups in which the caller holds keyManagement.
 func (s *Server) managedGroups(ctx context.Context, rq *request) (map[string]bool, error) {
-	ms, err := s.opts.Auth.Memberships(ctx, rq.principal.ID)
+	ms, err := s.opts.Auth.MembershipsOf(ctx, rq.principal)
 	if err != nil {
 		return nil, err
 	}
@@ -294,6 +328,8 @@ func (s *Server) getKey(rq *request) error {
 	return nil
 }
 
+// deleteKey destroys a key, or parks the deletion under the key's delete
+// rules.
 func (s *Server) deleteKey(rq *request) error {
 	ctx, cancel := s.opContext(rq)
 	defer cancel()
@@ -301,12 +337,20 @@ func (s *Server) deleteKey(rq *request) error {
 	if err != nil {
 		return err
 	}
-	err = s.opts.Backend.DeleteKey(ctx, backend.KeyRef{ID: k.ID(), Label: k.Label()})
-	s.keys.forget(k.Label())
+	st, err := s.opts.Auth.KeyState(ctx, k.ID().String())
 	if err != nil {
 		return err
 	}
-	s.forgetKey(ctx, k.ID().String())
+	if len(st.Policy.Delete) > 0 {
+		err := s.park(rq, k, wire.OpDelete, authn.ClassDelete, st, []authn.TaskParam{}, struct{}{})
+		if errors.Is(err, errParked) {
+			return nil
+		}
+		return err
+	}
+	if err := s.destroyKey(ctx, k); err != nil {
+		return err
+	}
 	rq.w.WriteHeader(http.StatusNoContent)
 	return nil
 }

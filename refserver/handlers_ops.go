@@ -8,9 +8,11 @@ import (
 	"crypto/mlkem"
 	"crypto/rand"
 	"crypto/rsa"
+	"errors"
 	"net/http"
 	"strconv"
 
+	"github.com/cryptoplug/cryptoplug/authn"
 	"github.com/cryptoplug/cryptoplug/backend"
 	"github.com/cryptoplug/cryptoplug/wire"
 )
@@ -88,30 +90,58 @@ func (s *Server) sign(rq *request) error {
 	defer cancel()
 	var sig []byte
 	err = s.withKey(rq, req.Label, id, func(k backend.Key) error {
-		opts, err := req.Options(k.Algorithm())
-		if err != nil {
-			return invalid("%v", err)
-		}
-		input, isMsg, err := signInput(k, &req, opts)
+		call, err := prepareSign(k, &req)
 		if err != nil {
 			return err
 		}
-		sg, err := k.Signer()
-		if err != nil {
+		if err := s.gateUse(rq, k, wire.OpSign, func() ([]authn.TaskParam, any, error) { return signTask(k, &req, call) }); err != nil {
 			return err
 		}
-		if ms, ok := sg.(backend.MessageSigner); ok && isMsg {
-			sig, err = ms.SignMessageContext(ctx, rand.Reader, input, opts)
-		} else {
-			sig, err = sg.SignContext(ctx, rand.Reader, input, opts)
-		}
+		sig, err = call.run(ctx, k)
 		return err
 	})
+	if errors.Is(err, errParked) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
 	writeJSON(rq.w, http.StatusOK, wire.SignResponse{Signature: sig})
 	return nil
+}
+
+// signCall is a sign request checked against its key: what to sign and
+// how.
+type signCall struct {
+	opts  crypto.SignerOpts
+	input []byte
+	isMsg bool
+}
+
+// prepareSign turns req into a signCall for k, refusing what does not fit
+// the key.
+func prepareSign(k backend.Key, req *wire.SignRequest) (signCall, error) {
+	opts, err := req.Options(k.Algorithm())
+	if err != nil {
+		return signCall{}, invalid("%v", err)
+	}
+	input, isMsg, err := signInput(k, req, opts)
+	if err != nil {
+		return signCall{}, err
+	}
+	return signCall{opts: opts, input: input, isMsg: isMsg}, nil
+}
+
+// run signs with k.
+func (c signCall) run(ctx context.Context, k backend.Key) ([]byte, error) {
+	sg, err := k.Signer()
+	if err != nil {
+		return nil, err
+	}
+	if ms, ok := sg.(backend.MessageSigner); ok && c.isMsg {
+		return ms.SignMessageContext(ctx, rand.Reader, c.input, c.opts)
+	}
+	return sg.SignContext(ctx, rand.Reader, c.input, c.opts)
 }
 
 // verify checks a signature under exactly the scheme, hash, salt length
@@ -213,23 +243,9 @@ func (s *Server) decrypt(rq *request) error {
 	if err := decodeJSON(rq.r, &req); err != nil {
 		return err
 	}
-	var opts crypto.DecrypterOpts
-	switch req.Scheme {
-	case wire.SchemeOAEP:
-		o, err := oaepOptions(req.Hash, req.MGFHash, req.OAEPLabel)
-		if err != nil {
-			return err
-		}
-		opts = o
-	case wire.SchemeRSAPKCS1v15, "":
-		if req.SessionKeyLen < 0 {
-			return invalid("session_key_len must not be negative")
-		}
-		if req.SessionKeyLen > 0 {
-			opts = &rsa.PKCS1v15DecryptOptions{SessionKeyLen: req.SessionKeyLen}
-		}
-	default:
-		return invalid("unknown encryption scheme %q", req.Scheme)
+	opts, err := decryptOptions(&req)
+	if err != nil {
+		return err
 	}
 	id, err := wire.KeyID(req.ID)
 	if err != nil {
@@ -246,14 +262,37 @@ func (s *Server) decrypt(rq *request) error {
 		if err != nil {
 			return err
 		}
+		if err := s.gateUse(rq, k, wire.OpDecrypt, func() ([]authn.TaskParam, any, error) { return decryptTask(k, &req, opts) }); err != nil {
+			return err
+		}
 		pt, err = d.DecryptContext(ctx, rand.Reader, req.Ciphertext, opts)
 		return err
 	})
+	if errors.Is(err, errParked) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
 	writeJSON(rq.w, http.StatusOK, wire.DecryptResponse{Plaintext: pt})
 	return nil
+}
+
+// decryptOptions returns the decrypter options req asks for.
+func decryptOptions(req *wire.DecryptRequest) (crypto.DecrypterOpts, error) {
+	switch req.Scheme {
+	case wire.SchemeOAEP:
+		return oaepOptions(req.Hash, req.MGFHash, req.OAEPLabel)
+	case wire.SchemeRSAPKCS1v15, "":
+		if req.SessionKeyLen < 0 {
+			return nil, invalid("session_key_len must not be negative")
+		}
+		if req.SessionKeyLen > 0 {
+			return &rsa.PKCS1v15DecryptOptions{SessionKeyLen: req.SessionKeyLen}, nil
+		}
+		return nil, nil
+	}
+	return nil, invalid("unknown encryption scheme %q", req.Scheme)
 }
 
 func (s *Server) decapsulate(rq *request) error {
@@ -273,9 +312,15 @@ func (s *Server) decapsulate(rq *request) error {
 		if err != nil {
 			return err
 		}
+		if err := s.gateUse(rq, k, wire.OpDecapsulate, func() ([]authn.TaskParam, any, error) { return decapsulateTask(k, &req) }); err != nil {
+			return err
+		}
 		key, err = d.DecapsulateContext(ctx, req.Ciphertext)
 		return err
 	})
+	if errors.Is(err, errParked) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}

@@ -33,6 +33,11 @@ type call struct {
 	basic  [2]string // HTTP Basic instead of a credential (session auth)
 	client bool      // authenticate as a registered client (backups)
 	tpm    bool      // call the world's TPM-backed server (key attestation)
+	// as, when set, makes the call afresh for a principal holding role
+	// and returns it with that principal's session: for routes whose
+	// valid call depends on the caller (its own approval request, a task
+	// that names it).
+	as func(t *testing.T, role authn.Role) (call, string)
 }
 
 // world is the state the fixtures share.
@@ -41,6 +46,8 @@ type world struct {
 	admin    authn.Principal
 	recovery *mlkem.DecapsulationKey768
 	tpmIn    *refservertest.Instance // started by the first call that needs it
+	opts     refservertest.Options   // both instances start with them
+	appr     *approvalWorld          // made on first use
 }
 
 // server is the instance c goes to: the TPM-backed one (a TPM simulator,
@@ -51,17 +58,26 @@ func (w *world) server(t *testing.T, c call) *refservertest.Instance {
 		return w.in
 	}
 	if w.tpmIn == nil {
-		w.tpmIn = refservertest.Start(t, refservertest.Options{BackendURI: "tpm:simulator;dir=" + t.TempDir()})
+		o := w.opts
+		o.BackendURI = "tpm:simulator;dir=" + t.TempDir()
+		w.tpmIn = refservertest.Start(t, o)
 		_, err := w.tpmIn.Backend.GenerateKey(context.Background(), backend.KeySpec{Label: "m-tpm", Algorithm: backend.ECDSAP256})
 		require.NoError(t, err)
 	}
 	return w.tpmIn
 }
 
-func newWorld(t *testing.T) *world {
+// newWorld starts a server (with o, if given) and the keys the fixtures
+// use.
+func newWorld(t *testing.T, o ...refservertest.Options) *world {
 	dk, err := mlkem.GenerateKey768()
 	require.NoError(t, err)
-	in := refservertest.Start(t, refservertest.Options{RecoveryPublicKey: dk.EncapsulationKey()})
+	var opts refservertest.Options
+	if len(o) > 0 {
+		opts = o[0]
+	}
+	opts.RecoveryPublicKey = dk.EncapsulationKey()
+	in := refservertest.Start(t, opts)
 	ctx := context.Background()
 	for _, spec := range []backend.KeySpec{
 		{Label: "m-ec", Algorithm: backend.ECDSAP256},
@@ -71,7 +87,7 @@ func newWorld(t *testing.T) *world {
 		_, err := in.Backend.GenerateKey(ctx, spec)
 		require.NoError(t, err)
 	}
-	return &world{in: in, recovery: dk, admin: authn.Principal{ID: in.AdminID, Kind: authn.KindUser, Roles: authn.NewRoleSet(authn.RoleAdmin)}}
+	return &world{in: in, recovery: dk, opts: opts, admin: authn.Principal{ID: in.AdminID, Kind: authn.KindUser, Roles: authn.NewRoleSet(authn.RoleAdmin)}}
 }
 
 func (w *world) user(t *testing.T) string {
@@ -338,7 +354,11 @@ func TestRouteRoleMatrix(t *testing.T) {
 			for _, role := range authn.AllRoles {
 				c := fix(t, w)
 				var set func(http.Header)
-				if c.client {
+				if c.as != nil {
+					var sess string
+					c, sess = c.as(t, role)
+					set = func(h http.Header) { h.Set("Authorization", "Bearer "+sess) }
+				} else if c.client {
 					key := w.client(t, role)
 					set = func(h http.Header) { h.Set("X-API-KEY", key) }
 				} else {

@@ -98,3 +98,22 @@ func TestOpenAPIErrorCodesMatchWire(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenAPIDeclaresJWT checks what docs/openapi.yaml says about JWTs:
+// the scheme exists, a JWT is accepted alone and beside an API key, and
+// session renewal and termination take a session only (as
+// TestRouteRoleMatrixJWT finds).
+func TestOpenAPIDeclaresJWT(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "docs", "openapi.yaml"))
+	require.NoError(t, err)
+	doc := string(b)
+	require.Contains(t, doc, "    jwt: {type: http, scheme: bearer, bearerFormat: JWT")
+	require.Contains(t, doc, "\n  - jwt: []\n")
+	require.Contains(t, doc, "\n  - {apiKey: [], jwt: []}\n")
+	for _, route := range []string{"/sys/v1/session/reauth", "/sys/v1/session/terminate"} {
+		i := strings.Index(doc, "\n  "+route+":\n")
+		require.Positive(t, i, route)
+		end := strings.Index(doc[i+1:], "\n  /")
+		require.Contains(t, doc[i:i+1+end], "security: [{session: []}]", route)
+	}
+}

@@ -48,6 +48,10 @@ var (
 	roleKeysAndOps = authn.NewRoleSet(authn.RoleKeyManagement, authn.RoleKeyOperation)
 	// capabilities are needed by whoever generates keys or uses them.
 	roleKeysOrOps = authn.NewRoleSet(authn.RoleKeyManagement, authn.RoleKeyOperation, authn.RoleService)
+	roleApprover  = authn.NewRoleSet(authn.RoleApprover)
+	roleApprovers = authn.NewRoleSet(authn.RoleApproverKeyManagement)
+	// requesters of approval tasks: key users and key managers.
+	roleRequester = authn.NewRoleSet(authn.RoleKeyManagement, authn.RoleKeyOperation)
 )
 
 // routeTable is the server's every route. Keep docs/openapi.yaml in step:
@@ -69,6 +73,10 @@ func routeTable() []Route {
 		{Method: "DELETE", Path: "/v1/key/{label}", Roles: roleKeys, Summary: "destroy a key", handle: (*Server).deleteKey},
 		{Method: "PUT", Path: "/v1/key/{label}/group", Roles: roleKeys, Summary: "give a key to another group (keyManagement in both)", handle: (*Server).moveKey},
 		{Method: "POST", Path: "/v1/attestation/key/{label}", Roles: roleKeysAndOps, Summary: "evidence that a key lives in the backend's hardware (TPM: tpm2-certify)", handle: (*Server).attestKey},
+		{Method: "GET", Path: "/v1/key/{label}/policy", Roles: roleKeys, Summary: "a key's approval policy and blocked state", handle: (*Server).getKeyPolicy},
+		{Method: "PUT", Path: "/v1/key/{label}/policy", Roles: roleKeys, Summary: "replace a key's approval policy (202 when its policy rules ask for approvals)", handle: (*Server).putKeyPolicy},
+		{Method: "POST", Path: "/v1/key/{label}/block", Roles: roleKeys, Summary: "block a key: no use until unblocked (202 under block rules)", handle: (*Server).blockKey},
+		{Method: "POST", Path: "/v1/key/{label}/unblock", Roles: roleKeys, Summary: "unblock a key (202 under block rules)", handle: (*Server).unblockKey},
 
 		// Key operations.
 		{Method: "POST", Path: "/v1/sign", Roles: roleOps, Summary: "sign a message or digest", handle: (*Server).sign},
@@ -78,6 +86,20 @@ func routeTable() []Route {
 		{Method: "POST", Path: "/v1/encapsulate", Roles: roleOps, Summary: "ML-KEM encapsulation to the key's public key", handle: (*Server).encapsulate},
 		{Method: "POST", Path: "/v1/decapsulate", Roles: roleOps, Summary: "ML-KEM decapsulation with the key", handle: (*Server).decapsulate},
 		{Method: "GET", Path: "/v1/generateRandom/{length}", Roles: roleOps, Summary: "random bytes from the server", handle: (*Server).generateRandom},
+
+		// Multi-authorization: requesters follow, cancel and collect their
+		// parked operations; approvers decide them; approver management
+		// registers who approves with which key.
+		{Method: "GET", Path: "/v1/approvals/requests/{id}", Roles: roleRequester, Summary: "the state of the caller's parked operation", handle: (*Server).getApprovalRequest},
+		{Method: "DELETE", Path: "/v1/approvals/requests/{id}", Roles: roleRequester, Summary: "cancel the caller's parked operation", handle: (*Server).cancelApprovalRequest},
+		{Method: "POST", Path: "/v1/approvals/requests/{id}/result", Roles: roleRequester, Summary: "run the caller's approved operation and return its result, once", handle: (*Server).collectApprovalRequest},
+		{Method: "GET", Path: "/v1/approvals/tasks", Roles: roleApprover, Summary: "the open tasks the calling approver may decide", handle: (*Server).listApprovalTasks},
+		{Method: "GET", Path: "/v1/approvals/tasks/{id}", Roles: roleApprover, Summary: "a task the calling approver is named in", handle: (*Server).getApprovalTask},
+		{Method: "POST", Path: "/v1/approvals/tasks/{id}/decision", Roles: roleApprover, Summary: "approve or reject a task, signed with the approver's registered key", handle: (*Server).decideApprovalTask},
+		{Method: "POST", Path: "/sys/v1/approvers", Roles: roleApprovers, Summary: "register an approver's public key", handle: (*Server).createApprover},
+		{Method: "GET", Path: "/sys/v1/approvers", Roles: roleApprovers, Summary: "list approvers", handle: (*Server).listApprovers},
+		{Method: "GET", Path: "/sys/v1/approvers/{principal}", Roles: roleApprovers, Summary: "describe an approver", handle: (*Server).getApprover},
+		{Method: "DELETE", Path: "/sys/v1/approvers/{principal}", Roles: roleApprovers, Summary: "remove an approver no key policy names", handle: (*Server).deleteApprover},
 
 		// Sessions.
 		{Method: "POST", Path: "/sys/v1/session/auth", Public: true, Summary: "create a session from HTTP Basic or a client certificate", handle: (*Server).sessionAuth},

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/cryptoplug/cryptoplug/authn"
+	"github.com/cryptoplug/cryptoplug/authn/jwtauth"
 	"github.com/cryptoplug/cryptoplug/authn/sqlstore"
 	"github.com/cryptoplug/cryptoplug/backend"
 	"github.com/cryptoplug/cryptoplug/wire"
@@ -28,8 +29,26 @@ func pemBlock(typ string, der []byte) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
 }
 
-// openAuthn opens the configured authn store and service.
-func openAuthn(ctx context.Context, c *Config, logger *slog.Logger) (*authn.Service, authn.Store, error) {
+// authnStack is the authn service with what it was built on, closed
+// together.
+type authnStack struct {
+	svc   *authn.Service
+	store *sqlstore.Store
+	jwt   *jwtauth.Verifier // nil without jwt_issuers
+}
+
+// Close stops the verifier's background refreshes and closes the store.
+func (a *authnStack) Close() error {
+	if a.jwt != nil {
+		a.jwt.Close()
+	}
+	return a.store.Close()
+}
+
+// openAuthn opens the configured authn store and service, with the JWT
+// verifier of c's issuers (recording single-use tokens in the store) and
+// the OCSP checker of c's client CAs.
+func openAuthn(ctx context.Context, c *Config, logger *slog.Logger) (*authnStack, error) {
 	var (
 		store *sqlstore.Store
 		err   error
@@ -44,12 +63,16 @@ func openAuthn(ctx context.Context, c *Config, logger *slog.Logger) (*authn.Serv
 		store, err = sqlstore.OpenSQLite(ctx, c.AuthnStore, opts...)
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("open authn store: %w", err)
+		return nil, fmt.Errorf("open authn store: %w", err)
+	}
+	stack := &authnStack{store: store}
+	fail := func(err error) (*authnStack, error) {
+		stack.Close()
+		return nil, err
 	}
 	peppers, err := c.loadPeppers(ctx)
 	if err != nil {
-		store.Close()
-		return nil, nil, fmt.Errorf("load peppers: %w", err)
+		return fail(fmt.Errorf("load peppers: %w", err))
 	}
 	cfg := authn.Config{Store: store, Peppers: peppers, Logger: logger,
 		SessionIdleTimeout: time.Duration(c.SessionIdleTimeout), SessionLifetime: time.Duration(c.SessionLifetime)}
@@ -57,9 +80,9 @@ func openAuthn(ctx context.Context, c *Config, logger *slog.Logger) (*authn.Serv
 	// Counted in the store: every instance on the database counts together,
 	// and a restart resets nothing.
 	cfg.RateLimit.Shared = true
+	cfg.Approvals = authn.ApprovalConfig{TTL: time.Duration(c.ApprovalTTL), CollectWindow: time.Duration(c.ApprovalCollectWindow)}
 	if proxies, err := c.trustedProxies(); err != nil {
-		store.Close()
-		return nil, nil, err
+		return fail(err)
 	} else if len(proxies) > 0 {
 		cfg.ClientAddr = authn.ForwardedClientAddr(proxies)
 	}
@@ -69,20 +92,30 @@ func openAuthn(ctx context.Context, c *Config, logger *slog.Logger) (*authn.Serv
 	if c.RecoveryKey != "" {
 		b, err := os.ReadFile(c.RecoveryKey)
 		if err != nil {
-			store.Close()
-			return nil, nil, fmt.Errorf("read recovery key: %w", err)
+			return fail(fmt.Errorf("read recovery key: %w", err))
 		}
 		if cfg.RecoveryPublicKey, err = wire.ParsePublicKey(string(b)); err != nil {
-			store.Close()
-			return nil, nil, fmt.Errorf("recovery key %s: %w", c.RecoveryKey, err)
+			return fail(fmt.Errorf("recovery key %s: %w", c.RecoveryKey, err))
 		}
 	}
-	svc, err := authn.NewService(cfg)
-	if err != nil {
-		store.Close()
-		return nil, nil, err
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
 	}
-	return svc, store, nil
+	if stack.jwt, cfg.JWTGroups, err = c.jwtVerifier(store, logger); err != nil {
+		return fail(err)
+	}
+	cfg.JWT = stack.jwt
+	checker, err := c.ocspChecker(logger)
+	if err != nil {
+		return fail(err)
+	}
+	if checker != nil {
+		cfg.CertificateStatus = checker
+	}
+	if stack.svc, err = authn.NewService(cfg); err != nil {
+		return fail(err)
+	}
+	return stack, nil
 }
 
 // InitOptions say how [Init] creates the first administrator.
@@ -152,11 +185,12 @@ func Init(ctx context.Context, c Config, o InitOptions) error {
 	if err := b.Close(); err != nil {
 		return err
 	}
-	svc, store, err := openAuthn(ctx, &c, nil)
+	stack, err := openAuthn(ctx, &c, nil)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer stack.Close()
+	svc := stack.svc
 	if !c.postgres() {
 		// The store holds only hashes, but nobody else needs to read it.
 		if err := os.Chmod(c.AuthnStore, 0o600); err != nil {
@@ -230,11 +264,13 @@ func serve(ctx context.Context, c Config, logger *slog.Logger, ln net.Listener, 
 	if err != nil {
 		return err
 	}
-	svc, store, err := openAuthn(ctx, &c, logger)
+	stack, err := openAuthn(ctx, &c, logger)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer stack.Close()
+	svc := stack.svc
+	loadJWTKeys(ctx, stack.jwt, logger)
 	if ok, err := hasAdmin(ctx, svc); err != nil {
 		return err
 	} else if !ok {

@@ -41,8 +41,9 @@ type Options struct {
 //
 // For every request it writes one audit record to Options.Audit, a log/slog
 // record "request" with the request ID (also sent as X-Request-ID), route,
-// principal ID, the role that admitted it, key label, HTTP status, outcome
-// ("ok", "denied", "error") and reason. No credential, key material or
+// principal ID, the subject a JWT named (issuer:subject), the role that
+// admitted it, key label, HTTP status, outcome ("ok", "denied", "error")
+// and reason. No credential, key material or
 // message ever reaches the log.
 type Server struct {
 	opts    Options
@@ -222,7 +223,7 @@ func (s *Server) authorize(rq *request) error {
 		s.metrics.authFailure(err)
 		return err
 	}
-	if creds.APIKey.IsZero() && creds.Bearer.IsZero() && creds.UserSecret.IsZero() && creds.BasicUser == "" && creds.BasicPassword.IsZero() {
+	if creds.APIKey.IsZero() && creds.Bearer.IsZero() && creds.UserSecret.IsZero() && creds.JWT.IsZero() && creds.BasicUser == "" && creds.BasicPassword.IsZero() {
 		s.metrics.authFailure(errNoCredentials)
 		return errNoCredentials
 	}

@@ -31,6 +31,12 @@ const (
 	CodeInternal             = "internal"               // 500: anything else; details only in the server's log
 	CodeBackendUnavailable   = "backend_unavailable"    // 503: the backend is closed or its store failed
 	CodeTimeout              = "timeout"                // 504: the backend did not answer in time
+	CodeKeyBlocked           = "key_blocked"            // 409: the key is blocked; no use until it is unblocked
+	CodeApprovalPending      = "approval_pending"       // 409: the request still waits for approvals
+	CodeTaskClosed           = "task_closed"            // 409: the approval task expired, was cancelled or superseded, or has run
+	CodeApprovalRejected     = "approval_rejected"      // 409: an approver rejected the request
+	CodeInvalidApproval      = "invalid_approval"       // 400: the approval's signature does not verify over this task and decision
+	CodeTooManyTasks         = "too_many_tasks"         // 429: the caller has too many open approval requests
 )
 
 var statusOf = map[string]int{
@@ -53,6 +59,12 @@ var statusOf = map[string]int{
 	CodeInternal:             http.StatusInternalServerError,
 	CodeBackendUnavailable:   http.StatusServiceUnavailable,
 	CodeTimeout:              http.StatusGatewayTimeout,
+	CodeKeyBlocked:           http.StatusConflict,
+	CodeApprovalPending:      http.StatusConflict,
+	CodeTaskClosed:           http.StatusConflict,
+	CodeApprovalRejected:     http.StatusConflict,
+	CodeInvalidApproval:      http.StatusBadRequest,
+	CodeTooManyTasks:         http.StatusTooManyRequests,
 }
 
 // Codes returns every error code, sorted.

@@ -13,6 +13,9 @@ type KeySpec struct {
 	// Group is the ID of the group that will own the key; empty means the
 	// default group. The caller needs keyManagement in it.
 	Group string `json:"group,omitempty"`
+	// Policy, when set, is the key's approval policy from the moment it
+	// exists (see [KeyPolicy]); its approvers must be registered.
+	Policy *KeyPolicy `json:"policy,omitempty"`
 }
 
 // MoveKey is the body of PUT /v1/key/{label}/group: the group that will

@@ -56,6 +56,34 @@ var (
 	// stored: unknown roles, empty names, out-of-range durations, a password
 	// that is too long, a method that does not fit the principal.
 	ErrInvalidArgument = errors.New("invalid argument")
+
+	// ErrKeyBlocked is returned for a use (sign, decrypt, decapsulate) of a
+	// key that is blocked until it is unblocked.
+	ErrKeyBlocked = errors.New("key blocked")
+
+	// ErrApprovalPending is returned when an operation needs approvals it
+	// does not have yet: the server parked it as an approval task, or its
+	// result was asked for before the quorum was reached.
+	ErrApprovalPending = errors.New("approval pending")
+
+	// ErrTaskClosed is returned for an approval task that can no longer be
+	// approved, rejected, cancelled or collected: it expired, was
+	// cancelled, rejected, superseded, or has run.
+	ErrTaskClosed = errors.New("approval task closed")
+
+	// ErrApprovalRejected is returned for a task an approver rejected. It
+	// wraps [ErrTaskClosed].
+	ErrApprovalRejected error = &childError{"approval rejected", ErrTaskClosed}
+
+	// ErrInvalidApproval is returned when an approval's signature does not
+	// verify under the approver's registered key over the task's canonical
+	// encoding: a wrong key, a signature over another task or decision, or
+	// no signature at all.
+	ErrInvalidApproval = errors.New("invalid approval signature")
+
+	// ErrTooManyTasks is returned when a principal already has as many open
+	// approval requests as the server allows.
+	ErrTooManyTasks = errors.New("too many open approval requests")
 )
 
 // childError is a sentinel that also matches a broader sentinel.

@@ -13,7 +13,7 @@ import (
 
 // The cache keeps what every authenticated request looks up — the session
 // or API key its token hashes to, the roles a principal holds in a key's
-// group (KeyAccess) —
+// group (KeyAccess), a key's approval state (GetKeyState) —
 // so that a request costs no database round trip. It is coherent with
 // every process sharing the database:
 //
@@ -103,6 +103,15 @@ type cache struct {
 	sessionIDs map[string]string             // session ID -> token hash, to evict by ID; under mu
 	apiKeys    cacheMap[authn.APIKeyRecord]  // by token hash
 	access     cacheMap[keyAccess]           // by accessKey(principal, key)
+	states     cacheMap[keyStateEntry]       // by key ID
+}
+
+// keyStateEntry is GetKeyState's answer. Most keys have no state, and every
+// use of a key asks, so that absence is cached too: a state's first insert
+// is announced like any other change.
+type keyStateEntry struct {
+	rec   authn.KeyStateRecord
+	found bool
 }
 
 // keyAccess is KeyAccess's answer.
@@ -154,6 +163,7 @@ func (c *cache) dropAll() {
 	c.sessionIDs = nil
 	c.apiKeys.clear()
 	c.access.clear()
+	c.states.clear()
 }
 
 func (c *cache) dropSessionHash(hash string) {

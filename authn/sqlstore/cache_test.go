@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"net/url"
 	"path/filepath"
 	"testing"
@@ -267,6 +268,58 @@ func TestCacheSeesAccessChanges(t *testing.T) {
 	}
 }
 
+// TestCacheSeesKeyStateChanges checks GetKeyState's cached answers, on
+// every key use's path: a key's first state (its absence was cached), a
+// change of it, one made with SQL behind both stores, and its deletion
+// show on A at once and on B within the bound.
+func TestCacheSeesKeyStateChanges(t *testing.T) {
+	ctx := context.Background()
+	for _, dialect := range []string{"sqlite", "postgres"} {
+		t.Run(dialect, func(t *testing.T) {
+			ts := openTwo(t, dialect)
+			keyID := hex.EncodeToString(randHash()[:16])
+			for _, st := range []*sqlstore.Store{ts.a, ts.b} {
+				_, err := st.GetKeyState(ctx, keyID)
+				require.ErrorIs(t, err, authn.ErrNotFound)
+			}
+			state := func(st *sqlstore.Store) (bool, int64) {
+				rec, err := st.GetKeyState(ctx, keyID)
+				if errors.Is(err, authn.ErrNotFound) {
+					return false, 0
+				}
+				require.NoError(t, err)
+				return rec.Blocked, rec.Version
+			}
+			check := func(what string, at time.Time, viaA bool, blocked bool, version int64) {
+				if viaA {
+					b, v := state(ts.a)
+					require.Equal(t, []any{blocked, version}, []any{b, v}, "%s: A sees it at once", what)
+				}
+				for {
+					start := time.Now()
+					if b, v := state(ts.b); b == blocked && v == version {
+						return
+					}
+					require.True(t, start.Before(at.Add(cacheBound)), "%s: B still served the old state %v after the change", what, start.Sub(at))
+				}
+			}
+			at := time.Now()
+			require.NoError(t, ts.a.SetKeyState(ctx, 0, authn.KeyStateRecord{KeyID: keyID, Version: 1}, at))
+			check("first state", at, true, false, 1)
+			at = time.Now()
+			require.NoError(t, ts.a.SetKeyState(ctx, 1, authn.KeyStateRecord{KeyID: keyID, Blocked: true, Version: 2}, at))
+			check("blocked", at, true, true, 2)
+			at = time.Now()
+			_, err := ts.raw.ExecContext(ctx, ts.q(`UPDATE key_states SET blocked = 0, version = 3 WHERE key_id = ?`), keyID)
+			require.NoError(t, err)
+			check("unblocked with SQL", at, false, false, 3)
+			at = time.Now()
+			require.NoError(t, ts.a.DeleteKeyState(ctx, keyID, at))
+			check("deleted", at, true, false, 0)
+		})
+	}
+}
+
 // TestCacheServesWithoutTheTable proves the cache is used: instance B's
 // role loses the right to read the sessions table, and B keeps
 // authenticating the session it has cached (for several bounds, the
@@ -380,6 +433,8 @@ func TestCachedLookupAllocatesNothing(t *testing.T) {
 	keyID := hex.EncodeToString(randHash()[:16])
 	_, _, err = st.KeyAccess(ctx, k.PrincipalID, keyID)
 	require.NoError(t, err)
+	_, err = st.GetKeyState(ctx, keyID)
+	require.ErrorIs(t, err, authn.ErrNotFound, "most keys have no state")
 	allocs := testing.AllocsPerRun(100, func() {
 		if _, err := st.GetSessionByHash(ctx, s.Hash); err != nil {
 			panic(err)
@@ -388,6 +443,9 @@ func TestCachedLookupAllocatesNothing(t *testing.T) {
 			panic(err)
 		}
 		if _, _, err := st.KeyAccess(ctx, k.PrincipalID, keyID); err != nil {
+			panic(err)
+		}
+		if _, err := st.GetKeyState(ctx, keyID); !errors.Is(err, authn.ErrNotFound) {
 			panic(err)
 		}
 	})

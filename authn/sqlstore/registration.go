@@ -114,30 +114,38 @@ func (s *Store) Rehash(ctx context.Context, kind authn.TokenKind, id string, old
 		hash, version, id, oldVersion)
 }
 
-// PurgeExpired implements [authn.Store].
+// PurgeExpired implements [authn.Store]. Only rows the lookup cache may
+// hold drop it: expired failure counts and token-use records, which go on
+// every run under load, leave it warm.
 func (s *Store) PurgeExpired(ctx context.Context, now, idleBefore time.Time) (total int64, err error) {
+	var cached int64
 	defer func() {
-		if total > 0 {
+		if cached > 0 {
 			s.cache.dropAll()
 		}
 	}()
 	const op = "purge expired"
 	err = s.inTx(ctx, op, func(tx *sql.Tx) error {
 		for _, q := range []struct {
-			query string
-			args  []any
+			query  string
+			args   []any
+			cached bool
 		}{
-			{`DELETE FROM sessions WHERE expires_at <= ? OR last_used_at <= ?`, []any{nanos(now), nanos(idleBefore)}},
-			{`DELETE FROM api_keys WHERE expires_at IS NOT NULL AND expires_at <= ?`, []any{nanos(now)}},
-			{`DELETE FROM pins WHERE expires_at <= ?`, []any{nanos(now)}},
-			{`DELETE FROM registration_tokens WHERE expires_at <= ? OR uses_left <= 0`, []any{nanos(now)}},
-			{`DELETE FROM auth_failures WHERE blocked_until <= ? AND updated_at <= ?`, []any{nanos(now), nanos(now.Add(-failureRetention))}},
+			{`DELETE FROM sessions WHERE expires_at <= ? OR last_used_at <= ?`, []any{nanos(now), nanos(idleBefore)}, true},
+			{`DELETE FROM api_keys WHERE expires_at IS NOT NULL AND expires_at <= ?`, []any{nanos(now)}, true},
+			{`DELETE FROM pins WHERE expires_at <= ?`, []any{nanos(now)}, true},
+			{`DELETE FROM registration_tokens WHERE expires_at <= ? OR uses_left <= 0`, []any{nanos(now)}, true},
+			{`DELETE FROM auth_failures WHERE blocked_until <= ? AND updated_at <= ?`, []any{nanos(now), nanos(now.Add(-failureRetention))}, false},
+			{`DELETE FROM token_uses WHERE expires_at <= ?`, []any{nanos(now)}, false},
 		} {
 			n, err := s.exec(ctx, tx, op, q.query, q.args...)
 			if err != nil {
 				return err
 			}
 			total += n
+			if q.cached {
+				cached += n
+			}
 		}
 		return nil
 	})

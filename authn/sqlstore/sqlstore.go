@@ -45,6 +45,7 @@ type Store struct {
 	sessionByHash *sql.Stmt
 	apiKeyByHash  *sql.Stmt
 	keyAccess     *sql.Stmt
+	keyState      *sql.Stmt
 
 	// cache serves the lookups on every request's path; nil when turned
 	// off (see cache.go).
@@ -162,6 +163,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&s.sessionByHash, sessionByHashQuery},
 		{&s.apiKeyByHash, apiKeyByHashQuery},
 		{&s.keyAccess, keyAccessQuery},
+		{&s.keyState, keyStateQuery},
 	} {
 		st, err := s.read.PrepareContext(ctx, s.q(p.query))
 		if err != nil {
@@ -177,7 +179,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.cache.close()
 		var errs []error
-		for _, st := range []*sql.Stmt{s.sessionByHash, s.apiKeyByHash, s.keyAccess} {
+		for _, st := range []*sql.Stmt{s.sessionByHash, s.apiKeyByHash, s.keyAccess, s.keyState} {
 			if st != nil {
 				errs = append(errs, st.Close())
 			}

@@ -36,3 +36,25 @@ func TestSQLiteStore(t *testing.T) {
 func TestPostgresStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) authn.Store { return openPostgres(t) })
 }
+
+func TestSQLiteApprovalRaces(t *testing.T) {
+	storetest.RunApprovalRaces(t, func(t *testing.T) (authn.Store, authn.Store) {
+		path := filepath.Join(t.TempDir(), "authn.db")
+		a, err := sqlstore.OpenSQLite(context.Background(), path)
+		require.NoError(t, err)
+		b, err := sqlstore.OpenSQLite(context.Background(), path)
+		require.NoError(t, err)
+		return a, b
+	})
+}
+
+func TestPostgresApprovalRaces(t *testing.T) {
+	storetest.RunApprovalRaces(t, func(t *testing.T) (authn.Store, authn.Store) {
+		dsn := pgtest.Shared(t).NewSchema(t)
+		a, err := sqlstore.OpenPostgres(context.Background(), dsn)
+		require.NoError(t, err)
+		b, err := sqlstore.OpenPostgres(context.Background(), dsn)
+		require.NoError(t, err)
+		return a, b
+	})
+}

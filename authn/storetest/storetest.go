@@ -8,7 +8,8 @@
 // It checks the contract written on [authn.Store]: sentinel errors, round
 // trips, cascades, and the atomicity of the operations that decide races
 // (PIN consumption, session replacement, registration uses, credential
-// resets against concurrent logins).
+// resets against concurrent logins), and of approval tasks (see also
+// [RunApprovalRaces], which needs two stores on one database).
 package storetest
 
 import (
@@ -61,7 +62,10 @@ func Run(t *testing.T, open Open) {
 		{"Groups", testGroups},
 		{"GroupMemberships", testGroupMemberships},
 		{"KeyOwnership", testKeyOwnership},
+		{"TokenUses", testTokenUses},
+		{"TokenUseRace", testTokenUseRace},
 	}
+	cases = append(cases, approvalCases...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			s := open(t)
@@ -950,4 +954,56 @@ func testKeyOwnership(t *testing.T, s authn.Store) {
 	require.NoError(t, s.ForgetKey(ctx, "0102"), "forgetting twice is fine")
 	grp, _ = access("0102")
 	require.Equal(t, authn.DefaultGroupID, grp)
+}
+
+func testTokenUses(t *testing.T, s authn.Store) {
+	key := randBytes(32)
+	first, err := s.RecordTokenUse(ctx, key, base.Add(time.Minute), base)
+	require.NoError(t, err)
+	require.True(t, first)
+	first, err = s.RecordTokenUse(ctx, key, base.Add(time.Hour), base.Add(59*time.Second))
+	require.NoError(t, err)
+	require.False(t, first, "a replay before the record expires")
+	first, err = s.RecordTokenUse(ctx, key, base.Add(2*time.Minute), base.Add(time.Minute))
+	require.NoError(t, err)
+	require.True(t, first, "an expired record is taken over")
+	first, err = s.RecordTokenUse(ctx, key, base.Add(3*time.Minute), base.Add(90*time.Second))
+	require.NoError(t, err)
+	require.False(t, first, "and holds until its new expiry")
+
+	other := randBytes(32)
+	first, err = s.RecordTokenUse(ctx, other, base.Add(time.Minute), base)
+	require.NoError(t, err)
+	require.True(t, first, "keys are independent")
+	n, err := s.PurgeExpired(ctx, base.Add(time.Minute), base)
+	require.NoError(t, err)
+	require.Equal(t, int64(1), n, "the expired record of other goes; key's lives until +2m")
+	first, err = s.RecordTokenUse(ctx, key, base.Add(5*time.Minute), base.Add(time.Minute))
+	require.NoError(t, err)
+	require.False(t, first, "purge kept the live record")
+
+	_, err = s.RecordTokenUse(ctx, make([]byte, 65), base.Add(time.Minute), base)
+	require.ErrorIs(t, err, authn.ErrInvalidArgument)
+}
+
+// testTokenUseRace: of many concurrent first uses of one token, on
+// separate connections, exactly one wins.
+func testTokenUseRace(t *testing.T, s authn.Store) {
+	key := randBytes(32)
+	const n = 16
+	var wg sync.WaitGroup
+	wins := make([]bool, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() { wins[i], errs[i] = s.RecordTokenUse(ctx, key, base.Add(time.Minute), base) })
+	}
+	wg.Wait()
+	won := 0
+	for i := range n {
+		require.NoError(t, errs[i])
+		if wins[i] {
+			won++
+		}
+	}
+	require.Equal(t, 1, won)
 }

@@ -39,8 +39,11 @@ func (k *key) decrypt(ctx context.Context, req backend.DecryptRequest) ([]byte, 
 func (k *key) decryptOnToken(ctx context.Context, mech []*pkcs11.Mechanism, ciphertext []byte) ([]byte, error) {
 	var plain []byte
 	err := k.b.withSession(ctx, func(s *session) error {
-		h := pkcs11.ObjectHandle(k.handle.Load())
-		err := k.b.p11.DecryptInit(s.h, mech, h)
+		h, err := k.objectHandle(s.h)
+		if err != nil {
+			return err
+		}
+		err = k.b.p11.DecryptInit(s.h, mech, h)
 		if isHandleInvalid(err) {
 			if h, err = k.refresh(s.h); err != nil {
 				return err

@@ -198,6 +198,7 @@ func (b *Backend) DeleteKey(ctx context.Context, ref backend.KeyRef) error {
 				return err
 			}
 		}
+		defer b.mod.Objects.Add(1) // even after a failure: the token may have destroyed it
 		if err := b.p11.DestroyObject(s.h, hs[0]); err != nil {
 			return classify("C_DestroyObject", err)
 		}
@@ -230,5 +231,18 @@ func (k *key) refresh(sh pkcs11.SessionHandle) (pkcs11.ObjectHandle, error) {
 	}
 	h := pkcs11.ObjectHandle(nk.handle.Load())
 	k.handle.Store(uint64(h))
+	k.epoch.Store(nk.epoch.Load())
 	return h, nil
+}
+
+// objectHandle returns k's private key object, found again first when an
+// object was created or destroyed through the module since the handle was
+// read (see module.Module.Objects): the handle may now name another key.
+// Objects made or destroyed by other processes are not seen; a token that
+// reuses handles can then still hand an old handle another key's object.
+func (k *key) objectHandle(sh pkcs11.SessionHandle) (pkcs11.ObjectHandle, error) {
+	if k.epoch.Load() == k.b.mod.Objects.Load() {
+		return pkcs11.ObjectHandle(k.handle.Load()), nil
+	}
+	return k.refresh(sh)
 }

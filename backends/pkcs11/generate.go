@@ -96,6 +96,7 @@ func (b *Backend) createKeyPair(ctx context.Context, label string, id []byte, ho
 			return err
 		}
 		pub, priv, err := create(s)
+		b.mod.Objects.Add(1) // a failed call may have made objects, and handles may be reused
 		if err != nil {
 			return err
 		}

@@ -71,6 +71,7 @@ func (b *Backend) createsPrivateKey(s *session, a backend.Algorithm) (bool, erro
 		}
 		return false, nil
 	}
+	defer b.mod.Objects.Add(1) // the probe's handle may have been a deleted key's
 	if err := b.p11.DestroyObject(s.h, h); err != nil {
 		// A session object goes with the session anyway.
 		return false, fmt.Errorf("probing key import: C_DestroyObject: %w", err)

@@ -30,6 +30,7 @@ type key struct {
 	pub    crypto.PublicKey
 	usage  backend.Usage // from CKA_SIGN and CKA_DECRYPT
 	handle atomic.Uint64 // private key object; refreshed when the token renumbers
+	epoch  atomic.Uint64 // the module's object count when handle was read (see objectHandle)
 }
 
 var _ backend.Key = (*key)(nil)
@@ -137,6 +138,7 @@ func boolAttr(b []byte) bool { return len(b) == 1 && b[0] != 0 }
 
 // loadKey builds a key from the private key object h.
 func (b *Backend) loadKey(sh pkcs11.SessionHandle, h pkcs11.ObjectHandle) (*key, error) {
+	epoch := b.mod.Objects.Load() // before the attributes are read from h
 	v, err := attrs(b.p11, sh, h, pkcs11.CKA_KEY_TYPE, pkcs11.CKA_ID, pkcs11.CKA_LABEL, pkcs11.CKA_SIGN, pkcs11.CKA_DECRYPT)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: C_GetAttributeValue: %w", objectName("", nil, h), err)
@@ -167,6 +169,7 @@ func (b *Backend) loadKey(sh pkcs11.SessionHandle, h pkcs11.ObjectHandle) (*key,
 		return nil, err
 	}
 	k.handle.Store(uint64(h))
+	k.epoch.Store(epoch)
 	return k, nil
 }
 

@@ -36,6 +36,11 @@ func (k *key) signPSS(ctx context.Context, req *backend.SignRequest) ([]byte, er
 		return sig, err
 	}
 	sig, ferr := k.signPSSHashSalt(ctx, req.Input, h)
+	if ferr != nil && !errors.Is(ferr, backend.ErrUnsupported) {
+		// The token took the hash-length salt and then failed: its
+		// defect is the answer, not the first refusal.
+		return nil, fmt.Errorf("%v; with a salt as long as the hash: %w", err, ferr)
+	}
 	if ferr != nil {
 		return nil, fmt.Errorf("%w; with a salt as long as the hash: %w", err, ferr)
 	}

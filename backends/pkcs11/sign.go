@@ -102,8 +102,11 @@ func (k *key) sign(ctx context.Context, _ io.Reader, req backend.SignRequest) ([
 func (k *key) signRaw(ctx context.Context, mech []*pkcs11.Mechanism, data []byte) ([]byte, error) {
 	var sig []byte
 	err := k.b.withSession(ctx, func(s *session) error {
-		h := pkcs11.ObjectHandle(k.handle.Load())
-		err := k.b.p11.SignInit(s.h, mech, h)
+		h, err := k.objectHandle(s.h)
+		if err != nil {
+			return err
+		}
+		err = k.b.p11.SignInit(s.h, mech, h)
 		if isHandleInvalid(err) {
 			if h, err = k.refresh(s.h); err != nil {
 				return err
@@ -114,6 +117,12 @@ func (k *key) signRaw(ctx context.Context, mech []*pkcs11.Mechanism, data []byte
 			return classify("C_SignInit", err)
 		}
 		if sig, err = k.b.p11.Sign(s.h, data); err != nil {
+			if c, _ := ckr(err); c == pkcs11.CKR_MECHANISM_INVALID {
+				// C_SignInit took this mechanism: the token advertises
+				// what it cannot do (tpm2-pkcs11 1.9's PSS). That is
+				// the token's defect, not an unsupported request.
+				return fmt.Errorf("C_Sign: the token accepted the mechanism in C_SignInit, then refused it: %w", err)
+			}
 			return classify("C_Sign", err)
 		}
 		return nil

@@ -293,7 +293,8 @@ func (b *Backend) DeleteKey(ctx context.Context, ref backend.KeyRef) error {
 		}
 		return err
 	}
-	if err := b.c.DeleteKey(ctx, k.Label()); err != nil {
+	err = b.c.DeleteKey(ctx, k.Label())
+	if _, _, err := b.settle(ctx, err); err != nil {
 		return backend.Errorf(op, Scheme, ref.String(), err)
 	}
 	return nil

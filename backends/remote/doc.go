@@ -46,4 +46,16 @@
 //
 // A sealed credential source and a client key in a TPM are both described,
 // with the chain of secrets they rely on, in docs/sealing.md.
+//
+// Keys whose policy on the server needs a quorum of approvers
+// (docs/approvals.md) work through the same interfaces: SignContext,
+// DecryptContext, DecapsulateContext and DeleteKey then wait, within their
+// context, until the request is approved and return its result. They poll
+// the request's state (after 100 ms, then less often, up to every 2 s); a
+// rejection returns an error matching autherr.ErrApprovalRejected, an
+// expiry or cancellation one matching autherr.ErrTaskClosed, and a context
+// that ends first cancels the request on the server before the error is
+// returned (one that ends before the server's 202 arrives leaves the
+// request to expire: its ID was never received). Sign, Decrypt and Decapsulate wait at most the URI's timeout:
+// give a context for a longer wait.
 package remote

@@ -243,6 +243,9 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte, out
 	if resp.StatusCode >= 300 {
 		return decodeError(resp)
 	}
+	if resp.StatusCode == http.StatusAccepted {
+		return decodePending(resp)
+	}
 	if out == nil {
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 		return nil

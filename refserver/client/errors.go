@@ -27,6 +27,12 @@ var sentinels = map[string][]error{
 	wire.CodeRateLimited:          {autherr.ErrRateLimited},
 	wire.CodeNotExtractable:       {backend.ErrNotExtractable},
 	wire.CodeBackendUnavailable:   {},
+	wire.CodeKeyBlocked:           {autherr.ErrKeyBlocked},
+	wire.CodeApprovalPending:      {autherr.ErrApprovalPending},
+	wire.CodeTaskClosed:           {autherr.ErrTaskClosed},
+	wire.CodeApprovalRejected:     {autherr.ErrApprovalRejected},
+	wire.CodeInvalidApproval:      {autherr.ErrInvalidApproval},
+	wire.CodeTooManyTasks:         {autherr.ErrTooManyTasks},
 }
 
 // Unwrap returns the sentinels e's code stands for: backend.ErrKeyNotFound

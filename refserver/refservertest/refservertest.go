@@ -11,6 +11,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
 	"log/slog"
@@ -23,6 +24,7 @@ import (
 	"time"
 
 	"github.com/cryptoplug/cryptoplug/authn"
+	"github.com/cryptoplug/cryptoplug/authn/jwtauth"
 	"github.com/cryptoplug/cryptoplug/authn/sqlstore"
 	"github.com/cryptoplug/cryptoplug/backend"
 	_ "github.com/cryptoplug/cryptoplug/backends/software" // the default backend
@@ -54,6 +56,15 @@ type Options struct {
 	// does) issued by a private CA of the instance; see
 	// [Instance.CertificateApplication].
 	ClientCertificates bool
+	// ClientCAs are more CAs whose client certificates the server accepts
+	// (with ClientCertificates), such as an ocsptest PKI's.
+	ClientCAs []*x509.Certificate
+	// JWTIssuers are trusted for bearer JWTs: Start builds their verifier
+	// over the instance's store (which records single-use tokens).
+	// JWTGroups and CertificateStatus are authn's (see authn.Config).
+	JWTIssuers        []jwtauth.Issuer
+	JWTGroups         map[string][]string
+	CertificateStatus authn.CertificateChecker
 }
 
 // Instance is a running in-process server.
@@ -108,6 +119,13 @@ func Start(tb testing.TB, o Options) *Instance {
 	if o.RecoveryPublicKey != nil {
 		cfg.RecoveryPublicKey = o.RecoveryPublicKey
 	}
+	cfg.JWTGroups, cfg.CertificateStatus = o.JWTGroups, o.CertificateStatus
+	if len(o.JWTIssuers) > 0 {
+		v, err := jwtauth.New(jwtauth.Config{Issuers: o.JWTIssuers, RoleNames: authn.RoleNames(), ReplayStore: store, Clock: o.Clock})
+		must(tb, err)
+		tb.Cleanup(func() { v.Close() })
+		cfg.JWT = v
+	}
 	svc, err := authn.NewService(cfg)
 	must(tb, err)
 	uri := o.BackendURI
@@ -125,6 +143,9 @@ func Start(tb testing.TB, o Options) *Instance {
 	var ca *clientCA
 	if o.ClientCertificates {
 		ca = newClientCA(tb)
+		for _, c := range o.ClientCAs {
+			ca.pool.AddCert(c)
+		}
 		hs.TLS.ClientCAs, hs.TLS.ClientAuth = ca.pool, tls.VerifyClientCertIfGiven
 	}
 	hs.StartTLS()

@@ -108,10 +108,24 @@ func checkParsed(t *testing.T, c authn.Credentials) {
 			}
 		}
 	}
-	if n > 1 {
+	if !c.JWT.IsZero() {
+		n++
+		if !jwtShape.MatchString(c.JWT.Reveal()) {
+			t.Fatal("accepted a bearer value that is neither a session token nor a compact JWS")
+		}
+	}
+	if n > 1 && (n != 2 || c.APIKey.IsZero() || c.JWT.IsZero()) {
 		t.Fatalf("parsed %d credentials", n)
 	}
 }
+
+// jwtShape is an independent statement of what may reach the JWT verifier:
+// three dot-separated base64url runs, the first two not empty.
+var jwtShape = regexp.MustCompile(`^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$`)
+
+// sampleJWT is shaped like a JWT (an ES256 header, a payload, a signature);
+// the parser does not verify it.
+const sampleJWT = "eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl"
 
 func request(h http.Header, rawQuery string) *http.Request {
 	return &http.Request{Method: http.MethodGet, Header: h, URL: &url.URL{Path: "/", RawQuery: rawQuery}, RemoteAddr: "192.0.2.1:1"}
@@ -140,6 +154,9 @@ func FuzzAuthorizationHeader(f *testing.F) {
 	f.Add("Basic ====")
 	f.Add("Digest x")
 	f.Add("Bearer \xff")
+	f.Add("Bearer " + sampleJWT)
+	f.Add("Bearer eyJ.eyJ.")
+	f.Add("Bearer a..b")
 	f.Fuzz(func(t *testing.T, v string) {
 		c, err := s.Credentials(request(http.Header{"Authorization": {v}}, ""))
 		if err != nil {
@@ -192,6 +209,8 @@ func FuzzRequestCredentials(f *testing.F) {
 	f.Add("", "", "", "api_key="+key)
 	f.Add(key, "", "", "q=1&token=x")
 	f.Add(key, "", "", "a=%zz&b="+tok)
+	f.Add(key, "Bearer "+sampleJWT, "", "")
+	f.Add("", "Bearer "+sampleJWT, "", "q="+sampleJWT)
 	f.Fuzz(func(t *testing.T, apiKey, authz1, authz2, rawQuery string) {
 		h := http.Header{}
 		if apiKey != "" {
@@ -208,8 +227,8 @@ func FuzzRequestCredentials(f *testing.F) {
 			return
 		}
 		checkParsed(t, c)
-		if len(h["X-Api-Key"])+len(h["Authorization"]) > 1 {
-			t.Fatal("accepted more than one credential header")
+		if n := len(h["X-Api-Key"]) + len(h["Authorization"]); n > 1 && (n != 2 || c.APIKey.IsZero() || c.JWT.IsZero()) {
+			t.Fatal("accepted more than one credential header, other than an API key beside a JWT")
 		}
 		q, _ := url.ParseQuery(rawQuery)
 		for k, vs := range q {
@@ -226,7 +245,7 @@ func FuzzRequestCredentials(f *testing.F) {
 		// An independent statement of "token-shaped anywhere, however
 		// encoded": a regular expression over every decoding of the query.
 		for d, i := rawQuery, 0; i < 4; i++ {
-			if tokenShape.MatchString(d) {
+			if tokenShape.MatchString(d) || jwtInURL.MatchString(d) {
 				t.Fatalf("accepted a token-shaped value in %q", rawQuery)
 			}
 			next, err := url.QueryUnescape(d)
@@ -238,7 +257,10 @@ func FuzzRequestCredentials(f *testing.F) {
 	})
 }
 
-var tokenShape = regexp.MustCompile(`cp[ksur]_[0-9A-Za-z]{8}`)
+var (
+	tokenShape = regexp.MustCompile(`cp[ksur]_[0-9A-Za-z]{8}`)
+	jwtInURL   = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8}`)
+)
 
 // FuzzTokenAnywhereInTheURL puts a real token of each kind into a URL at a
 // fuzzed place, separated and encoded in a fuzzed way: it is always refused.

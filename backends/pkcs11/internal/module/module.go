@@ -27,6 +27,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/miekg/pkcs11"
 )
@@ -51,6 +52,14 @@ type Module struct {
 	// pooled, so these calls are rare and the lock costs the hot path
 	// nothing.
 	Sessions sync.Mutex
+
+	// Objects counts the objects this process created or destroyed on
+	// the library's tokens. Tokens may give a destroyed object's handle
+	// to the next object made (opencryptoki and tpm2-pkcs11 do), so a
+	// key holding a handle from before the count moved checks it again
+	// before use: otherwise a handle of a deleted key would sign with
+	// the key created after it.
+	Objects atomic.Uint64
 
 	refs int // guarded by cache.Mutex
 }
