@@ -162,6 +162,7 @@ func TestSealPromptsForTheSecret(t *testing.T) {
 
 	r, screen := terminalSession(t, []string{secret, secret + "x"}, "seal", uri, "-k", "kek", file)
 	r.fails(t, exitAuth, "differ")
+	require.NotContains(t, screen, secret, "the secret was echoed")
 	require.NoFileExists(t, file)
 
 	r, screen = terminalSession(t, []string{secret, secret}, "seal", uri, "-k", "kek", file)
