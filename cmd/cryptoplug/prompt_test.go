@@ -172,3 +172,24 @@ func TestSealPromptsForTheSecret(t *testing.T) {
 	require.NotContains(t, screen+r.stdout+r.stderr, secret, "the secret was echoed or printed")
 	require.Equal(t, secret, run(t, "unseal", uri, "-k", "kek", file).ok(t).stdout)
 }
+
+// On a terminal, conformance draws its progress bar on standard error by
+// default, and erases it before the matrix; off a terminal it is quiet.
+func TestConformanceProgressBarOnATerminal(t *testing.T) {
+	master, slave := openPTY(t)
+	args := []string{"conformance", "software:", "--algorithms", "Ed25519", "--budget", "small", "--wycheproof-limit", "0"}
+	cmd := exec.Command(bin(t), args...)
+	var stdout bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, slave
+	require.NoError(t, cmd.Start())
+	require.NoError(t, slave.Close())
+	var screen bytes.Buffer
+	_, _ = screen.ReadFrom(master) // EIO once the command and its terminal are gone
+	require.NoError(t, cmd.Wait())
+	require.Regexp(t, `\r\[#+-*\] +\d+/\d+ \S+  \d+s elapsed, about \S+ left\x1b\[K`, screen.String())
+	require.True(t, strings.HasSuffix(screen.String(), "\r\x1b[K"), "the bar was erased: %q", screen.String())
+	require.True(t, strings.HasPrefix(stdout.String(), "conformance matrix for software:"), stdout.String())
+
+	quiet := run(t, args...).ok(t)
+	require.Empty(t, quiet.stderr, "no progress off a terminal")
+}
