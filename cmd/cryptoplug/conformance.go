@@ -129,6 +129,9 @@ func (a *app) runConformance(cmd *cobra.Command, raw string, f *conformanceFlags
 	if c, ok := progress.(io.Closer); ok {
 		defer c.Close()
 	}
+	if bar, ok := progress.(*progressBar); ok && log == a.errw {
+		log = bar // the transcript scrolls above the bar instead of through it
+	}
 	rep := conformance.RunStandalone(conformance.OpenURI(uri), log, opts...)
 	if c, ok := progress.(io.Closer); ok {
 		_ = c.Close() // erase the bar before the matrix is printed

@@ -174,11 +174,12 @@ func TestSealPromptsForTheSecret(t *testing.T) {
 }
 
 // On a terminal, conformance draws its progress bar on standard error by
-// default, and erases it before the matrix; off a terminal it is quiet.
+// default, the transcript (--log -) scrolling above it, and erases it
+// before the matrix; off a terminal it is quiet.
 func TestConformanceProgressBarOnATerminal(t *testing.T) {
 	master, slave := openPTY(t)
 	args := []string{"conformance", "software:", "--algorithms", "Ed25519", "--budget", "small", "--wycheproof-limit", "0"}
-	cmd := exec.Command(bin(t), args...)
+	cmd := exec.Command(bin(t), append(args, "--log", "-")...)
 	var stdout bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, slave
 	require.NoError(t, cmd.Start())
@@ -188,6 +189,9 @@ func TestConformanceProgressBarOnATerminal(t *testing.T) {
 	require.NoError(t, cmd.Wait())
 	require.Regexp(t, `\r\[#+-*\] +\d+/\d+ \S+  \d+s elapsed, about \S+ left\x1b\[K`, screen.String())
 	require.True(t, strings.HasSuffix(screen.String(), "\r\x1b[K"), "the bar was erased: %q", screen.String())
+	// --log - writes the transcript above the bar: the bar is erased
+	// before each of its lines.
+	require.Contains(t, screen.String(), "\r\x1b[Kgenerate/Ed25519: sign key generated in ")
 	require.True(t, strings.HasPrefix(stdout.String(), "conformance matrix for software:"), stdout.String())
 
 	quiet := run(t, args...).ok(t)
