@@ -78,7 +78,11 @@ func (e *Error) Error() string {
 	}
 	b.WriteString(e.Op)
 	if e.Key != "" {
-		b.WriteString(" key ")
+		if strings.HasSuffix(e.Op, "key") {
+			b.WriteString(" ") // "sign key web", not "sign key key web"
+		} else {
+			b.WriteString(" key ")
+		}
 		b.WriteString(quoteIfNeeded(e.Key))
 	}
 	if e.Err != nil {

@@ -30,6 +30,8 @@ func TestErrorMessageNamesOperationBackendAndKey(t *testing.T) {
 			"cryptoplug: software:: open: authentication failed"},
 		{"no backend", &backend.Error{Op: "generate", Err: backend.ErrInvalidInput},
 			"cryptoplug: generate: invalid input"},
+		{"op that names the key already", &backend.Error{Op: "delete key", Backend: "software:", Key: "web", Err: backend.ErrKeyNotFound},
+			"cryptoplug: software:: delete key web: key not found"},
 		{"label with newline is quoted", &backend.Error{Op: "sign", Key: "a\nb", Err: backend.ErrClosed},
 			`cryptoplug: sign key "a\nb": backend closed`},
 	}

@@ -77,7 +77,7 @@ func TestOneLine(t *testing.T) {
 func TestOpErrorNamesCommandURIAndKey(t *testing.T) {
 	be := backend.Errorf("find key", "pkcs11:token=t", "web", backend.ErrKeyNotFound)
 	e := &opError{cmd: "keys show", uri: "pkcs11:token=t", key: "web", err: be}
-	require.Equal(t, "cryptoplug keys show: pkcs11:token=t: find key key web: key not found", e.Error())
+	require.Equal(t, "cryptoplug keys show: pkcs11:token=t: find key web: key not found", e.Error())
 	e = &opError{cmd: "pubkey", uri: "tpm:simulator;dir=/k", key: "my key", err: errors.New("no SSH format")}
 	require.Equal(t, `cryptoplug pubkey: tpm:simulator;dir=/k key "my key": no SSH format`, e.Error())
 }
