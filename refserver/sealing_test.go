@@ -25,8 +25,8 @@ import (
 	"github.com/cryptoplug/cryptoplug/backends/pkcs11/softhsmtest"
 	_ "github.com/cryptoplug/cryptoplug/backends/software"
 	"github.com/cryptoplug/cryptoplug/backends/tpm"
+	"github.com/cryptoplug/cryptoplug/backends/tpm/swtpmtest"
 	"github.com/cryptoplug/cryptoplug/internal/scryptcost"
-	"github.com/cryptoplug/cryptoplug/internal/testswtpm"
 	"github.com/cryptoplug/cryptoplug/refserver"
 	"github.com/cryptoplug/cryptoplug/refserver/client"
 	"github.com/cryptoplug/cryptoplug/seal"
@@ -197,9 +197,9 @@ func TestSealedDataDirectory(t *testing.T) {
 		{"swtpm", func(t *testing.T, data string) (string, func(string) (string, func(error) bool)) {
 			// The TPM's key files live in the data directory, so they
 			// move with it.
-			tpm := testswtpm.Start(t)
+			tpm := swtpmtest.Start(t)
 			return tpm.URI(filepath.Join(data, "tpm-keys")), func(copied string) (string, func(error) bool) {
-				return testswtpm.Start(t).URI(filepath.Join(copied, "tpm-keys")), refusedByAnotherTPM
+				return swtpmtest.Start(t).URI(filepath.Join(copied, "tpm-keys")), refusedByAnotherTPM
 			}
 		}},
 		{"softhsm2", func(t *testing.T, data string) (string, func(string) (string, func(error) bool)) {
@@ -298,7 +298,7 @@ func TestSealMigrate(t *testing.T) {
 	signThrough(t, anon, cred, "web", true)
 	stop()
 
-	sealTo := testswtpm.Start(t).URI(filepath.Join(t.TempDir(), "tpm-keys"))
+	sealTo := swtpmtest.Start(t).URI(filepath.Join(t.TempDir(), "tpm-keys"))
 	sealed := sealedConfig(t, data, sealTo)
 	migrate := func(extra ...string) (string, error) {
 		args := append([]string{"seal-migrate", "-data", data, "-seal-to", sealTo, "-credential-file", credFile}, extra...)

@@ -15,7 +15,7 @@ import (
 	_ "github.com/cryptoplug/cryptoplug/backends/pkcs11"
 	"github.com/cryptoplug/cryptoplug/backends/pkcs11/softhsmtest"
 	"github.com/cryptoplug/cryptoplug/backends/tpm"
-	"github.com/cryptoplug/cryptoplug/internal/testswtpm"
+	"github.com/cryptoplug/cryptoplug/backends/tpm/swtpmtest"
 	"github.com/cryptoplug/cryptoplug/seal"
 	"github.com/cryptoplug/cryptoplug/sealedfile"
 )
@@ -24,7 +24,7 @@ import (
 // after the key directory is copied to another TPM, not through another
 // TPM's key of the same label.
 func TestSealToSwtpm(t *testing.T) {
-	tpm := testswtpm.Start(t)
+	tpm := swtpmtest.Start(t)
 	keys := t.TempDir()
 	uri := tpm.URI(keys)
 	generate(t, uri, map[string]backend.Algorithm{"seal": backend.RSA2048})
@@ -42,7 +42,7 @@ func TestSealToSwtpm(t *testing.T) {
 	require.Equal(t, secret, []byte(got))
 
 	// The key directory copied to another TPM: its key does not load there.
-	other := testswtpm.Start(t)
+	other := swtpmtest.Start(t)
 	copied := t.TempDir()
 	require.NoError(t, exec.Command("cp", "-a", keys+"/.", copied).Run())
 	moved := src
@@ -66,7 +66,7 @@ func TestSealToSwtpm(t *testing.T) {
 // needed to open it.
 func TestSealToSoftHSMWithATPMSealedPIN(t *testing.T) {
 	tok := softhsmtest.Create(t)
-	tpm := testswtpm.Start(t)
+	tpm := swtpmtest.Start(t)
 	tpmURI := tpm.URI(t.TempDir())
 	generate(t, tpmURI, map[string]backend.Algorithm{"root": backend.RSA2048})
 

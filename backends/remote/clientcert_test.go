@@ -14,7 +14,7 @@ import (
 	"github.com/cryptoplug/cryptoplug/authn"
 	"github.com/cryptoplug/cryptoplug/backend"
 	_ "github.com/cryptoplug/cryptoplug/backends/tpm"
-	"github.com/cryptoplug/cryptoplug/internal/testswtpm"
+	"github.com/cryptoplug/cryptoplug/backends/tpm/swtpmtest"
 	"github.com/cryptoplug/cryptoplug/refserver/refservertest"
 	"github.com/cryptoplug/cryptoplug/sealedfile"
 )
@@ -23,7 +23,7 @@ import (
 // the URI of that TPM backend and the key's public half.
 func tpmClientKey(t *testing.T, label string) (uri string, pub crypto.PublicKey) {
 	t.Helper()
-	uri = testswtpm.Start(t).URI(t.TempDir())
+	uri = swtpmtest.Start(t).URI(t.TempDir())
 	b, err := backend.Open(t.Context(), uri)
 	require.NoError(t, err)
 	defer b.Close()
@@ -140,7 +140,7 @@ func TestSealedCredentialSource(t *testing.T) {
 	ctx := context.Background()
 	in := refservertest.Start(t, refservertest.Options{})
 	_, sess := in.User(t, authn.RoleKeyManagement, authn.RoleKeyOperation)
-	tpmURI := testswtpm.Start(t).URI(t.TempDir())
+	tpmURI := swtpmtest.Start(t).URI(t.TempDir())
 	tb, err := backend.Open(ctx, tpmURI)
 	require.NoError(t, err)
 	_, err = tb.GenerateKey(ctx, backend.KeySpec{Algorithm: backend.RSA2048, Label: "seal", Usage: backend.UsageDecrypt})
