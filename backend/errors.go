@@ -39,6 +39,16 @@ var (
 	// truncated file, or an object whose attributes do not describe a usable
 	// key. The error names the file or object; other keys are unaffected.
 	ErrCorrupt = errors.New("stored key data corrupt")
+	// ErrUnavailable means the store cannot be reached for now: its device,
+	// token or daemon stopped answering, was removed, or is being
+	// reconnected, or earlier calls to it have not returned. The backend
+	// refused the operation at once rather than wait, and keeps recovering
+	// in the background (see [HealthReporter]); retry later, with backoff.
+	// An operation that failed so was not performed, except a key creation
+	// cut off by the outage, which the store may have completed: look the
+	// key up once it is back. A call that was under way when its context
+	// ended fails with the context's error instead.
+	ErrUnavailable = errors.New("store unavailable")
 	// ErrInternal means cryptoplug or a library it calls failed in a way
 	// that is a bug, such as a panic caught at the API boundary. The error
 	// says where; report it.
