@@ -4,6 +4,7 @@ package pkcs11
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/cryptoplug/cryptoplug/backend"
 	"github.com/cryptoplug/cryptoplug/backends/pkcs11/internal/module"
+	"github.com/cryptoplug/cryptoplug/internal/outage"
 	"github.com/miekg/pkcs11"
 )
 
@@ -35,8 +37,13 @@ type Backend struct {
 	// (see quirks.go).
 	quirks quirks
 
-	recoverMu sync.Mutex // serialises recover
-	createMu  sync.Mutex // serialises the label check and creation of keys
+	createMu sync.Mutex // serialises the label check and creation of keys
+
+	// Outages (see recovery.go).
+	calls  *outage.Calls // calls to the token; abandoned ones bounded by the pool's size
+	status outage.Status
+	loop   *outage.Loop
+	need   recoveryNeed
 
 	closeOnce sync.Once
 }
@@ -53,6 +60,11 @@ func open(ctx context.Context, uri string) (backend.Backend, error) { return Ope
 // module is shared with every other user in the process; once loaded and
 // initialised it stays so until the process exits, because many modules
 // cannot be finalised and initialised again in one process.
+//
+// Open's calls into the module are bounded by ctx (by the URI's timeout
+// when ctx has no deadline): a module that hangs fails Open with the
+// context's error, and what it was doing is undone in the background when
+// it returns.
 //
 // Errors are [*backend.Error]s naming the redacted URI, the module and the
 // token, never the PIN: [ErrModuleLoad] when the library cannot be loaded,
@@ -77,12 +89,31 @@ func Open(ctx context.Context, uri string) (*Backend, error) {
 	if !hasPIN {
 		pin = nil
 	}
-	mod, err := module.Open(cfg.ModulePath)
-	if err != nil {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, cfg.Timeout)
+		defer cancel()
+	}
+	mod, err := module.Open(ctx, cfg.ModulePath)
+	switch {
+	case errors.Is(err, module.ErrLoad):
 		return fail(name, fmt.Errorf("%w (%s): %w", ErrModuleLoad, err, backend.ErrInvalidInput))
+	case err != nil:
+		return fail(name, fmt.Errorf("%w: %w", backend.ErrUnavailable, err))
 	}
 	b := &Backend{cfg: cfg, name: name, mod: mod, p11: mod.Ctx}
-	if err := b.init(pin); err != nil {
+	b.loop = outage.NewLoop(b.recoverOnce, outage.DefaultBackoff)
+	err, ok := outage.NewCalls(1).Run(ctx, func() error { return b.init(pin) }, func(err error) {
+		if err == nil {
+			b.Close()
+		} else {
+			mod.Release()
+		}
+	})
+	if !ok {
+		return fail(name, fmt.Errorf("module %s, %s: the module did not answer in time: %w: %w", cfg.ModulePath, cfg.TokenName(), backend.ErrUnavailable, err))
+	}
+	if err != nil {
 		mod.Release()
 		return fail(name, fmt.Errorf("module %s, %s: %w", cfg.ModulePath, cfg.TokenName(), err))
 	}
@@ -90,8 +121,12 @@ func Open(ctx context.Context, uri string) (*Backend, error) {
 }
 
 func (b *Backend) init(pin backend.Secret) error {
+	if !b.mod.Enter() {
+		return fmt.Errorf("%w: %w", backend.ErrUnavailable, errModuleResetting)
+	}
 	slot, ti, err := findSlot(b.p11, b.cfg)
 	if err != nil {
+		b.mod.Exit()
 		return err
 	}
 	// Operation errors name the token, shorter than the whole URI.
@@ -105,19 +140,22 @@ func (b *Backend) init(pin backend.Secret) error {
 		Firmware:     fmt.Sprintf("%d.%d", ti.FirmwareVersion.Major, ti.FirmwareVersion.Minor),
 		Persistent:   true,
 	}
-	if b.caps, b.mechs, err = readCapabilities(b.p11, slot); err != nil {
+	b.caps, b.mechs, err = readCapabilities(b.p11, slot)
+	b.mod.Exit()
+	if err != nil {
 		return err
 	}
-	b.pool = newPool(b.p11, &b.mod.Sessions, slot, pin, poolSize(b.cfg.MaxSessions, ti))
+	b.pool = newPool(b.mod, slot, pin, poolSize(b.cfg.MaxSessions, ti))
+	b.calls = outage.NewCalls(b.pool.max)
 	// Open and log in the first session now, so a wrong PIN fails Open.
 	s, err := b.pool.get(context.Background())
 	if err != nil {
-		b.pool.close()
+		b.pool.close(0)
 		return err
 	}
 	if err := b.probeImport(s, b.caps); err != nil {
 		b.pool.discard(s)
-		b.pool.close()
+		b.pool.close(0)
 		return err
 	}
 	b.pool.put(s)
@@ -198,14 +236,17 @@ func (b *Backend) Capabilities() backend.Capabilities {
 	return out
 }
 
-// Close closes the backend's sessions, waiting for operations in flight,
-// and drops its reference to the module, which stays loaded and
-// initialised for the next Open. It never logs the user out, since login
-// state is shared with other users of the same token in the process. It is
-// idempotent and always returns nil.
+// Close closes the backend's sessions, waiting for operations in flight
+// at most the URI's timeout (a call the token does not answer closes its
+// session when it returns), stops the recovery of an outage, and drops its
+// reference to the module, which stays loaded and initialised for the
+// next Open. It never logs the user out, since login state is shared with
+// other users of the same token in the process. It is idempotent and
+// always returns nil.
 func (b *Backend) Close() error {
 	b.closeOnce.Do(func() {
-		b.pool.close()
+		b.loop.Close()
+		b.pool.close(b.cfg.Timeout)
 		b.mod.Release()
 	})
 	return nil

@@ -39,13 +39,13 @@ func (k *key) decrypt(ctx context.Context, req backend.DecryptRequest) ([]byte, 
 func (k *key) decryptOnToken(ctx context.Context, mech []*pkcs11.Mechanism, ciphertext []byte) ([]byte, error) {
 	var plain []byte
 	err := k.b.withSession(ctx, func(s *session) error {
-		h, err := k.objectHandle(s.h)
+		h, err := k.object(s)
 		if err != nil {
 			return err
 		}
 		err = k.b.p11.DecryptInit(s.h, mech, h)
 		if isHandleInvalid(err) {
-			if h, err = k.refresh(s.h); err != nil {
+			if h, err = k.refresh(s); err != nil {
 				return err
 			}
 			err = k.b.p11.DecryptInit(s.h, mech, h)
@@ -59,7 +59,10 @@ func (k *key) decryptOnToken(ctx context.Context, mech []*pkcs11.Mechanism, ciph
 		}
 		return nil
 	})
-	return plain, err
+	if err != nil {
+		return nil, err // what fn wrote is not read: an abandoned call may still write it
+	}
+	return plain, nil
 }
 
 // decryptionError is a failed C_Decrypt that is not a lost session: the
@@ -72,10 +75,11 @@ type decryptionError struct {
 
 func (e *decryptionError) Error() string { return "C_Decrypt: " + e.err.Error() }
 
-// Unwrap exposes the return code only when the session was lost, so that
-// withSession retries those and everything else stays a padding failure.
+// Unwrap exposes the return code only when the session, token or module
+// was lost (see outageOf), so that withSession recovers from those and
+// everything else stays a padding failure.
 func (e *decryptionError) Unwrap() error {
-	if isSessionLost(e.err) {
+	if isLost(e.err) {
 		return e.err
 	}
 	return nil

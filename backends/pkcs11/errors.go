@@ -53,23 +53,51 @@ func isAuthError(err error) bool {
 	return false
 }
 
-// isSessionLost reports an error after which the session (and usually every
-// session on the token) is unusable: the token dropped it, logged the user
-// out, was removed or reset, or the library was finalised.
-func isSessionLost(err error) bool {
+// outageKind is what a failed call's return code says about the token,
+// beyond the call itself.
+type outageKind uint8
+
+const (
+	// notOutage: the failure is the call's own.
+	notOutage outageKind = iota
+	// sessionLost: the token dropped the session or logged the user out
+	// (another user closed every session, the device lost its memory):
+	// reopen, log in again, retry once.
+	sessionLost
+	// tokenLost: the token was removed or its slot went away: find it
+	// again, in the background, until it is back.
+	tokenLost
+	// moduleLost: the module failed — its device, or its connection to a
+	// device or server (p11-kit's client answers CKR_DEVICE_ERROR from the
+	// moment its server went away until it is initialised again) — or
+	// was finalised under us: reset the module, then find the token.
+	moduleLost
+)
+
+// outageOf classifies err by inclusion: only the return codes listed here
+// are outages; an error without a PKCS #11 code, or with any other code,
+// is the call's own failure and never makes the backend reconnect.
+func outageOf(err error) outageKind {
 	c, ok := ckr(err)
 	if !ok {
-		return false
+		return notOutage
 	}
 	switch c {
 	case pkcs11.CKR_SESSION_HANDLE_INVALID, pkcs11.CKR_SESSION_CLOSED, pkcs11.CKR_USER_NOT_LOGGED_IN,
-		pkcs11.CKR_DEVICE_ERROR, pkcs11.CKR_DEVICE_MEMORY, pkcs11.CKR_DEVICE_REMOVED,
-		pkcs11.CKR_TOKEN_NOT_PRESENT, pkcs11.CKR_TOKEN_NOT_RECOGNIZED,
-		pkcs11.CKR_CRYPTOKI_NOT_INITIALIZED, pkcs11.CKR_SLOT_ID_INVALID:
-		return true
+		pkcs11.CKR_DEVICE_MEMORY:
+		return sessionLost
+	case pkcs11.CKR_DEVICE_REMOVED, pkcs11.CKR_TOKEN_NOT_PRESENT, pkcs11.CKR_TOKEN_NOT_RECOGNIZED,
+		pkcs11.CKR_SLOT_ID_INVALID:
+		return tokenLost
+	case pkcs11.CKR_DEVICE_ERROR, pkcs11.CKR_CRYPTOKI_NOT_INITIALIZED:
+		return moduleLost
 	}
-	return false
+	return notOutage
 }
+
+// isLost reports an error after which the session (and usually every
+// session on the token) is unusable: see outageOf.
+func isLost(err error) bool { return outageOf(err) != notOutage }
 
 // isHandleInvalid reports an object handle the token no longer knows: the
 // object was deleted or the token renumbered its handles after a re-login.

@@ -93,7 +93,7 @@ func (b *Backend) Key(ctx context.Context, ref backend.KeyRef) (backend.Key, err
 	var k *key
 	err := b.withSession(ctx, func(s *session) error {
 		var err error
-		k, err = b.findKey(s.h, ref)
+		k, err = b.findKey(s, ref)
 		return err
 	})
 	if errors.Is(err, errSkip) {
@@ -105,8 +105,8 @@ func (b *Backend) Key(ctx context.Context, ref backend.KeyRef) (backend.Key, err
 	return k, nil
 }
 
-func (b *Backend) findKey(sh pkcs11.SessionHandle, ref backend.KeyRef) (*key, error) {
-	hs, err := b.findObjects(sh, refTemplate(pkcs11.CKO_PRIVATE_KEY, ref))
+func (b *Backend) findKey(s *session, ref backend.KeyRef) (*key, error) {
+	hs, err := b.findObjects(s.h, refTemplate(pkcs11.CKO_PRIVATE_KEY, ref))
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +114,7 @@ func (b *Backend) findKey(sh pkcs11.SessionHandle, ref backend.KeyRef) (*key, er
 	case 0:
 		return nil, backend.ErrKeyNotFound
 	case 1:
-		return b.loadKey(sh, hs[0])
+		return b.loadKey(s, hs[0])
 	}
 	return nil, fmt.Errorf("%d private keys match; address the key by id: %w", len(hs), backend.ErrInvalidInput)
 }
@@ -139,7 +139,7 @@ func (b *Backend) Keys(ctx context.Context) ([]backend.Key, error) {
 			return err
 		}
 		for _, h := range hs {
-			k, err := b.loadKey(s.h, h)
+			k, err := b.loadKey(s, h)
 			switch {
 			case err == nil:
 				keys = append(keys, k)
@@ -212,37 +212,30 @@ func (b *Backend) DeleteKey(ctx context.Context, ref backend.KeyRef) error {
 	return backend.Errorf(op, b.name, ref.String(), err)
 }
 
-// refresh finds k's private key object again after the token reported its
-// handle invalid: deleted, or renumbered after the sessions were reopened.
-// The object must still carry k's ID and label and the same public key, so
-// a key deleted and replaced under the same name is not used in its place.
-func (k *key) refresh(sh pkcs11.SessionHandle) (pkcs11.ObjectHandle, error) {
+// refresh finds k's private key object again in s: after the token
+// reported its handle invalid (deleted, or renumbered after the sessions
+// were reopened), and before the handle's first use in a newer session
+// generation (see objectRef). The object must still carry k's ID and label
+// and the same public key, so a key deleted and replaced under the same
+// name — or another token put in the place of k's — is not used in its
+// place.
+func (k *key) refresh(s *session) (pkcs11.ObjectHandle, error) {
 	ref := backend.KeyRef{ID: k.id, Label: k.label}
 	if ref.Validate() != nil {
 		return 0, backend.ErrKeyNotFound
 	}
-	nk, err := k.b.findKey(sh, ref)
+	nk, err := k.b.findKey(s, ref)
 	if err != nil {
+		if isLost(err) {
+			return 0, err
+		}
 		return 0, fmt.Errorf("key object is gone: %w", err)
 	}
 	type equaler interface{ Equal(crypto.PublicKey) bool }
 	if eq, ok := k.pub.(equaler); !ok || !eq.Equal(nk.pub) {
 		return 0, fmt.Errorf("key object was replaced by a different key: %w", backend.ErrKeyNotFound)
 	}
-	h := pkcs11.ObjectHandle(nk.handle.Load())
-	k.handle.Store(uint64(h))
-	k.epoch.Store(nk.epoch.Load())
-	return h, nil
-}
-
-// objectHandle returns k's private key object, found again first when an
-// object was created or destroyed through the module since the handle was
-// read (see module.Module.Objects): the handle may now name another key.
-// Objects made or destroyed by other processes are not seen; a token that
-// reuses handles can then still hand an old handle another key's object.
-func (k *key) objectHandle(sh pkcs11.SessionHandle) (pkcs11.ObjectHandle, error) {
-	if k.epoch.Load() == k.b.mod.Objects.Load() {
-		return pkcs11.ObjectHandle(k.handle.Load()), nil
-	}
-	return k.refresh(sh)
+	o := nk.obj.Load()
+	k.obj.Store(o)
+	return o.h, nil
 }

@@ -100,14 +100,17 @@ func (b *Backend) createKeyPair(ctx context.Context, label string, id []byte, ho
 		if err != nil {
 			return err
 		}
-		if k, err = b.loadKey(s.h, priv); err != nil {
+		if k, err = b.loadKey(s, priv); err != nil {
 			_ = b.p11.DestroyObject(s.h, priv)
 			_ = b.p11.DestroyObject(s.h, pub)
 			return fmt.Errorf("reading back the %s key: %w", how, err)
 		}
 		return nil
 	})
-	return k, err
+	if err != nil {
+		return nil, err // what fn wrote is not read: an abandoned call may still write it
+	}
+	return k, nil
 }
 
 // keyID returns spec.ID or a fresh random ID.

@@ -66,7 +66,7 @@ func (b *Backend) createsPrivateKey(s *session, a backend.Algorithm) (bool, erro
 	}
 	h, err := b.p11.CreateObject(s.h, append(privT, material...))
 	if err != nil {
-		if isSessionLost(err) {
+		if isLost(err) {
 			return false, fmt.Errorf("probing key import: C_CreateObject: %w", err)
 		}
 		return false, nil

@@ -23,14 +23,41 @@ import (
 
 // key is a private key object on the token.
 type key struct {
-	b      *Backend
-	id     backend.KeyID
-	label  string
-	alg    backend.Algorithm
-	pub    crypto.PublicKey
-	usage  backend.Usage // from CKA_SIGN and CKA_DECRYPT
-	handle atomic.Uint64 // private key object; refreshed when the token renumbers
-	epoch  atomic.Uint64 // the module's object count when handle was read (see objectHandle)
+	b     *Backend
+	id    backend.KeyID
+	label string
+	alg   backend.Algorithm
+	pub   crypto.PublicKey
+	usage backend.Usage // from CKA_SIGN and CKA_DECRYPT
+	obj   atomic.Pointer[objectRef]
+}
+
+// objectRef is a key's private key object handle, the session
+// generations it was found in and the module's object count when it was
+// read. A handle is trusted only in sessions of the same generations and
+// while the count has not moved: after the token lost its sessions, after
+// an outage (a module reset, a daemon restarted, a token re-inserted), or
+// after an object was created or destroyed through the module (see
+// module.Module.Objects: opencryptoki and tpm2-pkcs11 give a destroyed
+// object's handle to the next one made), a handle number may name another
+// object, and a stale one could sign with another key without any error.
+// So the key finds its object again first (see key.refresh). Objects made
+// or destroyed by other processes are not seen.
+type objectRef struct {
+	h           pkcs11.ObjectHandle
+	gen, modGen uint64
+	epoch       uint64
+}
+
+// object returns the key's object handle for use in s, finding the object
+// again when s belongs to a newer generation than the handle or objects
+// were created or destroyed through the module since it was read. Three
+// atomic loads on the hot path.
+func (k *key) object(s *session) (pkcs11.ObjectHandle, error) {
+	if o := k.obj.Load(); o.gen == s.gen && o.modGen == s.modGen && o.epoch == k.b.mod.Objects.Load() {
+		return o.h, nil
+	}
+	return k.refresh(s)
 }
 
 var _ backend.Key = (*key)(nil)
@@ -100,7 +127,7 @@ func corrupt(obj, format string, args ...any) error {
 // session or stale handle passes through (to be retried), anything else
 // means the object does not describe a usable key.
 func readFailed(obj, what string, err error) error {
-	if isSessionLost(err) || isHandleInvalid(err) {
+	if isLost(err) || isHandleInvalid(err) {
 		return fmt.Errorf("%s: %s: %w", obj, what, err)
 	}
 	return corrupt(obj, "%s: %v", what, err)
@@ -137,7 +164,8 @@ func ulong(b []byte) (uint, bool) {
 func boolAttr(b []byte) bool { return len(b) == 1 && b[0] != 0 }
 
 // loadKey builds a key from the private key object h.
-func (b *Backend) loadKey(sh pkcs11.SessionHandle, h pkcs11.ObjectHandle) (*key, error) {
+func (b *Backend) loadKey(s *session, h pkcs11.ObjectHandle) (*key, error) {
+	sh := s.h
 	epoch := b.mod.Objects.Load() // before the attributes are read from h
 	v, err := attrs(b.p11, sh, h, pkcs11.CKA_KEY_TYPE, pkcs11.CKA_ID, pkcs11.CKA_LABEL, pkcs11.CKA_SIGN, pkcs11.CKA_DECRYPT)
 	if err != nil {
@@ -168,8 +196,7 @@ func (b *Backend) loadKey(sh pkcs11.SessionHandle, h pkcs11.ObjectHandle) (*key,
 	if err != nil {
 		return nil, err
 	}
-	k.handle.Store(uint64(h))
-	k.epoch.Store(epoch)
+	k.obj.Store(&objectRef{h: h, gen: s.gen, modGen: s.modGen, epoch: epoch})
 	return k, nil
 }
 
@@ -177,7 +204,7 @@ func (k *key) loadRSA(sh pkcs11.SessionHandle, h pkcs11.ObjectHandle, obj string
 	v, err := attrs(k.b.p11, sh, h, pkcs11.CKA_MODULUS, pkcs11.CKA_PUBLIC_EXPONENT)
 	if err != nil {
 		// Some tokens keep the public parts only on the public object.
-		if isSessionLost(err) {
+		if isLost(err) {
 			return readFailed(obj, "CKA_MODULUS", err)
 		}
 		ph, perr := k.b.findPublic(sh, k.id, k.label)

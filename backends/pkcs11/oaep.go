@@ -154,5 +154,5 @@ func (k *key) testDecryptOAEP(ctx context.Context, h, mgf crypto.Hash, encLabel,
 // isBadCiphertext reports a C_Decrypt failure that is not a lost session.
 func isBadCiphertext(err error) bool {
 	var de *decryptionError
-	return errors.As(err, &de) && !isSessionLost(err)
+	return errors.As(err, &de) && !isLost(err)
 }

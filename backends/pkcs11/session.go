@@ -12,27 +12,27 @@ import (
 )
 
 // session is one open PKCS #11 session, used by one goroutine at a time
-// between pool.get and pool.put.
+// between pool.get and pool.put (or discard).
 type session struct {
-	h   pkcs11.SessionHandle
-	gen uint64 // pool generation it was opened in; older ones are discarded
+	h      pkcs11.SessionHandle
+	gen    uint64 // pool generation it was opened in
+	modGen uint64 // module generation it was opened in
 }
 
 // openSession opens a read-write session on the pool's token and logs the
 // user in. Login state in PKCS #11 belongs to the application and token,
 // not the session, so CKR_USER_ALREADY_LOGGED_IN (another session or
-// another backend on the same token did it) is success.
+// another backend on the same token did it) is success. The caller has
+// entered the module.
 func (p *pool) openSession() (*session, error) {
-	gen := p.gen.Load()
+	s := &session{gen: p.gen.Load(), modGen: p.mod.Gen()}
 	h, err := p.openAndLogin()
 	if err != nil {
 		return nil, err
 	}
 	p.open.Add(1)
-	if p.testHookOpened != nil {
-		p.testHookOpened()
-	}
-	return &session{h: h, gen: gen}, nil
+	s.h = h
+	return s, nil
 }
 
 // openAndLogin opens and logs in one session under the module's
@@ -57,78 +57,109 @@ func (p *pool) openAndLogin() (pkcs11.SessionHandle, error) {
 	return h, nil
 }
 
-// withSession runs fn on a pooled session. When fn fails because the
-// token lost the session (see isSessionLost), the session is discarded, the
-// backend recovers (reinitialising the module or finding the token again
-// where needed), and fn runs once more on a fresh, logged-in session.
+// withSession runs fn on a pooled session, on a goroutine of its own, and
+// returns its error — or ctx's error once ctx ends, whether or not fn has
+// returned: a PKCS #11 call cannot be interrupted, so a call that hangs is
+// abandoned to finish in the background, keeping its session until it
+// returns and its outcome is known (see Backend.settle). (The adapters give
+// the methods without a context the URI's timeout.)
 //
-// A session on which a PKCS #11 call failed for any other reason is closed
-// rather than reused, unless the failed operation brought it back to a
-// known state itself (see reusable): tokens do not all end an operation
-// when it fails (tpm2-pkcs11 1.9 leaves C_Decrypt active after a bad
-// ciphertext), and the next C_SignInit or C_DecryptInit on such a session,
-// for any key, fails with CKR_OPERATION_ACTIVE. The pool opens a fresh
-// session in its place when one is needed.
+// What happens after fn fails depends on the error's return code (see
+// outageOf):
 //
-// ctx bounds only the wait for a free session: a PKCS #11 call cannot be
-// interrupted.
+//   - the token lost the session (closed sessions, a logged-out user):
+//     the pool starts a new generation and fn runs once more on a fresh,
+//     logged-in session;
+//   - the token or the module failed (CKR_DEVICE_ERROR, a removed token,
+//     a finalised module): the backend starts recovering in the
+//     background (see recovery.go); when the first attempt starts now,
+//     the caller waits for it, within ctx, and retries once if it
+//     succeeded; otherwise the call fails with backend.ErrUnavailable;
+//   - any other failure is the call's own: the session is closed rather
+//     than reused, unless the failed operation brought it back to a known
+//     state itself (see reusable): tokens do not all end an operation
+//     when it fails (tpm2-pkcs11 1.9 leaves C_Decrypt active after a bad
+//     ciphertext), and the next C_SignInit or C_DecryptInit on such a
+//     session, for any key, fails with CKR_OPERATION_ACTIVE.
+//
+// While the backend recovers, or while as many calls as it has sessions
+// are abandoned and still running, withSession fails at once with
+// backend.ErrUnavailable.
 func (b *Backend) withSession(ctx context.Context, fn func(s *session) error) error {
 	for attempt := 0; ; attempt++ {
-		s, err := b.pool.get(ctx)
-		if err != nil {
+		if err := b.available(); err != nil {
 			return err
 		}
-		err = fn(s)
-		if err == nil {
-			b.pool.put(s)
-			return nil
-		}
-		if !isSessionLost(err) {
-			if reusable(err) {
-				b.pool.put(s)
-			} else {
-				b.pool.discard(s)
+		s, err := b.pool.get(ctx)
+		if err != nil {
+			if errors.Is(err, errModuleResetting) {
+				return fmt.Errorf("%w: %w", backend.ErrUnavailable, err)
+			}
+			if kind := outageOf(err); kind >= tokenLost {
+				return b.failed(ctx, kind, b.mod.Gen(), err, attempt)
 			}
 			return err
 		}
-		b.pool.discard(s)
-		if attempt > 0 {
-			return fmt.Errorf("token failed again after reopening its sessions: %w", err)
+		err, ok := b.calls.Run(ctx, func() error { return fn(s) }, func(err error) { b.settle(s, err) })
+		if !ok {
+			return fmt.Errorf("the token did not answer in time; the call goes on in the background: %w", err)
 		}
-		if rerr := b.recover(s.gen, err); rerr != nil {
-			return fmt.Errorf("%w; recovering: %w", err, rerr)
+		switch kind := b.settle(s, err); kind {
+		case notOutage:
+			return err
+		case sessionLost:
+			if attempt > 0 {
+				return fmt.Errorf("token failed again after reopening its sessions: %w", err)
+			}
+			b.pool.renew(s.gen)
+		default:
+			if err := b.failed(ctx, kind, s.modGen, err, attempt); err != nil {
+				return err
+			}
 		}
 	}
 }
 
-// recover makes the pool start over after the token lost a session opened
-// in generation gen: sessions from that generation are discarded as they
-// come back, and new ones are opened and logged in. If the module was
-// finalised under us it is initialised again; if the token went away its
-// slot is looked up again. Concurrent callers recover once.
-func (b *Backend) recover(gen uint64, cause error) error {
-	b.recoverMu.Lock()
-	defer b.recoverMu.Unlock()
-	if b.pool.gen.Load() != gen {
-		return nil // someone already recovered from this generation
+// settle gives back a session after fn ran on it and returned err — on
+// the caller's goroutine, or on the call's own if the caller left — and
+// reports what err means. A token or module failure starts the backend's
+// recovery.
+func (b *Backend) settle(s *session, err error) outageKind {
+	if err == nil {
+		b.pool.put(s)
+		return notOutage
 	}
-	c, _ := ckr(cause)
-	if c == pkcs11.CKR_CRYPTOKI_NOT_INITIALIZED {
-		if err := b.mod.Reinitialize(); err != nil {
-			return err
+	kind := outageOf(err)
+	switch {
+	case kind != notOutage:
+		b.pool.discard(s)
+	case reusable(err):
+		b.pool.put(s)
+	default:
+		b.pool.discard(s)
+	}
+	if kind >= tokenLost {
+		b.lost(kind, s.modGen, err)
+	}
+	return kind
+}
+
+// failed handles a token or module failure met by a caller: it starts the
+// recovery (if settle has not) and returns nil when the caller should try
+// again — the first attempt started now and succeeded within ctx — or the
+// error to return, wrapping backend.ErrUnavailable and err.
+func (b *Backend) failed(ctx context.Context, kind outageKind, modGen uint64, err error, attempt int) error {
+	ended, now := b.lost(kind, modGen, err)
+	if attempt == 0 && now {
+		select {
+		case <-ended:
+			if b.status.Up() {
+				return nil
+			}
+		case <-ctx.Done():
 		}
 	}
-	switch c {
-	case pkcs11.CKR_CRYPTOKI_NOT_INITIALIZED, pkcs11.CKR_DEVICE_REMOVED, pkcs11.CKR_TOKEN_NOT_PRESENT,
-		pkcs11.CKR_TOKEN_NOT_RECOGNIZED, pkcs11.CKR_SLOT_ID_INVALID, pkcs11.CKR_DEVICE_ERROR:
-		slot, _, err := findSlot(b.p11, b.cfg)
-		if err != nil {
-			return err
-		}
-		b.pool.slotID.Store(uint64(slot))
-	}
-	b.pool.gen.Add(1)
-	return nil
+	return fmt.Errorf("%w: %w", backend.ErrUnavailable, err)
 }
 
 // reusable reports whether a session can go back to the pool after an

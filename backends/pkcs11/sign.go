@@ -102,13 +102,13 @@ func (k *key) sign(ctx context.Context, _ io.Reader, req backend.SignRequest) ([
 func (k *key) signRaw(ctx context.Context, mech []*pkcs11.Mechanism, data []byte) ([]byte, error) {
 	var sig []byte
 	err := k.b.withSession(ctx, func(s *session) error {
-		h, err := k.objectHandle(s.h)
+		h, err := k.object(s)
 		if err != nil {
 			return err
 		}
 		err = k.b.p11.SignInit(s.h, mech, h)
 		if isHandleInvalid(err) {
-			if h, err = k.refresh(s.h); err != nil {
+			if h, err = k.refresh(s); err != nil {
 				return err
 			}
 			err = k.b.p11.SignInit(s.h, mech, h)
@@ -127,5 +127,8 @@ func (k *key) signRaw(ctx context.Context, mech []*pkcs11.Mechanism, data []byte
 		}
 		return nil
 	})
-	return sig, err
+	if err != nil {
+		return nil, err // what fn wrote is not read: an abandoned call may still write it
+	}
+	return sig, nil
 }

@@ -36,6 +36,7 @@
 package opencryptokitest
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -293,7 +294,7 @@ func runningDaemon() int {
 // initToken initialises the soft token in this process (C_InitToken with
 // the default SO PIN of a fresh token, then new SO and user PINs).
 func initToken(t *Token) error {
-	m, err := module.Open(ModulePath)
+	m, err := module.Open(context.Background(), ModulePath)
 	if err != nil {
 		return err
 	}

@@ -30,6 +30,7 @@
 package tpm2pkcs11test
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -304,7 +305,7 @@ func isSocket(path string) bool {
 // initToken initialises a token in the free slot, in this process (see
 // the package documentation), and sets its user PIN.
 func initToken(t *Token) error {
-	m, err := module.Open(ModulePath)
+	m, err := module.Open(context.Background(), ModulePath)
 	if err != nil {
 		return err
 	}

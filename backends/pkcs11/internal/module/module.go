@@ -7,11 +7,20 @@
 // and C_Finalize ends every user's sessions. Many modules are also not safe
 // to finalise, unload and load again in one process: opencryptoki 3.8 dies
 // with SIGSEGV in the second C_Initialize. So a library is loaded once per
-// process and, once initialised, stays loaded and initialised until the
-// process exits: [Open] loads it (or finds it loaded) and initialises it if
-// needed, [Module.Release] only drops a reference. Nothing here ever calls
-// C_Finalize or dlclose. A library some other code in the process
-// initialised is used as it is, and stays theirs to finalise.
+// process and never unloaded: [Open] loads it (or finds it loaded) and
+// initialises it if needed, [Module.Release] only drops a reference.
+// Nothing here ever calls dlclose.
+//
+// The one exception to "initialised until the process exits" is
+// [Module.Reset], the cure for a module whose connection to its device
+// broke (p11-kit's client module keeps a broken connection to its server
+// until it is finalised and initialised again): C_Finalize and
+// C_Initialize in the same loaded library, which SoftHSM2, opencryptoki
+// 3.8, tpm2-pkcs11 1.9 and p11-kit's client survive (the package's tests
+// prove it on each). Reset runs only on a library this process
+// initialised itself ([Module.Owned]): one that another user in the
+// process initialised stays theirs to finalise. A reset ends every
+// session of every user of the module; [Module.Gen] tells them.
 //
 // On Linux a library is loaded with RTLD_DEEPBIND, so that its calls to its
 // own functions stay its own even when another module has put functions
@@ -21,6 +30,7 @@
 package module
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -32,12 +42,19 @@ import (
 	"github.com/miekg/pkcs11"
 )
 
-// ErrLoad means the library could not be loaded or initialised.
-var ErrLoad = errors.New("PKCS #11 module cannot be loaded")
+var (
+	// ErrLoad means the library could not be loaded or initialised.
+	ErrLoad = errors.New("PKCS #11 module cannot be loaded")
+	// ErrNotOwned means a reset was refused because another user in the
+	// process initialised the module.
+	ErrNotOwned = errors.New("another user in this process initialised the PKCS #11 module, so cryptoplug does not finalise it under them")
+)
 
 // Module is one loaded PKCS #11 library, shared by every user in the
 // process. Ctx is safe for concurrent use (the library is initialised with
-// CKF_OS_LOCKING_OK).
+// CKF_OS_LOCKING_OK); every call through it must be bracketed by
+// [Module.Enter] and [Module.Exit], so that [Module.Reset] never finalises
+// the library under a call.
 type Module struct {
 	Path string
 	Ctx  *pkcs11.Ctx
@@ -62,6 +79,14 @@ type Module struct {
 	Objects atomic.Uint64
 
 	refs int // guarded by cache.Mutex
+
+	gate gate
+	gen  atomic.Uint64 // bumped by every C_Initialize that initialised the library
+
+	// turn serialises C_Initialize and C_Finalize (Open, Reset); a
+	// one-slot channel, so that a waiter can give up with its context.
+	turn  chan struct{}
+	owned atomic.Bool // written under turn: the last C_Initialize was ours and succeeded
 }
 
 var cache = struct {
@@ -75,58 +100,153 @@ var cache = struct {
 // CKR_CRYPTOKI_ALREADY_INITIALIZED, so a library another user in the
 // process finalised meanwhile (crypto11 does, on Close) is initialised
 // again, and one whose C_Initialize failed stays loaded to be tried again:
-// no library is ever unloaded. Errors wrap [ErrLoad] and name the path.
-// Open is safe for concurrent use.
-func Open(path string) (*Module, error) {
-	key := filepath.Clean(path)
-	cache.Lock()
-	defer cache.Unlock()
-	m, ok := cache.m[key]
-	if !ok {
-		if _, err := os.Stat(key); err != nil {
-			return nil, fmt.Errorf("%w: %s: %w", ErrLoad, key, unwrapPathError(err))
-		}
-		if err := loadPrivately(key); err != nil {
-			msg := err.Error() // dlerror, which names the file on glibc
-			if !strings.Contains(msg, key) {
-				msg = key + ": " + msg
-			}
-			return nil, fmt.Errorf("%w: %s (is it a PKCS #11 module for this architecture?)", ErrLoad, msg)
-		}
-		ctx := pkcs11.New(key)
-		if ctx == nil {
-			return nil, fmt.Errorf("%w: %s: dlopen failed or the library has no C_GetFunctionList (is it a PKCS #11 module for this architecture?)", ErrLoad, key)
-		}
-		m = &Module{Path: key, Ctx: ctx}
-		cache.m[key] = m
+// no library is ever unloaded. A C_Initialize that does not return (a
+// module whose server hangs) holds Open only while ctx allows. Errors wrap
+// [ErrLoad] and name the path, or are ctx's. Open is safe for concurrent
+// use.
+func Open(ctx context.Context, path string) (*Module, error) {
+	m, err := load(filepath.Clean(path))
+	if err != nil {
+		return nil, err
 	}
-	if err := m.initialize(); err != nil {
+	if err := m.take(ctx); err != nil {
+		return nil, fmt.Errorf("%s: waiting for another initialisation of the module: %w", m.Path, err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		// The turn is held until C_Initialize returns, however long.
+		defer m.give()
+		done <- m.initialize()
+	}()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%s: C_Initialize did not return: %w", m.Path, ctx.Err())
+	}
+	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrLoad, err)
 	}
+	cache.Lock()
 	m.refs++
+	cache.Unlock()
 	return m, nil
 }
 
+// load returns the cached module for the cleaned path key, loading it.
+func load(key string) (*Module, error) {
+	cache.Lock()
+	defer cache.Unlock()
+	if m, ok := cache.m[key]; ok {
+		return m, nil
+	}
+	if _, err := os.Stat(key); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrLoad, key, unwrapPathError(err))
+	}
+	if err := loadPrivately(key); err != nil {
+		msg := err.Error() // dlerror, which names the file on glibc
+		if !strings.Contains(msg, key) {
+			msg = key + ": " + msg
+		}
+		return nil, fmt.Errorf("%w: %s (is it a PKCS #11 module for this architecture?)", ErrLoad, msg)
+	}
+	ctx := pkcs11.New(key)
+	if ctx == nil {
+		return nil, fmt.Errorf("%w: %s: dlopen failed or the library has no C_GetFunctionList (is it a PKCS #11 module for this architecture?)", ErrLoad, key)
+	}
+	m := &Module{Path: key, Ctx: ctx, gate: newGate(), turn: make(chan struct{}, 1)}
+	cache.m[key] = m
+	return m, nil
+}
+
+func (m *Module) take(ctx context.Context) error {
+	select {
+	case m.turn <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (m *Module) give() { <-m.turn }
+
 // initialize calls C_Initialize; a library already initialised (by this
 // cache, or by another user in the process such as crypto11) is success.
-// The caller holds cache.Mutex.
+// A C_Initialize that initialised the library makes it ours and starts a
+// generation: every session opened before is gone. The caller holds the
+// turn.
 func (m *Module) initialize() error {
 	switch err := m.Ctx.Initialize(); {
-	case err == nil, errors.Is(err, pkcs11.Error(pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED)):
+	case err == nil:
+		m.owned.Store(true)
+		m.gen.Add(1)
+		return nil
+	case errors.Is(err, pkcs11.Error(pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED)):
 		return nil
 	default:
 		return fmt.Errorf("%s: C_Initialize: %w", m.Path, err)
 	}
 }
 
-// Reinitialize calls C_Initialize again after an operation found the
-// library finalised (CKR_CRYPTOKI_NOT_INITIALIZED) by another user in the
-// process. It is safe to call concurrently and when the library is already
-// initialised.
-func (m *Module) Reinitialize() error {
-	cache.Lock()
-	defer cache.Unlock()
-	return m.initialize()
+// Enter admits one call into the library, or reports false while a
+// [Module.Reset] is under way (the caller should then fail fast). Every
+// true Enter is followed by one Exit, after the call returns.
+func (m *Module) Enter() bool { return m.gate.enter() }
+
+// Exit ends a call that Enter admitted.
+func (m *Module) Exit() { m.gate.exit() }
+
+// Gen returns the module's generation: it changes when the library is
+// initialised again, after which every session and object handle obtained
+// in an earlier generation is gone, and a handle number may be reused for
+// another session: such handles must be forgotten, never closed. Read it
+// between Enter and Exit, where it cannot change.
+func (m *Module) Gen() uint64 { return m.gen.Load() }
+
+// Owned reports whether this process's last C_Initialize of the library
+// initialised it (rather than finding it initialised by another user).
+func (m *Module) Owned() bool { return m.owned.Load() }
+
+// Reset brings back a library whose connection to its device broke, for
+// every user of the module at once: after waiting, while ctx allows, for
+// the calls in flight to return (new ones are refused meanwhile), it calls
+// C_Finalize (when finalize is true) and C_Initialize, which starts a new
+// generation. seen is the generation in which the caller saw the failure:
+// when the library was initialised again since, Reset does nothing and
+// returns nil, so that users that failed together reset it once.
+//
+// finalize is false for a library that another user finalised
+// (CKR_CRYPTOKI_NOT_INITIALIZED), which only needs C_Initialize; a
+// finalising Reset of a library this process did not initialise fails
+// with [ErrNotOwned]. Errors name the path. Reset never unloads the
+// library. It is safe for concurrent use; resets run one at a time.
+func (m *Module) Reset(ctx context.Context, seen uint64, finalize bool) error {
+	if err := m.take(ctx); err != nil {
+		return fmt.Errorf("%s: waiting for another reset: %w", m.Path, err)
+	}
+	defer m.give()
+	if m.gen.Load() != seen {
+		return nil
+	}
+	if finalize && !m.owned.Load() {
+		return ErrNotOwned
+	}
+	if err := m.gate.close(ctx); err != nil {
+		return fmt.Errorf("%s: waiting for %d calls in flight before resetting the module: %w", m.Path, m.gate.inFlight(), err)
+	}
+	defer m.gate.open()
+	if finalize {
+		err := m.Ctx.Finalize()
+		if err != nil && !errors.Is(err, pkcs11.Error(pkcs11.CKR_CRYPTOKI_NOT_INITIALIZED)) {
+			return fmt.Errorf("%s: C_Finalize: %w", m.Path, err)
+		}
+	}
+	err := m.initialize()
+	if err == nil && m.gen.Load() == seen {
+		// Initialised meanwhile by someone else (ALREADY_INITIALIZED):
+		// our sessions are gone all the same.
+		m.gen.Add(1)
+	}
+	return err
 }
 
 // Release drops one reference. The library stays loaded and initialised
