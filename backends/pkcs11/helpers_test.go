@@ -11,6 +11,8 @@ import (
 	"crypto/rsa"
 	_ "crypto/sha1"
 	"crypto/sha256"
+	"errors"
+	"fmt"
 	"hash"
 	"testing"
 
@@ -69,6 +71,44 @@ func signAndVerify(t *testing.T, k backend.Key) {
 	default:
 		t.Fatalf("unexpected public key %T", pub)
 	}
+}
+
+// signVerified makes one signature with k and verifies it, reporting what
+// went wrong as an error: for goroutines other than the test's.
+func signVerified(k backend.Key) error {
+	s, err := k.Signer()
+	if err != nil {
+		return err
+	}
+	msg := []byte("cryptoplug pkcs11 test message")
+	d := sha256.Sum256(msg)
+	switch pub := k.Public().(type) {
+	case *ecdsa.PublicKey:
+		sig, err := s.Sign(rand.Reader, d[:], crypto.SHA256)
+		if err != nil {
+			return err
+		}
+		if !ecdsa.VerifyASN1(pub, d[:], sig) {
+			return errors.New("ECDSA signature does not verify")
+		}
+	case *rsa.PublicKey:
+		sig, err := s.Sign(rand.Reader, d[:], crypto.SHA256)
+		if err != nil {
+			return err
+		}
+		return rsa.VerifyPKCS1v15(pub, crypto.SHA256, d[:], sig)
+	case ed25519.PublicKey:
+		sig, err := s.Sign(rand.Reader, msg, crypto.Hash(0))
+		if err != nil {
+			return err
+		}
+		if !ed25519.Verify(pub, msg, sig) {
+			return errors.New("Ed25519 signature does not verify")
+		}
+	default:
+		return fmt.Errorf("unexpected public key %T", pub)
+	}
+	return nil
 }
 
 const cryptoSHA256 = crypto.SHA256

@@ -88,6 +88,15 @@ func TestConcurrentUse(t *testing.T) {
 		generate(t, b, backend.RSA2048, "rsa", 0),
 		generate(t, b, backend.Ed25519, "ed", 0),
 	}
+	// The workers report what they saw; the test goroutine judges it.
+	type result struct {
+		what  string
+		err   error
+		label string // Key's answer
+		want  string
+		n     int // how many keys Keys listed
+	}
+	results := make(chan result, 8*12*3)
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Add(1)
@@ -95,20 +104,32 @@ func TestConcurrentUse(t *testing.T) {
 			defer wg.Done()
 			for i := range 12 {
 				k := keys[(g+i)%len(keys)]
-				signAndVerify(t, k)
+				results <- result{what: "sign", err: signVerified(k)}
 				if i%4 == 0 {
 					got, err := b.Key(ctx, backend.ByID(k.ID()))
-					require.NoError(t, err)
-					require.Equal(t, k.Label(), got.Label())
+					r := result{what: "key", err: err, want: k.Label()}
+					if err == nil {
+						r.label = got.Label()
+					}
+					results <- r
 				}
 				if i%6 == 0 {
 					all, err := b.Keys(ctx)
-					require.NoError(t, err)
-					require.Len(t, all, len(keys))
+					results <- result{what: "keys", err: err, n: len(all)}
 				}
 			}
 		}()
 	}
 	wg.Wait()
+	close(results)
+	for r := range results {
+		require.NoError(t, r.err, r.what)
+		switch r.what {
+		case "key":
+			require.Equal(t, r.want, r.label)
+		case "keys":
+			require.Equal(t, len(keys), r.n)
+		}
+	}
 	require.LessOrEqual(t, b.openSessions(), 3)
 }
