@@ -103,7 +103,7 @@ func Open(ctx context.Context, uri string) (*Backend, error) {
 	}
 	b := &Backend{cfg: cfg, name: name, mod: mod, p11: mod.Ctx}
 	b.loop = outage.NewLoop(b.recoverOnce, outage.DefaultBackoff)
-	err, ok := outage.NewCalls(1).Run(ctx, func() error { return b.init(pin) }, func(err error) {
+	err, ok := outage.NewCalls(1).Run(ctx, func() error { return b.init(ctx, pin) }, func(err error) {
 		if err == nil {
 			b.Close()
 		} else {
@@ -120,11 +120,26 @@ func Open(ctx context.Context, uri string) (*Backend, error) {
 	return b, nil
 }
 
-func (b *Backend) init(pin backend.Secret) error {
+func (b *Backend) init(ctx context.Context, pin backend.Secret) error {
 	if !b.mod.Enter() {
 		return fmt.Errorf("%w: %w", backend.ErrUnavailable, errModuleResetting)
 	}
+	gen := b.mod.Gen()
 	slot, ti, err := findSlot(b.p11, b.cfg)
+	if err != nil && outageOf(err) == moduleLost && b.mod.Owned() {
+		// The module's connection to its device broke before this Open
+		// (p11-kit's client after its server restarted, while no backend
+		// used it): reset it once, as a recovery would.
+		b.mod.Exit()
+		c, _ := ckr(err)
+		if rerr := b.mod.Reset(ctx, gen, c != pkcs11.CKR_CRYPTOKI_NOT_INITIALIZED); rerr != nil {
+			return fmt.Errorf("%w; resetting the module: %w", err, rerr)
+		}
+		if !b.mod.Enter() {
+			return fmt.Errorf("%w: %w", backend.ErrUnavailable, errModuleResetting)
+		}
+		slot, ti, err = findSlot(b.p11, b.cfg)
+	}
 	if err != nil {
 		b.mod.Exit()
 		return err

@@ -80,42 +80,63 @@ func (p *pool) slot() uint { return uint(p.slotID.Load()) }
 // while ctx allows, with the module entered: the caller ends with put or
 // discard. It fails with backend.ErrClosed after close, with
 // errModuleResetting (at once) while the module is reset, with the
-// context's error, and with the error of C_OpenSession or C_Login.
+// context's error, and with the error of C_OpenSession or C_Login. It is
+// take followed by ready, on one goroutine.
 func (p *pool) get(ctx context.Context) (*session, error) {
-	for {
-		if p.closed.Load() {
-			return nil, backend.ErrClosed
+	s, err := p.take(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return p.ready(s)
+}
+
+// take takes one unit, waiting while ctx allows: an idle session, or a
+// permit to open one (nil). It makes no PKCS #11 call, so it is safe on a
+// caller's goroutine however the token behaves; ready, which may call the
+// token, turns the unit into a session.
+func (p *pool) take(ctx context.Context) (*session, error) {
+	if p.closed.Load() {
+		return nil, backend.ErrClosed
+	}
+	return p.acquire(ctx)
+}
+
+// ready enters the module and turns a unit from take into a usable
+// session: an idle session of the current generations is used as it is;
+// a stale one (opened before the module was reset or the token lost its
+// sessions) is closed or forgotten, and a session is opened in its place,
+// as for a permit. On failure the unit is given back and the module left.
+func (p *pool) ready(s *session) (*session, error) {
+	if !p.mod.Enter() {
+		p.giveBack(s)
+		return nil, errModuleResetting
+	}
+	if p.closed.Load() {
+		if s != nil {
+			p.discard(s)
+		} else {
+			p.permits <- struct{}{}
+			p.mod.Exit()
 		}
-		s, err := p.acquire(ctx)
-		if err != nil {
-			return nil, err
+		return nil, backend.ErrClosed
+	}
+	if s != nil && (s.modGen != p.mod.Gen() || s.gen != p.gen.Load()) {
+		if s.modGen == p.mod.Gen() {
+			p.closeHandle(s.h) // a dead handle of an older module generation is only forgotten
 		}
-		if !p.mod.Enter() {
-			p.giveBack(s)
-			return nil, errModuleResetting
-		}
-		switch {
-		case p.closed.Load():
-			if s != nil {
-				p.discard(s)
-			} else {
-				p.permits <- struct{}{}
-				p.mod.Exit()
-			}
-			return nil, backend.ErrClosed
-		case s == nil:
-			if s, err = p.openSession(); err != nil {
-				p.permits <- struct{}{}
-				p.mod.Exit()
-				return nil, err
-			}
-			return s, nil
-		case s.modGen != p.mod.Gen() || s.gen != p.gen.Load():
-			p.discard(s) // opened before the module was reset or the token lost its sessions
-			continue
-		}
+		p.open.Add(-1)
+		s = nil // its unit is now a permit
+	}
+	if s != nil {
 		return s, nil
 	}
+	s, err := p.openSession()
+	if err != nil {
+		p.permits <- struct{}{}
+		p.mod.Exit()
+		return nil, err
+	}
+	return s, nil
 }
 
 // acquire takes one unit: an idle session, or a permit (nil). It makes no

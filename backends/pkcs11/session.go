@@ -90,39 +90,65 @@ func (b *Backend) withSession(ctx context.Context, fn func(s *session) error) er
 		if err := b.available(); err != nil {
 			return err
 		}
-		s, err := b.pool.get(ctx)
+		// Waiting for a free session happens here; everything that calls
+		// the token — opening a session, closing a stale one, fn, closing
+		// a failed one — runs where the caller can leave it.
+		unit, err := b.pool.take(ctx)
 		if err != nil {
-			if errors.Is(err, errModuleResetting) {
-				return fmt.Errorf("%w: %w", backend.ErrUnavailable, err)
-			}
-			if kind := outageOf(err); kind >= tokenLost {
-				return b.failed(ctx, kind, b.mod.Gen(), err, attempt)
-			}
 			return err
 		}
-		err, ok := b.calls.Run(ctx, func() error { return fn(s) }, func(err error) { b.settle(s, err) })
+		var (
+			readyErr      error // ready's failure: no session was used
+			kind          outageKind
+			gen, modGen   uint64 // the generations of the session fn ran on
+			readyAtModGen = b.mod.Gen()
+		)
+		err, ok := b.calls.Run(ctx, func() error {
+			s, err := b.pool.ready(unit)
+			if err != nil {
+				readyErr = err
+				return err
+			}
+			if ctx.Err() != nil { // the caller left while the session was opened
+				b.pool.put(s)
+				readyErr = ctx.Err()
+				return readyErr
+			}
+			err = fn(s)
+			kind, gen, modGen = b.settle(s, err), s.gen, s.modGen
+			return err
+		}, nil)
 		if !ok {
 			return fmt.Errorf("the token did not answer in time; the call goes on in the background: %w", err)
 		}
-		switch kind := b.settle(s, err); kind {
+		if readyErr != nil {
+			if errors.Is(readyErr, errModuleResetting) {
+				return fmt.Errorf("%w: %w", backend.ErrUnavailable, readyErr)
+			}
+			if kind := outageOf(readyErr); kind >= tokenLost {
+				return b.failed(ctx, kind, readyAtModGen, readyErr, attempt)
+			}
+			return readyErr
+		}
+		switch kind {
 		case notOutage:
 			return err
 		case sessionLost:
 			if attempt > 0 {
 				return fmt.Errorf("token failed again after reopening its sessions: %w", err)
 			}
-			b.pool.renew(s.gen)
+			b.pool.renew(gen)
 		default:
-			if err := b.failed(ctx, kind, s.modGen, err, attempt); err != nil {
+			if err := b.failed(ctx, kind, modGen, err, attempt); err != nil {
 				return err
 			}
 		}
 	}
 }
 
-// settle gives back a session after fn ran on it and returned err — on
-// the caller's goroutine, or on the call's own if the caller left — and
-// reports what err means. A token or module failure starts the backend's
+// settle gives back a session after fn ran on it and returned err, on
+// the call's goroutine (so also when the caller left), and reports what
+// err means. A token or module failure starts the backend's
 // recovery.
 func (b *Backend) settle(s *session, err error) outageKind {
 	if err == nil {
@@ -138,7 +164,10 @@ func (b *Backend) settle(s *session, err error) outageKind {
 	default:
 		b.pool.discard(s)
 	}
-	if kind >= tokenLost {
+	if kind >= tokenLost && s.modGen == b.mod.Gen() && s.gen == b.pool.gen.Load() {
+		// Only a session of the current generations reports an outage: a
+		// call that began before the last recovery (an abandoned one that
+		// returned late) tells nothing about the token now.
 		b.lost(kind, s.modGen, err)
 	}
 	return kind

@@ -23,7 +23,7 @@ func TestSessionTableCallsAreSerialised(t *testing.T) {
 	b := openURI(t, tpm2pkcs11test.NewToken(t))
 	// The backend's pool without its PIN: C_Login takes tpm2-pkcs11's
 	// token lock and would space the racing calls out.
-	p := newPool(b.pool.p11, b.pool.table, b.pool.slot(), nil, 1)
+	p := newPool(b.mod, b.pool.slot(), nil, 1)
 	var live sync.Map
 	var opened, shared atomic.Int64
 	var wg sync.WaitGroup

@@ -87,6 +87,10 @@ type Module struct {
 	// one-slot channel, so that a waiter can give up with its context.
 	turn  chan struct{}
 	owned atomic.Bool // written under turn: the last C_Initialize was ours and succeeded
+	// initialized is false after Reset's C_Finalize until a C_Initialize
+	// succeeds: a Reset whose C_Initialize failed (the server still down)
+	// does not finalise again on its next try. Written under turn.
+	initialized atomic.Bool
 }
 
 var cache = struct {
@@ -177,10 +181,12 @@ func (m *Module) give() { <-m.turn }
 func (m *Module) initialize() error {
 	switch err := m.Ctx.Initialize(); {
 	case err == nil:
+		m.initialized.Store(true)
 		m.owned.Store(true)
 		m.gen.Add(1)
 		return nil
 	case errors.Is(err, pkcs11.Error(pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED)):
+		m.initialized.Store(true)
 		return nil
 	default:
 		return fmt.Errorf("%s: C_Initialize: %w", m.Path, err)
@@ -234,7 +240,14 @@ func (m *Module) Reset(ctx context.Context, seen uint64, finalize bool) error {
 		return fmt.Errorf("%s: waiting for %d calls in flight before resetting the module: %w", m.Path, m.gate.inFlight(), err)
 	}
 	defer m.gate.open()
-	if finalize {
+	// No call is in flight now, so nobody holds Sessions; it is taken all
+	// the same, so that C_Finalize and C_Initialize, which empty the
+	// library's session table, are serialised with every other change to
+	// it (see Sessions).
+	m.Sessions.Lock()
+	defer m.Sessions.Unlock()
+	if finalize && m.initialized.Load() {
+		m.initialized.Store(false)
 		err := m.Ctx.Finalize()
 		if err != nil && !errors.Is(err, pkcs11.Error(pkcs11.CKR_CRYPTOKI_NOT_INITIALIZED)) {
 			return fmt.Errorf("%s: C_Finalize: %w", m.Path, err)
