@@ -126,10 +126,14 @@ func (b *Backend) init(ctx context.Context, pin backend.Secret) error {
 	}
 	gen := b.mod.Gen()
 	slot, ti, err := findSlot(b.p11, b.cfg)
-	if err != nil && outageOf(err) == moduleLost && b.mod.Owned() {
-		// The module's connection to its device broke before this Open
-		// (p11-kit's client after its server restarted, while no backend
-		// used it): reset it once, as a recovery would.
+	if err != nil && b.mod.Owned() && (outageOf(err) == moduleLost || errors.Is(err, ErrTokenNotFound) && b.mod.Users() == 1) {
+		// The module's connection to its device may have broken before
+		// this Open, while no backend used it: p11-kit's client, after
+		// its server restarted, answers CKR_DEVICE_ERROR or lists no
+		// token until it is initialised again. Reset it once, as a
+		// recovery would — for a missing token only when no other
+		// backend in the process uses the module, whose sessions a reset
+		// would end for nothing.
 		b.mod.Exit()
 		c, _ := ckr(err)
 		if rerr := b.mod.Reset(ctx, gen, c != pkcs11.CKR_CRYPTOKI_NOT_INITIALIZED); rerr != nil {

@@ -274,6 +274,13 @@ func (m *Module) Release() {
 	m.refs--
 }
 
+// Users returns how many [Open]s of the module have not been released.
+func (m *Module) Users() int {
+	cache.Lock()
+	defer cache.Unlock()
+	return m.refs
+}
+
 // Refs returns the number of references to the module loaded from path
 // (0 also when it is not loaded). For tests.
 func Refs(path string) int {
