@@ -105,7 +105,7 @@ func classify(err error) (code, message string) {
 		return wire.CodeDecryptionFailed, "decryption error"
 	case errors.Is(err, backend.ErrNotExtractable):
 		return wire.CodeNotExtractable, "key not extractable"
-	case errors.Is(err, backend.ErrClosed):
+	case errors.Is(err, backend.ErrClosed), errors.Is(err, backend.ErrUnavailable):
 		return wire.CodeBackendUnavailable, "backend unavailable"
 	case errors.Is(err, context.DeadlineExceeded):
 		return wire.CodeTimeout, "the backend did not answer in time"

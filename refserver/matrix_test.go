@@ -160,6 +160,7 @@ func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
 // A route without a fixture fails TestRouteRoleMatrix, so new routes get one.
 var fixtures = map[string]func(t *testing.T, w *world) call{
 	"GET /healthz":                func(*testing.T, *world) call { return call{path: "/healthz"} },
+	"GET /readyz":                 func(*testing.T, *world) call { return call{path: "/readyz"} },
 	"GET /metrics":                func(*testing.T, *world) call { return call{path: "/metrics"} },
 	"GET /v1/versionInfo":         func(*testing.T, *world) call { return call{path: "/v1/versionInfo"} },
 	"GET /v1/keystore/statistics": func(*testing.T, *world) call { return call{path: "/v1/keystore/statistics"} },

@@ -20,6 +20,9 @@ import (
 //     reason "missing", "malformed", "credential_in_url", "invalid",
 //     "rate_limited" or "forbidden".
 //
+// and, for a backend that reports its health, the refserver_backend_*
+// series of healthCollector.
+//
 // GET /metrics needs role service: the series reveal traffic patterns.
 type metrics struct {
 	reg      *prometheus.Registry

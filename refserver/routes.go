@@ -60,6 +60,7 @@ func routeTable() []Route {
 	return []Route{
 		// Service.
 		{Method: "GET", Path: "/healthz", Public: true, Summary: "liveness: 200 when the server answers", handle: (*Server).health},
+		{Method: "GET", Path: "/readyz", Public: true, Summary: "readiness: 200 while the backend serves operations, 503 while its store is gone", handle: (*Server).ready},
 		{Method: "GET", Path: "/metrics", Roles: roleService, Summary: "Prometheus metrics", handle: (*Server).metricsPage},
 		{Method: "GET", Path: "/v1/versionInfo", Roles: roleService, Summary: "server version and backend description", handle: (*Server).versionInfo},
 		{Method: "GET", Path: "/v1/keystore/statistics", Roles: roleService, Summary: "key counts by algorithm", handle: (*Server).statistics},

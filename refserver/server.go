@@ -85,6 +85,11 @@ func newServer(opts Options, routes []Route) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if hr, ok := opts.Backend.(backend.HealthReporter); ok {
+		if err := opts.Registry.Register(newHealthCollector(hr)); err != nil {
+			return nil, err
+		}
+	}
 	s := &Server{opts: opts, mux: http.NewServeMux(), routes: routes, metrics: m, audit: audit, started: time.Now()}
 	for i := range routes {
 		s.mux.Handle(routes[i].Pattern(), s.wrap(&routes[i]))

@@ -37,7 +37,7 @@ type Statistics struct {
 	UptimeSecs  int64          `json:"uptime_seconds"`
 }
 
-// Health is the answer of GET /healthz.
+// Health is the answer of GET /healthz and GET /readyz.
 type Health struct {
-	Status string `json:"status"` // "ok"
+	Status string `json:"status"` // "ok"; "unavailable" from /readyz (503) while the backend's store is gone
 }
