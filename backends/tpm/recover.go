@@ -30,17 +30,38 @@ func (d *device) do(ctx context.Context, op func(t transport.TPM) error) error {
 // started (TPM_RC_INITIALIZE) or a handle we hold no longer exists (the TPM
 // was reset), the device is marked stale, reconnected, its SRK re-created,
 // and op run again; op reloads its key through [device.loaded]. op must be
-// safe to run more than once. The caller holds the lock.
+// safe to run more than once. The caller holds the lock. A TPM that stays
+// unreachable fails with backend.ErrUnavailable; a command that does not
+// return leaves the caller at ctx's end (see device.run).
 func (d *device) doLocked(ctx context.Context, op func(t transport.TPM) error) error {
 	var err error
 	for attempt := 1; ; attempt++ {
 		if d.closed.Load() {
 			return backend.ErrClosed
 		}
-		if err = d.reconnectIfStale(); err == nil {
-			if err = op(d.tpm); err == nil {
-				return nil
+		var ok bool
+		err, ok = d.run(ctx, func() error {
+			wasStale := d.stale
+			if err := d.reconnectIfStale(); err != nil {
+				if wasStale {
+					d.health.status.AttemptFailed(describeTPMErr(err))
+				}
+				return err
 			}
+			return op(d.tpm)
+		}, func(err error) {
+			if isTransportErr(err) || isLostObjectErr(err) {
+				d.stale = true
+			}
+		})
+		if !ok {
+			return err // the command runs on, holding the TPM
+		}
+		if err == nil {
+			if !d.health.status.Up() {
+				d.health.status.Recovered()
+			}
+			return nil
 		}
 		if isRC(err, tpm2.TPMRCObjectMemory) && d.lru.len() > 0 {
 			// TPM2_Create needs a free slot too: make one and try again
@@ -54,12 +75,16 @@ func (d *device) doLocked(ctx context.Context, op func(t transport.TPM) error) e
 		switch {
 		case isTransportErr(err) || isLostObjectErr(err):
 			d.stale = true
+			d.health.status.Failed(describeTPMErr(err))
 		case isRetryWarning(err):
 			// The TPM asked to be asked again (self-test, yielded).
 		default:
 			return err
 		}
 		if attempt == maxAttempts || ctx.Err() != nil {
+			if d.stale {
+				return fmt.Errorf("%w: %w", backend.ErrUnavailable, err)
+			}
 			return err
 		}
 		if isRetryWarning(err) {

@@ -50,6 +50,8 @@ type device struct {
 	decSessionClose func() error
 	stale           bool        // the TPM lost our objects or the connection: reconnect before the next command
 	closed          atomic.Bool // set by the last release; read without sem
+
+	health health // outages; see outage.go
 }
 
 // devices is the process-wide table of TPMs. It is global because the TPM
@@ -109,7 +111,7 @@ func acquireDevice(ctx context.Context, c config, ownerAuth []byte) (*device, er
 		d.refs++
 		return d, nil
 	}
-	d := &device{key: key, kind: c.kind, path: c.path, sem: make(chan struct{}, 1), slot: sl}
+	d := &device{key: key, kind: c.kind, path: c.path, sem: make(chan struct{}, 1), slot: sl, health: newHealth()}
 	if err := d.connect(ownerAuth); err != nil {
 		return nil, err
 	}
@@ -221,8 +223,13 @@ func (d *device) connect(ownerAuth []byte) error {
 	return nil
 }
 
-// lock takes exclusive use of the TPM, giving up when ctx is done first.
+// lock takes exclusive use of the TPM, giving up when ctx is done first,
+// and at once, with backend.ErrUnavailable, while a command whose caller
+// left still runs (see outage.go).
 func (d *device) lock(ctx context.Context) error {
+	if full, _ := d.health.calls.Full(); full {
+		return errHung
+	}
 	select {
 	case d.sem <- struct{}{}:
 		return nil
@@ -231,7 +238,18 @@ func (d *device) lock(ctx context.Context) error {
 	}
 }
 
-func (d *device) unlock() { <-d.sem }
+// unlock gives back the TPM. After a command was abandoned, the TPM goes
+// back only once that command has returned too (see device.run).
+func (d *device) unlock() {
+	if p := d.health.pending; p != nil {
+		d.health.pending = nil
+		if p.Add(-1) == 0 {
+			<-d.sem
+		}
+		return
+	}
+	<-d.sem
+}
 
 // checkOwnerAuth derives the SRK with ownerAuth, which the TPM refuses
 // when the auth is wrong, and flushes the copy: the device keeps one SRK.

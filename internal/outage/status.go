@@ -100,7 +100,7 @@ func (s *Status) Snapshot(calls *Calls, hangAfter time.Duration) backend.Health 
 	}
 	if calls != nil {
 		h.Abandoned, h.AbandonedTotal = calls.Abandoned(), calls.Total()
-		if full, since := calls.Full(); full && h.State == backend.HealthUp {
+		if full, since := calls.Full(); full && h.State != backend.HealthDown {
 			h.State, h.Since = backend.HealthDown, since
 			h.LastError = fmt.Sprintf("%d calls to the store have not returned", h.Abandoned)
 		}
