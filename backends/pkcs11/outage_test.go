@@ -11,10 +11,10 @@ import (
 	"errors"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/cryptoplug/cryptoplug/backend"
@@ -103,7 +103,7 @@ func until(t *testing.T, outcomes <-chan outcome, limit time.Duration, check fun
 // workers, abandoned calls and the recovery loop are gone.
 func goroutinesBackTo(t *testing.T, n int) {
 	t.Helper()
-	if !assertEventually(func() bool { return runtime.NumGoroutine() <= n }, 30*time.Second) {
+	if !assert.Eventually(t, func() bool { return runtime.NumGoroutine() <= n }, 30*time.Second, 10*time.Millisecond) {
 		buf := make([]byte, 1<<20)
 		buf = buf[:runtime.Stack(buf, true)]
 		t.Fatalf("goroutines: %d, before: %d\n%s", runtime.NumGoroutine(), n, buf)
@@ -314,17 +314,4 @@ func TestP11KitUnknownErrorsDoNotReconnect(t *testing.T) {
 	require.Empty(t, h.LastError)
 	require.Zero(t, h.Recoveries)
 	require.Same(t, before, theSession(t, b))
-}
-
-var _ = atomic.Int32{}
-
-func assertEventually(f func() bool, d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if f() {
-			return true
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return false
 }
