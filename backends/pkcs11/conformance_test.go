@@ -6,6 +6,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/cryptoplug/cryptoplug/backends/pkcs11/p11kittest"
 	"github.com/cryptoplug/cryptoplug/backends/pkcs11/softhsmtest"
 	"github.com/cryptoplug/cryptoplug/conformance"
 )
@@ -17,4 +18,14 @@ func TestConformance(t *testing.T) {
 	if testing.Verbose() {
 		report.Matrix(os.Stdout)
 	}
+}
+
+// TestConformanceP11KitRPC runs the shared suite through p11-kit's RPC: a
+// SoftHSM2 token exported by `p11-kit server` and reached through
+// p11-kit-client.so, the network HSM the outage tests take away. The
+// steady state over that transport must be as sound as over SoftHSM2
+// directly.
+func TestConformanceP11KitRPC(t *testing.T) {
+	srv := p11kittest.Start(t, softhsmtest.Create(t))
+	conformance.Run(t, conformance.OpenURI(srv.URIWith("")))
 }
