@@ -45,12 +45,12 @@ func TestDeletedKeyHandleNeverSignsWithItsSuccessor(t *testing.T) {
 			d := sha256.Sum256([]byte("m"))
 			_, err = signer.Sign(rand.Reader, d[:], crypto.SHA256)
 			require.NoError(t, err)
-			oldHandle := old.(*key).handle.Load()
+			oldHandle := old.(*key).obj.Load().h
 
 			require.NoError(t, b.DeleteKey(ctx, backend.ByID(old.ID())))
 			next := generate(t, b, tc.alg, label, tc.usage)
 			if tc.reusesIt {
-				require.Equal(t, oldHandle, next.(*key).handle.Load(), "the token gave the new key the deleted key's handle")
+				require.Equal(t, oldHandle, next.(*key).obj.Load().h, "the token gave the new key the deleted key's handle")
 			}
 			_, err = signer.Sign(rand.Reader, d[:], crypto.SHA256)
 			require.ErrorIs(t, err, backend.ErrKeyNotFound, "the deleted key's handle signed")
