@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/cryptoplug/cryptoplug/backend"
@@ -100,13 +99,20 @@ func until(t *testing.T, outcomes <-chan outcome, limit time.Duration, check fun
 }
 
 // goroutinesBackTo waits until the process has at most n goroutines: the
-// workers, abandoned calls and the recovery loop are gone.
+// workers, abandoned calls and the recovery loop are gone. It polls on
+// the test's goroutine (testify's Eventually would count its own).
 func goroutinesBackTo(t *testing.T, n int) {
 	t.Helper()
-	if !assert.Eventually(t, func() bool { return runtime.NumGoroutine() <= n }, 30*time.Second, 10*time.Millisecond) {
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		t.Fatalf("goroutines: %d, before: %d\n%s", runtime.NumGoroutine(), n, buf)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.Now().Add(30 * time.Second)
+	for runtime.NumGoroutine() > n {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			buf = buf[:runtime.Stack(buf, true)]
+			t.Fatalf("goroutines: %d, before: %d\n%s", runtime.NumGoroutine(), n, buf)
+		}
+		<-tick.C
 	}
 }
 
