@@ -57,14 +57,28 @@
 // decryption, the operation ended with C_DecryptFinal) and the pool opens
 // another.
 //
-// A module, once loaded and initialised, stays so until the process exits:
-// many modules (opencryptoki 3.8 among them) crash when finalised and
-// initialised again in one process.
+// When the token or module itself fails (CKR_DEVICE_ERROR, a removed token,
+// a network HSM's daemon restarted), operations fail at once with
+// [backend.ErrUnavailable] while one background loop per backend
+// reconnects, retrying after 100 ms, doubling up to 1 s; a module failure
+// is mended by C_Finalize and C_Initialize in the loaded library, once for
+// every backend on it, and only where this process initialised it. Keys
+// find their object again (by ID, checked against the public key) once the
+// token is back. A call the token does not answer never holds its caller
+// past its context: the caller gets the context's error, and the call
+// keeps its session until it returns; while as many calls as the pool has
+// sessions hang, operations fail at once with ErrUnavailable.
+// [Backend.Health] reports up, recovering or down.
+//
+// A module, once loaded, stays loaded until the process exits: many
+// modules (opencryptoki 3.8 among them) crash when unloaded and loaded
+// again in one process.
 //
 // The package needs cgo, because PKCS #11 modules are C shared libraries.
 // A binary built with CGO_ENABLED=0 still compiles and links, but Open fails
 // with an error wrapping [backend.ErrUnsupported] that says so.
 //
 // This package never reads the PIN into an error or log line, never
-// exports private key material, and never calls C_Finalize.
+// exports private key material, and calls C_Finalize only to reset a
+// failed module it initialised itself.
 package pkcs11

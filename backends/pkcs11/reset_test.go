@@ -27,16 +27,17 @@ func TestModuleResetOnEachToken(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		uri  func(testing.TB) string
+		alg  backend.Algorithm
 	}{
-		{"SoftHSM2", softhsmtest.NewToken},
-		{"opencryptoki", func(tb testing.TB) string { return opencryptokitest.Shared(tb).URIWith("") }},
-		{"tpm2-pkcs11", tpm2pkcs11test.NewToken},
+		{"opencryptoki", func(tb testing.TB) string { return opencryptokitest.Shared(tb).URIWith("") }, backend.RSA2048},
+		{"tpm2-pkcs11", tpm2pkcs11test.NewToken, backend.ECDSAP256},
+		{"SoftHSM2", softhsmtest.NewToken, backend.ECDSAP256},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := openURI(t, tc.uri(t))
 			// The opencryptoki token is shared by the package's tests.
 			label := "reset-" + strconv.FormatInt(time.Now().UnixNano(), 36)
-			k := generate(t, b, backend.ECDSAP256, label, 0)
+			k := generate(t, b, tc.alg, label, 0)
 			t.Cleanup(func() { _ = b.DeleteKey(context.Background(), backend.ByLabel(label)) })
 			signAndVerify(t, k)
 			require.True(t, b.mod.Owned(), "this process initialised the module")

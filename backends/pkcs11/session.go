@@ -126,7 +126,13 @@ func (b *Backend) withSession(ctx context.Context, fn func(s *session) error) er
 				return fmt.Errorf("%w: %w", backend.ErrUnavailable, readyErr)
 			}
 			if kind := outageOf(readyErr); kind >= tokenLost {
-				return b.failed(ctx, kind, readyAtModGen, readyErr, attempt)
+				// A module reset by another backend can leave the token
+				// in another slot (SoftHSM2 renumbers its slots): the
+				// recovery finds it, and the call is tried again.
+				if err := b.failed(ctx, kind, readyAtModGen, readyErr, attempt); err != nil {
+					return err
+				}
+				continue
 			}
 			return readyErr
 		}

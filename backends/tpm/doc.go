@@ -127,5 +127,10 @@
 // opened; this assumes the backend is the TPM's only user (the kernel's
 // resource manager does that isolation for /dev/tpmrm0). When swtpm is
 // restarted or the TPM reset, the next operation reconnects, starts the
-// TPM if needed, re-derives the SRK and reloads its key.
+// TPM if needed, re-derives the SRK and reloads its key; while the TPM
+// cannot be reached, operations fail with [backend.ErrUnavailable]. A TPM
+// command that does not return never holds its caller past its context:
+// the caller gets the context's error, the command keeps the TPM until it
+// returns, and operations meanwhile fail at once with ErrUnavailable.
+// [Backend.Health] reports up, recovering or down.
 package tpm
