@@ -62,7 +62,12 @@ func (k *key) tpmSign(ctx context.Context, digest []byte, scheme, hash tpm2.TPMA
 		sig = &rsp.Signature
 		return nil
 	})
-	return sig, policyErr(err)
+	if err != nil {
+		// sig is not read: a command abandoned at ctx's end may still
+		// write it (see device.run).
+		return nil, policyErr(err)
+	}
+	return sig, nil
 }
 
 // signECDSA signs e, the digest reduced to the curve as FIPS 186-5 and SEC
