@@ -53,6 +53,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cryptoplug/cryptoplug/backends/pkcs11/internal/testtoken"
+
 	"github.com/cryptoplug/cryptoplug/backends/pkcs11/internal/module"
 	"github.com/cryptoplug/cryptoplug/backends/pkcs11/internal/reaper"
 	"github.com/miekg/pkcs11"
@@ -307,22 +309,15 @@ func initToken(t *Token) error {
 	if err := p.InitToken(slot, defaultSO, t.Label); err != nil {
 		return fmt.Errorf("C_InitToken: %w", err)
 	}
-	sh, err := p.OpenSession(slot, pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
-	if err != nil {
-		return fmt.Errorf("C_OpenSession: %w", err)
-	}
-	defer p.CloseSession(sh)
-	if err := p.Login(sh, pkcs11.CKU_SO, defaultSO); err != nil {
-		return fmt.Errorf("C_Login (SO): %w", err)
-	}
-	defer p.Logout(sh)
-	if err := p.SetPIN(sh, defaultSO, t.SOPIN); err != nil {
-		return fmt.Errorf("C_SetPIN (SO): %w", err)
-	}
-	if err := p.InitPIN(sh, t.PIN); err != nil {
-		return fmt.Errorf("C_InitPIN: %w", err)
-	}
-	return nil
+	return testtoken.AsSO(p, slot, defaultSO, func(sh pkcs11.SessionHandle) error {
+		if err := p.SetPIN(sh, defaultSO, t.SOPIN); err != nil {
+			return fmt.Errorf("C_SetPIN (SO): %w", err)
+		}
+		if err := p.InitPIN(sh, t.PIN); err != nil {
+			return fmt.Errorf("C_InitPIN: %w", err)
+		}
+		return nil
+	})
 }
 
 // softSlot finds the slot of the soft token.

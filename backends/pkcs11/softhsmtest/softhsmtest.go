@@ -28,6 +28,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/cryptoplug/cryptoplug/backends/pkcs11/internal/testtoken"
+
 	"github.com/cryptoplug/cryptoplug/backends/pkcs11/internal/module"
 	"github.com/miekg/pkcs11"
 )
@@ -127,57 +129,11 @@ func initToken(t *Token) error {
 	default:
 		return fmt.Errorf("C_Initialize: %w", err)
 	}
-	slots, err := p.GetSlotList(true)
-	if err != nil {
-		return fmt.Errorf("C_GetSlotList: %w", err)
-	}
-	free, ok := uint(0), false
-	for _, s := range slots {
-		ti, err := p.GetTokenInfo(s)
-		if err == nil && ti.Flags&pkcs11.CKF_TOKEN_INITIALIZED == 0 {
-			free, ok = s, true
-			break
-		}
-	}
-	if !ok {
-		return errors.New("SoftHSM2 offers no free slot")
-	}
-	if err := p.InitToken(free, t.SOPIN, t.Label); err != nil {
-		return fmt.Errorf("C_InitToken: %w", err)
-	}
-	// SoftHSM2 moves an initialised token to a new slot ID.
-	slot, err := SlotByLabel(p, t.Label)
-	if err != nil {
-		return err
-	}
-	sh, err := p.OpenSession(slot, pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
-	if err != nil {
-		return fmt.Errorf("C_OpenSession: %w", err)
-	}
-	defer p.CloseSession(sh)
-	if err := p.Login(sh, pkcs11.CKU_SO, t.SOPIN); err != nil {
-		return fmt.Errorf("C_Login (SO): %w", err)
-	}
-	defer p.Logout(sh)
-	if err := p.InitPIN(sh, t.PIN); err != nil {
-		return fmt.Errorf("C_InitPIN: %w", err)
-	}
-	return nil
+	return testtoken.InitFree(p, "SoftHSM2", t.Label, t.SOPIN, t.PIN)
 }
 
 // SlotByLabel returns the slot holding the token labelled label.
-func SlotByLabel(p *pkcs11.Ctx, label string) (uint, error) {
-	slots, err := p.GetSlotList(true)
-	if err != nil {
-		return 0, fmt.Errorf("C_GetSlotList: %w", err)
-	}
-	for _, s := range slots {
-		if ti, err := p.GetTokenInfo(s); err == nil && strings.TrimRight(ti.Label, " ") == label {
-			return s, nil
-		}
-	}
-	return 0, fmt.Errorf("no token labelled %q", label)
-}
+func SlotByLabel(p *pkcs11.Ctx, label string) (uint, error) { return testtoken.SlotByLabel(p, label) }
 
 // Installed reports whether SoftHSM2 (module and softhsm2-util) is present,
 // with a message naming what is missing and how to install it.

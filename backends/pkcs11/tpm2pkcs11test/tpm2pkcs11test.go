@@ -43,9 +43,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cryptoplug/cryptoplug/backends/pkcs11/internal/testtoken"
+
 	"github.com/cryptoplug/cryptoplug/backends/pkcs11/internal/module"
 	"github.com/cryptoplug/cryptoplug/backends/pkcs11/internal/reaper"
-	"github.com/miekg/pkcs11"
 )
 
 // ModulePath is tpm2-pkcs11's PKCS #11 module as Debian installs it.
@@ -311,54 +312,7 @@ func initToken(t *Token) error {
 	}
 	defer m.Release()
 	p := m.Ctx
-	slots, err := p.GetSlotList(true)
-	if err != nil {
-		return fmt.Errorf("C_GetSlotList: %w", err)
-	}
-	free, ok := uint(0), false
-	for _, s := range slots {
-		if ti, err := p.GetTokenInfo(s); err == nil && ti.Flags&pkcs11.CKF_TOKEN_INITIALIZED == 0 {
-			free, ok = s, true
-			break
-		}
-	}
-	if !ok {
-		return errors.New("tpm2-pkcs11 offers no free slot")
-	}
-	if err := p.InitToken(free, t.SOPIN, t.Label); err != nil {
-		return fmt.Errorf("C_InitToken: %w", err)
-	}
-	// tpm2-pkcs11 moves an initialised token to a new slot ID.
-	slot, err := slotByLabel(p, t.Label)
-	if err != nil {
-		return err
-	}
-	sh, err := p.OpenSession(slot, pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
-	if err != nil {
-		return fmt.Errorf("C_OpenSession: %w", err)
-	}
-	defer p.CloseSession(sh)
-	if err := p.Login(sh, pkcs11.CKU_SO, t.SOPIN); err != nil {
-		return fmt.Errorf("C_Login (SO): %w", err)
-	}
-	defer p.Logout(sh)
-	if err := p.InitPIN(sh, t.PIN); err != nil {
-		return fmt.Errorf("C_InitPIN: %w", err)
-	}
-	return nil
-}
-
-func slotByLabel(p *pkcs11.Ctx, label string) (uint, error) {
-	slots, err := p.GetSlotList(true)
-	if err != nil {
-		return 0, fmt.Errorf("C_GetSlotList: %w", err)
-	}
-	for _, s := range slots {
-		if ti, err := p.GetTokenInfo(s); err == nil && strings.TrimRight(ti.Label, " \x00") == label {
-			return s, nil
-		}
-	}
-	return 0, fmt.Errorf("no token labelled %q", label)
+	return testtoken.InitFree(p, "tpm2-pkcs11", t.Label, t.SOPIN, t.PIN)
 }
 
 func randomHex(n int) string {
