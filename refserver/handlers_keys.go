@@ -342,11 +342,7 @@ func (s *Server) deleteKey(rq *request) error {
 		return err
 	}
 	if len(st.Policy.Delete) > 0 {
-		err := s.park(rq, k, wire.OpDelete, authn.ClassDelete, st, []authn.TaskParam{}, struct{}{})
-		if errors.Is(err, errParked) {
-			return nil
-		}
-		return err
+		return parked(s.park(rq, k, wire.OpDelete, authn.ClassDelete, st, []authn.TaskParam{}, struct{}{}))
 	}
 	if err := s.destroyKey(ctx, k); err != nil {
 		return err

@@ -103,21 +103,30 @@ func (s *Server) putKeyPolicy(rq *request) error {
 	if err != nil {
 		return err
 	}
-	if len(st.Policy.ChangePolicy) > 0 {
-		err := s.park(rq, k, wire.OpChangePolicy, authn.ClassChangePolicy, st, policyTask(pol), policyJSON(pol))
-		if errors.Is(err, errParked) {
-			return nil
-		}
-		return err
-	}
 	next := st
 	next.Policy = pol
+	if len(st.Policy.ChangePolicy) == 0 {
+		return s.applyKeyState(ctx, rq, k, st, next)
+	}
+	return parked(s.park(rq, k, wire.OpChangePolicy, authn.ClassChangePolicy, st, policyTask(pol), policyJSON(pol)))
+}
+
+// applyKeyState moves k from st to next and answers with the new state.
+func (s *Server) applyKeyState(ctx context.Context, rq *request, k backend.Key, st, next authn.KeyState) error {
 	out, err := s.setKeyState(ctx, k, st.Version, next)
 	if err != nil {
 		return err
 	}
 	writeJSON(rq.w, http.StatusOK, out)
 	return nil
+}
+
+// parked turns park's errParked (the answer, 202, is written) into success.
+func parked(err error) error {
+	if errors.Is(err, errParked) {
+		return nil
+	}
+	return err
 }
 
 func (s *Server) blockKey(rq *request) error   { return s.setBlocked(rq, true) }
@@ -141,25 +150,16 @@ func (s *Server) setBlocked(rq *request, blocked bool) error {
 		writeJSON(rq.w, http.StatusOK, keyStateJSON(k, st))
 		return nil
 	}
-	if len(st.Policy.Block) > 0 {
-		op := wire.OpUnblock
-		if blocked {
-			op = wire.OpBlock
-		}
-		err := s.park(rq, k, op, authn.ClassBlock, st, []authn.TaskParam{}, struct{}{})
-		if errors.Is(err, errParked) {
-			return nil
-		}
-		return err
+	if len(st.Policy.Block) == 0 {
+		next := st
+		next.Blocked = blocked
+		return s.applyKeyState(ctx, rq, k, st, next)
 	}
-	next := st
-	next.Blocked = blocked
-	out, err := s.setKeyState(ctx, k, st.Version, next)
-	if err != nil {
-		return err
+	op := wire.OpUnblock
+	if blocked {
+		op = wire.OpBlock
 	}
-	writeJSON(rq.w, http.StatusOK, out)
-	return nil
+	return parked(s.park(rq, k, op, authn.ClassBlock, st, []authn.TaskParam{}, struct{}{}))
 }
 
 // destroyKey deletes k from the backend, then what the server keeps about
